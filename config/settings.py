@@ -35,6 +35,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "orders.api.errors.ApiErrorMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -96,6 +97,15 @@ RQ_QUEUES = {
 }
 RQ = {"COMMIT_MODE": "on_db_commit"}
 
+# The rate limiter's counters, shared by every server process.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    }
+}
+
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -115,12 +125,18 @@ CHANNEL_LAYERS = {
 # --- The engine --------------------------------------------------------------
 
 ORDER_CONCURRENCY = env_int("ORDER_CONCURRENCY", 10, minimum=1)
+# The largest order, in units of tokenIn.
+MAX_ORDER_AMOUNT = env_int("MAX_ORDER_AMOUNT", 1_000_000_000, minimum=1)
 MAX_PENDING_ORDERS = env_int("MAX_PENDING_ORDERS", 10_000, minimum=1)
 RATE_LIMIT_PER_MINUTE = env_int("RATE_LIMIT_PER_MINUTE", 6000, minimum=0)
 # An order in routing or building whose row has not moved for this long has
 # lost its worker; the sweeper resumes it (see orders/recovery.py).
 ORDER_STALL_SECONDS = env_int("ORDER_STALL_SECONDS", 15, minimum=1)
 ORDER_MAX_ATTEMPTS = env_int("ORDER_MAX_ATTEMPTS", 3, minimum=1)
+# Back-off before the second attempt; it doubles for each one after.
+ORDER_RETRY_BACKOFF_SECONDS = env_float("ORDER_RETRY_BACKOFF_SECONDS", 0.5, low=0, high=60)
+# How often the engine clock releases timers, admits orders and sweeps.
+CLOCK_TICK_SECONDS = env_float("CLOCK_TICK_SECONDS", 0.05, low=0.01, high=5)
 
 MOCK_QUOTE_LATENCY_MS = env_ms_range("MOCK_QUOTE_LATENCY_MS", "200")
 MOCK_SWAP_LATENCY_MS = env_ms_range("MOCK_SWAP_LATENCY_MS", "2000-3000")

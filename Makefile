@@ -1,0 +1,34 @@
+# The two commands: `make run` and `make test`. Everything else they need,
+# they set up themselves: the virtualenv, the requirements, a Redis.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export HOST ?= 127.0.0.1
+export PORT ?= 8000
+export REDIS_URL ?= redis://127.0.0.1:6379/0
+export PYTHONUNBUFFERED := 1
+
+.PHONY: run test bench lint redis venv
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+redis:
+	@config/scripts/ensure-redis.sh
+
+run: venv redis
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_market
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	@echo "Engine starting at http://$(HOST):$(PORT)  (Ctrl-C stops it)"
+	ENGINE_PORT=$(PORT) PATH="$(CURDIR)/$(BIN):$$PATH" exec $(BIN)/honcho start -f Procfile
+
+# Tests use Redis database 15 of the same server and their own database.
+test: venv
+	@REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/15} config/scripts/ensure-redis.sh
+	$(BIN)/pytest

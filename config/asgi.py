@@ -1,0 +1,36 @@
+"""One daphne serves HTTP (Django) and WebSocket (Channels)."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+# Django must be set up before the consumers (and their models) are imported.
+django_asgi_app = get_asgi_application()
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import OriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
+
+from orders.routing import websocket_urlpatterns  # noqa: E402
+
+
+
+class BrowserOriginValidator(OriginValidator):
+    """AllowedHostsOriginValidator, except that a client sending no Origin
+    header is let in: only browsers send one, and only browsers can be tricked
+    into connecting from another site. Programs (websocat, Python) send none."""
+
+    def valid_origin(self, parsed_origin):
+        return parsed_origin is None or self.validate_origin(parsed_origin)
+
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": BrowserOriginValidator(
+            AuthMiddlewareStack(URLRouter(websocket_urlpatterns)), settings.ALLOWED_HOSTS
+        ),
+    }
+)

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Make sure a Redis answers at $REDIS_URL (default redis://127.0.0.1:6379/0):
+# use one that is already there, start redis-server if it is installed,
+# install it with apt-get if we are root, or stop with a clear message.
+set -euo pipefail
+
+url="${REDIS_URL:-redis://127.0.0.1:6379/0}"
+hostport="${url#*://}"; hostport="${hostport#*@}"; hostport="${hostport%%/*}"
+host="${hostport%%:*}"; port="${hostport##*:}"
+[ "$port" = "$hostport" ] && port=6379
+
+reachable() {
+  # A PING over bash's /dev/tcp, so this works before any package is installed.
+  exec 3<>"/dev/tcp/$host/$port" 2>/dev/null || return 1
+  printf 'PING\r\n' >&3
+  local reply=""
+  read -r -t 2 reply <&3 || true
+  exec 3<&- 3>&-
+  [[ "$reply" == +PONG* || "$reply" == -NOAUTH* ]]
+}
+
+if reachable; then
+  echo "redis: using the server at $host:$port"
+  exit 0
+fi
+
+case "$host" in
+  127.*|localhost|::1) ;;
+  *) echo "redis: nothing answers at $host:$port, and it is not this machine; start it or set REDIS_URL" >&2; exit 1 ;;
+esac
+
+if ! command -v redis-server >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "redis: redis-server is not installed; installing it with apt-get"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server >/dev/null \
+      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server >/dev/null; }
+  else
+    echo "redis: nothing answers at $host:$port and redis-server is not installed." >&2
+    echo "       Install it (sudo apt-get install redis-server) or set REDIS_URL to a running Redis." >&2
+    exit 1
+  fi
+fi
+
+dir="$(pwd)/.run"
+mkdir -p "$dir"
+echo "redis: starting redis-server on $host:$port (log: .run/redis-$port.log)"
+redis-server --daemonize yes --bind "$host" --port "$port" --save "" --appendonly no \
+  --dir "$dir" --logfile "$dir/redis-$port.log" --pidfile "$dir/redis-$port.pid"
+for _ in $(seq 50); do reachable && exit 0; sleep 0.1; done
+echo "redis: redis-server did not come up on $host:$port; see .run/redis-$port.log" >&2
+exit 1

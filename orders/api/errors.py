@@ -1,0 +1,88 @@
+"""Errors as JSON: {"error": "<sentence>", "fields": {"<field>": ["<why>"]}}.
+
+Every failure an API client can cause gets this shape and a 4xx status,
+including the ones Django raises before DRF sees the request (unknown URL,
+oversized body), so no client ever parses an HTML error page.
+"""
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+def error_body(message: str, fields: dict | None = None) -> dict:
+    body = {"error": message}
+    if fields:
+        body["fields"] = fields
+    return body
+
+
+def _flatten(detail) -> dict:
+    """DRF's nested ValidationError detail as {"field": ["why", ...]}."""
+    if isinstance(detail, dict):
+        return {
+            key: [str(item) for item in (value if isinstance(value, list) else [value])]
+            for key, value in detail.items()
+        }
+    return {"non_field_errors": [str(item) for item in (detail if isinstance(detail, list) else [detail])]}
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, RequestDataTooBig):
+        return Response(error_body(f"The request body is larger than {MAX_BODY_BYTES} bytes."), status=413)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        fields = _flatten(exc.detail)
+        named = ", ".join(sorted(key for key in fields if key != "non_field_errors"))
+        first = next(iter(fields.values()))[0]
+        message = f"Invalid {named}: {first}" if named else first
+        response.data = error_body(message, fields if named else None)
+    elif isinstance(exc, exceptions.UnsupportedMediaType):
+        response.data = error_body("The request body must be JSON (Content-Type: application/json).")
+    elif isinstance(exc, exceptions.ParseError):
+        response.data = error_body(f"The request body is not valid JSON: {exc.detail}")
+    elif isinstance(exc, exceptions.MethodNotAllowed):
+        response.data = error_body(f"Method {context['request'].method} is not allowed here.")
+    elif isinstance(exc, exceptions.Throttled):
+        response.data = error_body(f"Too many orders; try again in {exc.wait:.0f} seconds.")
+    else:
+        response.data = error_body(str(getattr(exc, "detail", exc)))
+    return response
+
+
+class ApiErrorMiddleware:
+    """JSON instead of Django's HTML for errors under /api/ that happen
+    outside a DRF view: unknown paths, and bodies over the size limit."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if not request.path.startswith("/api/"):
+            return self.get_response(request)
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > MAX_BODY_BYTES:
+            return JsonResponse(
+                error_body(f"The request body is larger than {MAX_BODY_BYTES} bytes."), status=413
+            )
+        response = self.get_response(request)
+        if response.status_code == 404 and not response.get("Content-Type", "").startswith("application/json"):
+            return JsonResponse(error_body(f"Nothing at {request.path}."), status=404)
+        if response.status_code >= 500 and not response.get("Content-Type", "").startswith("application/json"):
+            return JsonResponse(error_body("The server failed to handle this request."), status=response.status_code)
+        return response
+
+
+def service_unavailable(message: str, *, retry_after: int = 5) -> Response:
+    response = Response(error_body(message), status=status.HTTP_503_SERVICE_UNAVAILABLE)
+    response["Retry-After"] = str(retry_after)
+    return response

@@ -1,0 +1,111 @@
+"""Validating order requests. Each error names the field it concerns."""
+
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from rest_framework import serializers
+
+from orders.models import OrderType
+from routing.tokens import resolve_token
+
+ORDER_FIELDS = {"amount", "tokenIn", "tokenOut", "slippageBps", "type"}
+
+
+class AmountField(serializers.Field):
+    """A positive decimal number or decimal string, never a float's rounding."""
+
+    default_error_messages = {
+        "invalid": "must be a decimal number or a decimal string, like 1.5 or \"1.5\"",
+        "not_finite": "must be a finite number",
+        "not_positive": "must be greater than 0",
+        "too_large": "must be at most {maximum}",
+    }
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, (int, float, Decimal, str)):
+            self.fail("invalid")
+        try:
+            value = Decimal(str(data).strip())
+        except InvalidOperation:
+            self.fail("invalid")
+        if not value.is_finite():
+            self.fail("not_finite")
+        if value <= 0:
+            self.fail("not_positive")
+        if value > settings.MAX_ORDER_AMOUNT:
+            self.fail("too_large", maximum=settings.MAX_ORDER_AMOUNT)
+        return value
+
+    def to_representation(self, value):
+        return str(value)
+
+
+class TokenField(serializers.Field):
+    default_error_messages = {
+        "invalid": "must be a token symbol or mint address string",
+        "unknown": "unknown token {value!r}; known tokens are {known}",
+    }
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or not data.strip():
+            self.fail("invalid")
+        token = resolve_token(data.strip())
+        if token is None:
+            from routing.tokens import TOKENS
+
+            self.fail("unknown", value=data[:64], known=", ".join(TOKENS))
+        return token
+
+    def to_representation(self, value):
+        return value.symbol
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """An integer as JSON writes it: no booleans, strings or fractions."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, (int, float)):
+            self.fail("invalid")
+        if isinstance(data, float) and not data.is_integer():
+            self.fail("invalid")
+        return super().to_internal_value(int(data))
+
+
+class OrderRequestSerializer(serializers.Serializer):
+    amount = AmountField()
+    tokenIn = TokenField(required=False, default=None)
+    tokenOut = TokenField(required=False, default=None)
+    slippageBps = StrictIntegerField(required=False, default=50, min_value=0, max_value=10_000)
+    type = serializers.CharField(required=False, default=OrderType.MARKET)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            raise serializers.ValidationError(
+                {"non_field_errors": ["The request body must be a JSON object, like {\"amount\": \"1.5\"}."]}
+            )
+        unknown = sorted(set(data) - ORDER_FIELDS)
+        if unknown:
+            raise serializers.ValidationError({name[:64]: ["is not a field of an order"] for name in unknown[:10]})
+        return super().to_internal_value(data)
+
+    def validate_type(self, value):
+        if value not in OrderType.values:
+            raise serializers.ValidationError(
+                f"order type {value[:32]!r} is not supported; supported types: {', '.join(OrderType.values)}"
+            )
+        return value
+
+    def validate(self, attrs):
+        token_in = attrs["tokenIn"] or resolve_token("SOL")
+        token_out = attrs["tokenOut"] or resolve_token("USDC")
+        if token_in == token_out:
+            raise serializers.ValidationError({"tokenOut": ["must differ from tokenIn"]})
+        amount = attrs["amount"]
+        if -amount.as_tuple().exponent > token_in.decimals and amount != amount.quantize(
+            Decimal(1).scaleb(-token_in.decimals)
+        ):
+            raise serializers.ValidationError(
+                {"amount": [f"has more decimals than {token_in.symbol} has ({token_in.decimals})"]}
+            )
+        attrs["tokenIn"], attrs["tokenOut"] = token_in, token_out
+        return attrs

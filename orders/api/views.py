@@ -1,0 +1,199 @@
+import hashlib
+import json
+
+from django.conf import settings
+from django.db import connection
+from django.shortcuts import get_object_or_404
+from redis.exceptions import RedisError
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
+from rq import Worker
+
+from orders import dispatch, services
+from orders.api.errors import error_body, service_unavailable
+from orders.api.parsers import DecimalJSONParser
+from orders.api.validation import OrderRequestSerializer
+from orders.models import Order, OrderStatus
+from orders.serializers import decimal_str, order_to_dict
+from routing.errors import RoutingError
+from routing.router import find_route
+
+
+class PlacementThrottle(SimpleRateThrottle):
+    """RATE_LIMIT_PER_MINUTE placements per client address, counted in Redis
+    so that every server process shares one budget."""
+
+    scope = "placement"
+
+    def get_rate(self):
+        return f"{settings.RATE_LIMIT_PER_MINUTE}/min" if settings.RATE_LIMIT_PER_MINUTE else None
+
+    def allow_request(self, request, view):
+        if not settings.RATE_LIMIT_PER_MINUTE:
+            return True
+        try:
+            return super().allow_request(request, view)
+        except RedisError:
+            # The budget lives in Redis; when Redis is down, placing orders
+            # (which the database keeps) matters more than counting them.
+            return True
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+def ws_url(request, order_id) -> str:
+    scheme = "wss" if request.is_secure() else "ws"
+    return f"{scheme}://{request.get_host()}/ws/orders/{order_id}"
+
+
+def fingerprint(data: dict) -> str:
+    canonical = {key: str(value) for key, value in data.items()}
+    return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
+
+
+def place_order(data, *, idempotency_key: str | None = None) -> Order:
+    """Validate and place one order; shared by the REST view and the WebSocket.
+    Raises ValidationError, services.IdempotencyConflict or BackPressure."""
+    request = OrderRequestSerializer(data=data)
+    request.is_valid(raise_exception=True)
+    valid = request.validated_data
+    if idempotency_key is None:
+        check_backlog()
+    order, _created = services.order_place(
+        amount=valid["amount"],
+        token_in=valid["tokenIn"].symbol,
+        token_out=valid["tokenOut"].symbol,
+        slippage_bps=valid["slippageBps"],
+        order_type=valid["type"],
+        idempotency_key=idempotency_key,
+        fingerprint=fingerprint(valid) if idempotency_key else "",
+    )
+    return order
+
+
+class BackPressure(Exception):
+    pass
+
+
+def check_backlog() -> None:
+    pending = Order.objects.filter(status=OrderStatus.PENDING).count()
+    if pending >= settings.MAX_PENDING_ORDERS:
+        raise BackPressure(f"The engine has {pending} orders waiting; try again shortly.")
+
+
+class OrderExecuteView(APIView):
+    parser_classes = [DecimalJSONParser]
+    throttle_classes = [PlacementThrottle]
+
+    def post(self, request):
+        key = request.headers.get("Idempotency-Key") or None
+        if key is not None and len(key) > 255:
+            raise ValidationError({"Idempotency-Key": ["must be at most 255 characters"]})
+        try:
+            order = place_order(request.data, idempotency_key=key)
+        except services.IdempotencyConflict as conflict:
+            return Response(error_body(str(conflict)), status=status.HTTP_409_CONFLICT)
+        except BackPressure as busy:
+            return service_unavailable(str(busy))
+        return Response(
+            {"orderId": str(order.id), "status": order.status, "wsUrl": ws_url(request, order.id)},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class OrderDetailView(APIView):
+    def get(self, request, order_id):
+        order = get_object_or_404(Order.objects.prefetch_related("events"), pk=order_id)
+        return Response(order_to_dict(order))
+
+
+class NewestFirst(CursorPagination):
+    ordering = "-created_at"
+    page_size_query_param = "limit"
+    max_page_size = 200
+
+
+class OrderListView(APIView):
+    def get(self, request):
+        orders = Order.objects.prefetch_related("events")
+        wanted = request.query_params.get("status")
+        if wanted:
+            if wanted not in OrderStatus.values:
+                raise ValidationError({"status": [f"must be one of {', '.join(OrderStatus.values)}"]})
+            orders = orders.filter(status=wanted)
+        paginator = NewestFirst()
+        page = paginator.paginate_queryset(orders, request, view=self)
+        return paginator.get_paginated_response([order_to_dict(order) for order in page])
+
+
+class QuoteView(APIView):
+    def get(self, request):
+        serializer = OrderRequestSerializer(
+            data={key: request.query_params[key] for key in ("amount", "tokenIn", "tokenOut") if key in request.query_params}
+        )
+        serializer.is_valid(raise_exception=True)
+        token_in, token_out = serializer.validated_data["tokenIn"], serializer.validated_data["tokenOut"]
+        amount = serializer.validated_data["amount"]
+        try:
+            route = find_route(token_in=token_in, token_out=token_out, amount_in=token_in.to_base_units(amount))
+        except RoutingError as error:
+            code = status.HTTP_503_SERVICE_UNAVAILABLE if error.transient else status.HTTP_422_UNPROCESSABLE_ENTITY
+            return Response(error_body(str(error)) | {"errorCode": error.code}, status=code)
+        out = token_out.from_base_units
+        return Response(
+            {
+                "tokenIn": token_in.symbol,
+                "tokenOut": token_out.symbol,
+                "amount": decimal_str(amount),
+                "quotes": [
+                    {
+                        "dex": quote.dex,
+                        "amountOut": decimal_str(out(quote.amount_out)),
+                        "priceImpactBps": quote.price_impact_bps,
+                        "feeBps": quote.fee_bps,
+                    }
+                    for quote in route.quotes
+                ],
+                "best": {
+                    "dex": route.dex,
+                    "amountOut": decimal_str(out(route.expected_amount_out)),
+                    "split": [
+                        {
+                            "dex": leg.dex,
+                            "amountIn": decimal_str(token_in.from_base_units(leg.amount_in)),
+                            "amountOut": decimal_str(out(leg.amount_out)),
+                            "shareBps": leg.share_bps,
+                        }
+                        for leg in route.legs
+                    ],
+                },
+            }
+        )
+
+
+class HealthView(APIView):
+    def get(self, request):
+        report, healthy = {}, True
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+            report["database"] = "ok"
+        except Exception as exc:
+            report["database"], healthy = f"down: {exc.__class__.__name__}", False
+        try:
+            redis = dispatch.redis()
+            redis.ping()
+            report["redis"] = "ok"
+            report["workers"] = Worker.count(connection=redis, queue=dispatch.queue())
+        except RedisError as exc:
+            report["redis"], report["workers"], healthy = f"down: {exc.__class__.__name__}", 0, False
+        if not healthy:
+            down = ", ".join(name for name, value in report.items() if str(value).startswith("down"))
+            report["error"] = f"Not healthy: {down} unavailable."
+            return Response(report, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        return Response(report)

@@ -1,0 +1,146 @@
+"""WebSocket consumers: one order's stream, the all-orders feed, and order
+placement over a socket.
+
+A subscriber first gets a snapshot of the order as it is now, so one that
+joins late misses nothing, then one message per status. Group sends are
+at-most-once; the snapshot (or REST) is the truth after a reconnect.
+"""
+
+import json
+import uuid
+from decimal import Decimal
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from rest_framework.exceptions import ValidationError
+
+from orders import services
+from orders.api.errors import _flatten, error_body
+from orders.api.views import BackPressure, place_order
+from orders.broadcast import ALL_ORDERS_GROUP, order_group
+from orders.models import LIFECYCLE, TERMINAL_STATUSES, Order
+from orders.serializers import order_to_dict
+
+CLOSE_NOT_FOUND = 4404
+CLOSE_NORMAL = 1000
+MAX_FRAME_BYTES = 64 * 1024
+
+
+def _progress(status: str, attempt: int) -> tuple[int, int]:
+    """Where a status stands in an order's life, to drop stale or repeated events."""
+    rank = len(LIFECYCLE) if status in TERMINAL_STATUSES else LIFECYCLE.index(status)
+    return attempt, rank
+
+
+def _dumps(message: dict) -> str:
+    return json.dumps(message, default=str)
+
+
+@database_sync_to_async
+def _snapshot(order_id) -> dict | None:
+    order = Order.objects.filter(pk=order_id).prefetch_related("events").first()
+    return order_to_dict(order) if order else None
+
+
+class OrderStreamConsumer(AsyncWebsocketConsumer):
+    """Streams one order: snapshot, statuses, then close with 1000."""
+
+    order_id = None
+    progress = (0, -1)
+
+    async def connect(self):
+        await self.accept()
+        try:
+            order_id = uuid.UUID(self.scope["url_route"]["kwargs"]["order_id"])
+        except ValueError:
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        await self.stream(order_id)
+
+    async def stream(self, order_id) -> None:
+        # Join before reading the snapshot, so no event falls in between; the
+        # progress check drops the ones the snapshot already shows.
+        self.order_id = order_id
+        await self.channel_layer.group_add(order_group(order_id), self.channel_name)
+        snapshot = await _snapshot(order_id)
+        if snapshot is None:
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        self.progress = _progress(snapshot["status"], snapshot["attempt"])
+        await self.send(_dumps({**snapshot, "type": "snapshot", "orderType": snapshot["type"]}))
+        if snapshot["status"] in TERMINAL_STATUSES:
+            await self.close(code=CLOSE_NORMAL)
+
+    async def disconnect(self, code):
+        if self.order_id is not None:
+            await self.channel_layer.group_discard(order_group(self.order_id), self.channel_name)
+
+    async def order_event(self, message):
+        event = message["event"]
+        if event["orderId"] != str(self.order_id):
+            return
+        progress = _progress(event["status"], event["attempt"])
+        if progress <= self.progress:
+            return
+        self.progress = progress
+        await self.send(_dumps(event))
+        if event["status"] in TERMINAL_STATUSES:
+            await self.close(code=CLOSE_NORMAL)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        await self.send_error("This socket streams an order and takes no messages.")
+
+    async def send_error(self, message: str, fields: dict | None = None) -> None:
+        await self.send(_dumps({"type": "error", **error_body(message, fields)}))
+
+
+class OrderPlacementConsumer(OrderStreamConsumer):
+    """`ws://<host>/api/orders/execute`: the first message is the order;
+    the answer is `accepted` (or `error`), then the order's stream."""
+
+    async def connect(self):
+        await self.accept()
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if self.order_id is not None:
+            await self.send_error("This socket already placed an order; open a new one for another.")
+            return
+        raw = text_data if text_data is not None else bytes_data
+        if raw is None or len(raw) > MAX_FRAME_BYTES:
+            await self.send_error(f"An order must be one JSON text frame of at most {MAX_FRAME_BYTES} bytes.")
+            return
+        try:
+            data = json.loads(raw, parse_float=Decimal)
+        except (ValueError, UnicodeDecodeError) as exc:
+            await self.send_error(f"The message is not valid JSON: {exc}")
+            return
+        try:
+            order = await database_sync_to_async(place_order)(data)
+        except ValidationError as invalid:
+            fields = _flatten(invalid.detail)
+            named = [key for key in fields if key != "non_field_errors"]
+            first = next(iter(fields.values()))[0]
+            await self.send_error(f"Invalid {', '.join(named)}: {first}" if named else first, fields if named else None)
+            return
+        except (BackPressure, services.IdempotencyConflict) as refused:
+            await self.send_error(str(refused))
+            return
+        await self.send(_dumps({"type": "accepted", "orderId": str(order.id), "status": order.status}))
+        await self.stream(order.id)
+
+
+class OrdersFeedConsumer(AsyncWebsocketConsumer):
+    """`/ws/orders`: every order's status messages, for dashboards."""
+
+    async def connect(self):
+        await self.channel_layer.group_add(ALL_ORDERS_GROUP, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code):
+        await self.channel_layer.group_discard(ALL_ORDERS_GROUP, self.channel_name)
+
+    async def order_event(self, message):
+        await self.send(_dumps(message["event"]))
+
+    async def receive(self, text_data=None, bytes_data=None):
+        await self.send(_dumps({"type": "error", **error_body("This feed takes no messages.")}))

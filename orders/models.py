@@ -1,0 +1,94 @@
+import uuid
+
+from django.db import models
+
+
+class OrderType(models.TextChoices):
+    MARKET = "market"
+
+
+class OrderStatus(models.TextChoices):
+    PENDING = "pending"
+    ROUTING = "routing"
+    BUILDING = "building"
+    SUBMITTED = "submitted"
+    CONFIRMED = "confirmed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+# The lifecycle is a line; a status may only move to a later one.
+LIFECYCLE = [
+    OrderStatus.PENDING,
+    OrderStatus.ROUTING,
+    OrderStatus.BUILDING,
+    OrderStatus.SUBMITTED,
+    OrderStatus.CONFIRMED,
+]
+TERMINAL_STATUSES = frozenset({OrderStatus.CONFIRMED, OrderStatus.FAILED, OrderStatus.CANCELLED})
+IN_FLIGHT_STATUSES = (OrderStatus.ROUTING, OrderStatus.BUILDING, OrderStatus.SUBMITTED)
+
+AMOUNT = {"max_digits": 40, "decimal_places": 18}
+
+
+class Order(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    type = models.CharField(max_length=16, choices=OrderType.choices, default=OrderType.MARKET)
+    token_in = models.CharField(max_length=16)
+    token_out = models.CharField(max_length=16)
+    amount = models.DecimalField(**AMOUNT)
+    slippage_bps = models.PositiveIntegerField(default=50)
+    status = models.CharField(max_length=16, choices=OrderStatus.choices, default=OrderStatus.PENDING)
+
+    dex = models.CharField(max_length=16, blank=True)
+    quotes = models.JSONField(default=list, blank=True)
+    # The chosen route as the router serialised it, so that a later job (or a
+    # resumed one, after a worker died) executes exactly what was quoted.
+    route = models.JSONField(default=dict, blank=True)
+    expected_amount_out = models.DecimalField(**AMOUNT, null=True, blank=True)
+    min_amount_out = models.DecimalField(**AMOUNT, null=True, blank=True)
+    amount_out = models.DecimalField(**AMOUNT, null=True, blank=True)
+    executed_price = models.DecimalField(**AMOUNT, null=True, blank=True)
+    tx_hash = models.CharField(max_length=100, blank=True)
+    # When the submitted transaction lands on the mock chain.
+    settles_at = models.DateTimeField(null=True, blank=True)
+    attempt = models.PositiveSmallIntegerField(default=1)
+    error = models.TextField(blank=True)
+    error_code = models.CharField(max_length=32, blank=True)
+
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    request_fingerprint = models.CharField(max_length=64, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            # Admission takes the oldest pending orders; the sweeper scans by status.
+            models.Index(fields=["status", "created_at"], name="order_status_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.token_in}->{self.token_out} ({self.status})"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+
+class OrderEvent(models.Model):
+    """One row per status an order reached: its history."""
+
+    order = models.ForeignKey(Order, related_name="events", on_delete=models.CASCADE)
+    status = models.CharField(max_length=16, choices=OrderStatus.choices)
+    attempt = models.PositiveSmallIntegerField(default=1)
+    at = models.DateTimeField()
+    # The fields that came with this status, exactly as broadcast.
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.status} @ {self.at.isoformat()}"

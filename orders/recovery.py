@@ -1,0 +1,47 @@
+"""Finding orders whose work was lost, and handing it back to the queue.
+
+Work is lost when a worker dies mid-job (SIGKILL, OOM, a deploy), when Redis
+restarts and forgets its queue and timers, or when Redis was down as an order
+was placed. rq would notice a dead worker's job only after 600 s; instead the
+clock calls `sweep()` every few seconds and re-enqueues any order whose row
+has not moved for ORDER_STALL_SECONDS. Jobs are re-entrant, so a re-run of
+work that was merely slow costs a little time and never a second swap.
+"""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from orders import dispatch
+from orders.models import Order, OrderStatus
+
+log = logging.getLogger(__name__)
+
+# Grace after a swap's due time before its settlement counts as lost.
+SETTLE_GRACE = timedelta(seconds=5)
+
+
+def sweep() -> int:
+    now = timezone.now()
+    stalled_before = now - timedelta(seconds=settings.ORDER_STALL_SECONDS)
+    resumed = 0
+    stuck = Order.objects.filter(
+        status__in=(OrderStatus.ROUTING, OrderStatus.BUILDING), updated_at__lt=stalled_before
+    ).only("id", "status", "attempt")
+    for order in stuck:
+        # Touch the row so that the next sweep gives this run time to work.
+        if Order.objects.filter(pk=order.pk, status=order.status, attempt=order.attempt).update(updated_at=now):
+            log.warning("order %s stalled in %s; resuming it", order.id, order.status)
+            dispatch.enqueue("execute_order", order.id)
+            resumed += 1
+    unsettled = Order.objects.filter(
+        status=OrderStatus.SUBMITTED, settles_at__lt=now - SETTLE_GRACE, updated_at__lt=stalled_before
+    ).only("id", "status", "attempt")
+    for order in unsettled:
+        if Order.objects.filter(pk=order.pk, status=order.status, attempt=order.attempt).update(updated_at=now):
+            log.warning("order %s missed its settlement; settling it now", order.id)
+            dispatch.enqueue("settle_order", order.id)
+            resumed += 1
+    return resumed

@@ -1,0 +1,48 @@
+"""How orders look on the wire: camelCase, amounts as decimal strings."""
+
+from decimal import Decimal
+
+from orders.models import Order, OrderEvent
+
+
+def decimal_str(value: Decimal | None) -> str | None:
+    if value is None:
+        return None
+    text = format(value.normalize(), "f")
+    return text
+
+
+def isoformat(moment) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def history_entry(event: OrderEvent) -> dict:
+    return {"status": event.status, "at": isoformat(event.at), "attempt": event.attempt}
+
+
+def order_to_dict(order: Order, *, events: list[OrderEvent] | None = None) -> dict:
+    if events is None:
+        events = list(order.events.all())
+    return {
+        "orderId": str(order.id),
+        "type": order.type,
+        "tokenIn": order.token_in,
+        "tokenOut": order.token_out,
+        "amount": decimal_str(order.amount),
+        "slippageBps": order.slippage_bps,
+        "status": order.status,
+        "dex": order.dex or None,
+        "quotes": order.quotes,
+        "route": order.route.get("legs") if order.route else None,
+        "expectedAmountOut": decimal_str(order.expected_amount_out),
+        "minAmountOut": decimal_str(order.min_amount_out),
+        "amountOut": decimal_str(order.amount_out),
+        "executedPrice": decimal_str(order.executed_price),
+        "txHash": order.tx_hash or None,
+        "attempt": order.attempt,
+        "error": order.error or None,
+        "errorCode": order.error_code or None,
+        "createdAt": isoformat(order.created_at),
+        "updatedAt": isoformat(order.updated_at),
+        "history": [history_entry(event) for event in events],
+    }

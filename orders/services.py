@@ -1,0 +1,243 @@
+"""The only write path for orders.
+
+Views, jobs, the admin and management commands call these functions; none of
+them saves an Order on its own. Every status change goes through
+`order_transition`, which claims the row with a conditional update (so a job
+that runs twice cannot move an order twice), records an OrderEvent, and
+broadcasts once the transaction commits.
+"""
+
+import logging
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from redis.exceptions import RedisError
+
+from orders import dispatch
+from orders.broadcast import send_event_on_commit
+from orders.models import (
+    IN_FLIGHT_STATUSES,
+    LIFECYCLE,
+    TERMINAL_STATUSES,
+    Order,
+    OrderEvent,
+    OrderStatus,
+)
+from orders.serializers import decimal_str, isoformat
+
+log = logging.getLogger(__name__)
+
+# The fields a status message carries, besides orderId, status, at and attempt.
+STATUS_FIELDS = {
+    OrderStatus.PENDING: ("tokenIn", "tokenOut", "amount", "slippageBps", "type"),
+    OrderStatus.BUILDING: ("dex", "quotes", "route", "expectedAmountOut", "minAmountOut"),
+    OrderStatus.SUBMITTED: ("dex", "txHash"),
+    OrderStatus.CONFIRMED: ("dex", "txHash", "amountOut", "executedPrice"),
+    OrderStatus.FAILED: ("error", "errorCode"),
+}
+
+
+class IdempotencyConflict(Exception):
+    """The Idempotency-Key was used before with a different request."""
+
+
+def _wire_fields(order: Order) -> dict:
+    return {
+        "type": order.type,
+        "tokenIn": order.token_in,
+        "tokenOut": order.token_out,
+        "amount": decimal_str(order.amount),
+        "slippageBps": order.slippage_bps,
+        "dex": order.dex or None,
+        "quotes": order.quotes,
+        "route": order.route.get("legs") if order.route else None,
+        "expectedAmountOut": decimal_str(order.expected_amount_out),
+        "minAmountOut": decimal_str(order.min_amount_out),
+        "amountOut": decimal_str(order.amount_out),
+        "executedPrice": decimal_str(order.executed_price),
+        "txHash": order.tx_hash or None,
+        "error": order.error or None,
+        "errorCode": order.error_code or None,
+    }
+
+
+def _record(order: Order, *, extra: dict | None = None) -> None:
+    """Write the history row for the status the order just reached, and
+    broadcast it on commit."""
+    wire = _wire_fields(order)
+    data = {key: wire[key] for key in STATUS_FIELDS.get(order.status, ())}
+    data.update(extra or {})
+    event = OrderEvent.objects.create(
+        order=order, status=order.status, attempt=order.attempt, at=order.updated_at, data=data
+    )
+    message = {
+        "type": "status",
+        "orderId": str(order.id),
+        "status": order.status,
+        "at": isoformat(event.at),
+        "attempt": order.attempt,
+        **data,
+    }
+    send_event_on_commit(order.id, message)
+
+
+def _may_move(current: str, to: str) -> bool:
+    if current in TERMINAL_STATUSES:
+        return False
+    if to == OrderStatus.FAILED:
+        return True
+    if to == OrderStatus.CANCELLED:
+        return current == OrderStatus.PENDING
+    return LIFECYCLE.index(to) > LIFECYCLE.index(current)
+
+
+def _claim(order: Order, *, to: str, attempt: int, extra: dict | None = None, **fields) -> bool:
+    """Move the order from the status (and attempt) we last saw to `to`, if no
+    one else moved it first. On success `order` reflects the new row."""
+    now = timezone.now()
+    with transaction.atomic():
+        claimed = Order.objects.filter(pk=order.pk, status=order.status, attempt=order.attempt).update(
+            status=to, attempt=attempt, updated_at=now, **fields
+        )
+        if not claimed:
+            return False
+        order.status, order.attempt, order.updated_at = to, attempt, now
+        for name, value in fields.items():
+            setattr(order, name, value)
+        _record(order, extra=extra)
+    return True
+
+
+def order_place(
+    *,
+    amount: Decimal,
+    token_in: str,
+    token_out: str,
+    slippage_bps: int = 50,
+    order_type: str = "market",
+    idempotency_key: str | None = None,
+    fingerprint: str = "",
+) -> tuple[Order, bool]:
+    """Store a new pending order and ask for admission once it commits.
+
+    Returns the order and whether it was created: with an Idempotency-Key
+    seen before (and the same request) the earlier order comes back.
+    """
+    if idempotency_key:
+        existing = Order.objects.filter(idempotency_key=idempotency_key).first()
+        if existing:
+            return _replay(existing, fingerprint), False
+    try:
+        with transaction.atomic():
+            order = Order.objects.create(
+                type=order_type,
+                token_in=token_in,
+                token_out=token_out,
+                amount=amount,
+                slippage_bps=slippage_bps,
+                idempotency_key=idempotency_key or None,
+                request_fingerprint=fingerprint,
+            )
+            _record(order)
+            transaction.on_commit(request_admission)
+    except IntegrityError:
+        # Two requests with one Idempotency-Key raced; the other one won.
+        existing = Order.objects.filter(idempotency_key=idempotency_key).first()
+        if not idempotency_key or existing is None:
+            raise
+        return _replay(existing, fingerprint), False
+    return order, True
+
+
+def _replay(existing: Order, fingerprint: str) -> Order:
+    if existing.request_fingerprint != fingerprint:
+        raise IdempotencyConflict("this Idempotency-Key was already used with a different request")
+    return existing
+
+
+def order_transition(*, order: Order, to: str, extra: dict | None = None, **fields) -> bool:
+    """Move an order forward along its lifecycle. False if it had already moved."""
+    if not _may_move(order.status, to):
+        raise ValueError(f"an order cannot go from {order.status} to {to}")
+    return _claim(order, to=to, attempt=order.attempt, extra=extra, **fields)
+
+
+def order_fail(*, order: Order, error: str, code: str) -> bool:
+    """The order ends in `failed`, with a sentence and a machine-readable code."""
+    if order.is_terminal:
+        return False
+    failed = _claim(order, to=OrderStatus.FAILED, attempt=order.attempt, error=error, error_code=code)
+    if failed:
+        log.info("order %s failed: %s (%s)", order.id, error, code)
+    return failed
+
+
+def order_retry(*, order: Order, error: str) -> bool:
+    """Start the order over from routing with the next attempt number, after a
+    transient failure. Nothing was swapped, so routing again is safe."""
+    if order.status not in IN_FLIGHT_STATUSES:
+        return False
+    return _claim(
+        order,
+        to=OrderStatus.ROUTING,
+        attempt=order.attempt + 1,
+        extra={"retryReason": error},
+        dex="",
+        quotes=[],
+        route={},
+        tx_hash="",
+        settles_at=None,
+    )
+
+
+def order_cancel(*, order: Order) -> bool:
+    """Cancel an order that has not started routing. False once it has."""
+    if order.status != OrderStatus.PENDING:
+        return False
+    return _claim(order, to=OrderStatus.CANCELLED, attempt=order.attempt)
+
+
+# --- Admission: at most ORDER_CONCURRENCY orders in flight, oldest first ------
+
+ADMISSION_LOCK = "orders:admission-lock"
+ADMISSION_REQUESTED = "orders:admission-requested"
+
+
+def request_admission() -> None:
+    """Ask a worker to admit pending orders. Requests coalesce: while one is
+    queued, more placements add nothing to the queue.
+
+    If Redis is down the order is still stored; the clock admits it once Redis
+    is back, so placement does not fail for want of the queue."""
+    try:
+        connection = dispatch.redis()
+        if connection.set(ADMISSION_REQUESTED, 1, nx=True, ex=10):
+            dispatch.queue().enqueue("orders.jobs.admit_orders", job_timeout=dispatch.JOB_TIMEOUT, result_ttl=0)
+    except RedisError as exc:
+        log.warning("could not request admission (%s); the clock will admit the order", exc)
+
+
+def orders_admit() -> int:
+    """Move the oldest pending orders to routing while fewer than
+    ORDER_CONCURRENCY are in flight, and queue their execution.
+
+    The in-flight count is read from the database, the one truth shared by
+    every worker on every machine; a Redis lock makes count-then-claim atomic
+    across them.
+    """
+    connection = dispatch.redis()
+    connection.delete(ADMISSION_REQUESTED)
+    admitted = 0
+    with connection.lock(ADMISSION_LOCK, timeout=30, blocking_timeout=30):
+        in_flight = Order.objects.filter(status__in=IN_FLIGHT_STATUSES).count()
+        free = settings.ORDER_CONCURRENCY - in_flight
+        if free <= 0:
+            return 0
+        pending = Order.objects.filter(status=OrderStatus.PENDING).order_by("created_at")[:free]
+        for order in pending:
+            if order_transition(order=order, to=OrderStatus.ROUTING):
+                dispatch.enqueue("execute_order", order.id)
+                admitted += 1
+    return admitted
