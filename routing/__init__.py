@@ -1,0 +1,1 @@
+"""The mock Solana market and the router. Knows nothing about orders or HTTP."""

@@ -1,0 +1,55 @@
+"""Other traders: small random swaps that move every pool a little.
+
+The engine's clock process calls `apply_drift()` every few seconds. Each
+pool gets one trade of random size; its direction leans back towards the
+price the pool was seeded at (arbitrageurs), so prices wander without
+running away. All randomness comes from `mock.rng`.
+"""
+
+import logging
+from fractions import Fraction
+
+from django.db import transaction
+
+from routing import market, mock
+from routing.errors import InsufficientLiquidity
+from routing.models import Pool
+from routing.seed import anchor_price
+
+logger = logging.getLogger("routing")
+
+# Mean trade size, as a share of the pool's token A; BONK is more volatile.
+TRADE_SHARE = 0.0005
+VOLATILE_TRADE_SHARE = 0.002
+VOLATILE_TOKENS = {"BONK"}
+# How strongly a deviation from the anchor price biases the next trade.
+PULL = 25
+
+
+def _trade(pool: Pool, now: int) -> None:
+    state = pool.state()
+    price = pool.state_price(state)
+    anchor = anchor_price(pool) or price
+    deviation = float(price / anchor - 1) if anchor else 0.0
+    sell_a = mock.rng.random() < min(0.9, max(0.1, 0.5 + deviation * PULL))
+    share = VOLATILE_TRADE_SHARE if {pool.token_a, pool.token_b} & VOLATILE_TOKENS else TRADE_SHARE
+    # Arbitrageurs trade more the further a pool is from the market price.
+    size_a = int(state.depth()[0] * share * (1 + abs(deviation) * 100) * mock.rng.expovariate(1.0))
+    amount_in = size_a if sell_a else int(size_a * state.spot_price())
+    if amount_in <= 0:
+        return
+    try:
+        state.swap(a_to_b=sell_a, amount_in=amount_in, now=now)
+    except InsufficientLiquidity:
+        return
+    pool.save(update_fields=pool.store(state))
+
+
+def apply_drift() -> int:
+    """One round of other traders' swaps, one per pool; returns how many pools moved."""
+    now = market.now()
+    with transaction.atomic():
+        pools = list(Pool.objects.select_for_update().order_by("id"))
+        for pool in pools:
+            _trade(pool, now)
+    return len(pools)

@@ -1,0 +1,65 @@
+"""Reading and writing pool state in the database."""
+
+import time
+from decimal import Decimal
+from fractions import Fraction
+
+from django.db.models import Q
+
+from routing.models import Dex, Pool
+from routing.tokens import Token
+
+
+def now() -> int:
+    """Seconds, as the chain's clock sysvar gives them to the DLMM program."""
+    return int(time.time())
+
+
+def pair_filter(token_in: Token, token_out: Token) -> Q:
+    """Pools that trade the pair, whichever token they call A."""
+    return Q(token_a=token_in.symbol, token_b=token_out.symbol) | Q(token_a=token_out.symbol, token_b=token_in.symbol)
+
+
+def pools_for_pair(token_in: Token, token_out: Token) -> list[Pool]:
+    return list(Pool.objects.filter(pair_filter(token_in, token_out)).order_by("id"))
+
+
+def to_decimal(value: Fraction, *, significant: int = 10) -> Decimal:
+    """A readable decimal with about `significant` significant digits."""
+    if value == 0:
+        return Decimal(0)
+    exact = Decimal(value.numerator) / Decimal(value.denominator)
+    places = max(0, significant - exact.adjusted() - 1)
+    return exact.quantize(Decimal(1).scaleb(-places)).normalize()
+
+
+def pool_summary(pool: Pool) -> dict:
+    state = pool.state()
+    depth_a, depth_b = state.depth()
+    summary = {
+        "poolId": pool.id,
+        "address": pool.address,
+        "dex": pool.dex,
+        "pair": pool.pair,
+        "tokenA": pool.token_a,
+        "tokenB": pool.token_b,
+        # Whole token B for one whole token A.
+        "price": str(to_decimal(pool.state_price(state))),
+        "depthA": str(pool.base.from_base_units(depth_a)),
+        "depthB": str(pool.quote.from_base_units(depth_b)),
+        "feeBps": float(round(state.fee_rate_bps(now()), 2)),
+        "updatedAt": pool.updated_at.isoformat() if pool.updated_at else None,
+    }
+    if pool.dex == Dex.METEORA:
+        summary.update(
+            binStep=pool.bin_step,
+            activeId=pool.active_id,
+            baseFeeBps=float(Fraction(state.base_fee_rate(), 100_000)),
+            volatilityAccumulator=pool.volatility_accumulator,
+        )
+    return summary
+
+
+def pool_summaries() -> list[dict]:
+    """Every pool with its price, depth in both tokens and current fee, for dashboards and the API."""
+    return [pool_summary(pool) for pool in Pool.objects.order_by("token_a", "token_b", "dex")]

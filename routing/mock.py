@@ -1,0 +1,43 @@
+"""The mock chain's behaviour: latencies, transient failures, signatures.
+
+All randomness comes from `rng`, seeded by MOCK_SEED so that a run can be
+reproduced. Tests patch it as the one seam of the mock market.
+"""
+
+import random
+import time
+
+import base58
+from django.conf import settings
+
+from routing.errors import DexUnavailable
+
+rng = random.Random(settings.MOCK_SEED or None)
+
+
+def _draw_ms(bounds: tuple[int, int]) -> float:
+    low, high = bounds
+    return (low if low == high else rng.uniform(low, high)) / 1000
+
+
+def quote_latency_seconds() -> float:
+    return _draw_ms(settings.MOCK_QUOTE_LATENCY_MS)
+
+
+def swap_latency_seconds() -> float:
+    """Time from submitting a transaction to its confirmation."""
+    return _draw_ms(settings.MOCK_SWAP_LATENCY_MS)
+
+
+def network_call(dex: str, what: str) -> None:
+    """One call to a DEX: its latency, and sometimes a transient failure."""
+    delay = quote_latency_seconds() if what == "quote" else 0
+    if delay:
+        time.sleep(delay)
+    if settings.MOCK_FAILURE_RATE and rng.random() < settings.MOCK_FAILURE_RATE:
+        raise DexUnavailable(f"{dex} did not answer the {what} request (simulated outage)")
+
+
+def new_signature() -> str:
+    """A transaction signature as Solana prints it: 64 bytes in base58."""
+    return base58.b58encode(rng.randbytes(64)).decode()

@@ -1,0 +1,144 @@
+"""Pool state of the mock market.
+
+One row per pool. Raydium pools keep their two reserves; Meteora pools keep
+their bins as JSON (`{"<bin id>": ["<x>", "<y>"]}`), which is read and written
+whole: a pool has a few hundred bins, and a swap reads them all anyway.
+"""
+
+from fractions import Fraction
+
+from django.db import models
+
+from routing.amm import ConstantProductPool
+from routing.dlmm import DlmmPool, FeeParameters
+from routing.tokens import TOKENS, Token
+
+
+class BaseUnitsField(models.CharField):
+    """A non-negative integer of base units, stored as decimal text.
+
+    Reserves of BONK run to 10**16 base units and their products far past
+    64 bits; SQLite would turn such numbers into floats and lose digits.
+    """
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("max_length", 40)
+        kwargs.setdefault("default", "0")
+        super().__init__(*args, **kwargs)
+
+    def from_db_value(self, value, expression, connection):
+        return None if value is None else int(value)
+
+    def to_python(self, value):
+        if value is None or isinstance(value, int):
+            return value
+        return int(value)
+
+    def get_prep_value(self, value):
+        return None if value is None else str(int(value))
+
+
+class Dex(models.TextChoices):
+    RAYDIUM = "raydium", "Raydium"
+    METEORA = "meteora", "Meteora"
+
+
+class Pool(models.Model):
+    dex = models.CharField(max_length=16, choices=Dex.choices)
+    address = models.CharField(max_length=44, unique=True)
+    # Token A is the base (DLMM's X), token B the quote (Y); prices are B per A.
+    token_a = models.CharField(max_length=16)
+    token_b = models.CharField(max_length=16)
+    # Raydium: the reserves. Meteora: the sums over all bins, kept for display.
+    reserve_a = BaseUnitsField()
+    reserve_b = BaseUnitsField()
+    # Raydium's trade fee, out of 10_000.
+    fee_bps = models.PositiveIntegerField(default=25)
+    # Meteora DLMM only.
+    bin_step = models.PositiveIntegerField(null=True, blank=True)
+    active_id = models.IntegerField(null=True, blank=True)
+    bins = models.JSONField(default=dict, blank=True)
+    base_factor = models.PositiveIntegerField(default=0)
+    variable_fee_control = models.PositiveIntegerField(default=0)
+    filter_period = models.PositiveIntegerField(default=30)
+    decay_period = models.PositiveIntegerField(default=600)
+    reduction_factor = models.PositiveIntegerField(default=5_000)
+    max_volatility_accumulator = models.PositiveIntegerField(default=350_000)
+    volatility_accumulator = models.PositiveIntegerField(default=0)
+    volatility_reference = models.PositiveIntegerField(default=0)
+    index_reference = models.IntegerField(default=0)
+    last_update_timestamp = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["dex", "token_a", "token_b"], name="one_pool_per_dex_and_pair"),
+        ]
+        ordering = ["token_a", "token_b", "dex"]
+
+    def __str__(self):
+        return f"{self.get_dex_display()} {self.pair}"
+
+    @property
+    def pair(self) -> str:
+        return f"{self.token_a}/{self.token_b}"
+
+    @property
+    def base(self) -> Token:
+        return TOKENS[self.token_a]
+
+    @property
+    def quote(self) -> Token:
+        return TOKENS[self.token_b]
+
+    def state(self) -> ConstantProductPool | DlmmPool:
+        """The pool as the swap arithmetic sees it."""
+        if self.dex == Dex.RAYDIUM:
+            return ConstantProductPool(reserve_a=self.reserve_a, reserve_b=self.reserve_b, fee_numerator=self.fee_bps)
+        return DlmmPool(
+            bin_step=self.bin_step,
+            active_id=self.active_id,
+            bins={int(i): [int(x), int(y)] for i, (x, y) in self.bins.items()},
+            fees=FeeParameters(
+                base_factor=self.base_factor,
+                variable_fee_control=self.variable_fee_control,
+                filter_period=self.filter_period,
+                decay_period=self.decay_period,
+                reduction_factor=self.reduction_factor,
+                max_volatility_accumulator=self.max_volatility_accumulator,
+            ),
+            volatility_accumulator=self.volatility_accumulator,
+            volatility_reference=self.volatility_reference,
+            index_reference=self.index_reference,
+            last_update_timestamp=self.last_update_timestamp,
+        )
+
+    def store(self, state: ConstantProductPool | DlmmPool) -> list[str]:
+        """Copy `state` back onto the row; returns the fields to save."""
+        self.reserve_a, self.reserve_b = state.depth()
+        if isinstance(state, ConstantProductPool):
+            return ["reserve_a", "reserve_b", "updated_at"]
+        self.active_id = state.active_id
+        self.bins = {str(i): [str(x), str(y)] for i, (x, y) in sorted(state.bins.items())}
+        self.volatility_accumulator = state.volatility_accumulator
+        self.volatility_reference = state.volatility_reference
+        self.index_reference = state.index_reference
+        self.last_update_timestamp = state.last_update_timestamp
+        return [
+            "reserve_a",
+            "reserve_b",
+            "active_id",
+            "bins",
+            "volatility_accumulator",
+            "volatility_reference",
+            "index_reference",
+            "last_update_timestamp",
+            "updated_at",
+        ]
+
+    def price(self) -> Fraction:
+        """Whole token B per whole token A at the pool's spot price."""
+        return self.state_price(self.state())
+
+    def state_price(self, state) -> Fraction:
+        return state.spot_price() * Fraction(10**self.base.decimals, 10**self.quote.decimals)
