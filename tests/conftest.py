@@ -1,0 +1,52 @@
+import pytest
+import redis
+from django.conf import settings
+from django.core.management import call_command
+
+from tests.engine import Engine
+
+# Latencies for end-to-end tests: the same shape as production, shorter.
+FAST_MARKET = {
+    "MOCK_QUOTE_LATENCY_MS": "20",
+    "MOCK_SWAP_LATENCY_MS": "100-200",
+    "MOCK_FAILURE_RATE": "0",
+    "ORDER_CONCURRENCY": "10",
+}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def test_redis():
+    """The test Redis database, emptied at the start: never a developer's own."""
+    connection = redis.Redis.from_url(settings.REDIS_URL)
+    connection.flushdb()
+    yield connection
+
+
+@pytest.fixture(scope="session")
+def engines(django_db_setup, django_db_blocker):
+    """Started engines, one per configuration, shared by the session."""
+    running: dict[tuple, Engine] = {}
+
+    def start(name: str = "fast", **env) -> Engine:
+        key = (name, tuple(sorted(env.items())))
+        if key not in running:
+            with django_db_blocker.unblock():
+                running[key] = Engine(name, {**FAST_MARKET, **env}).start()
+        return running[key]
+
+    yield start
+    for engine in running.values():
+        engine.stop()
+
+
+@pytest.fixture
+def market(transactional_db):
+    """The seeded mock market. Transactional tests empty every table after
+    each test, pools included, so each test seeds its own."""
+    call_command("seed_market", verbosity=0)
+
+
+@pytest.fixture
+def engine(engines, market):
+    """A running engine with a fast mock market; tests see its writes."""
+    return engines()

@@ -1,0 +1,143 @@
+"""A real engine for end-to-end tests: daphne, an rq worker pool and the
+clock, as separate processes on a free port, against the test database and
+the test Redis database."""
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+LOG_DIR = ROOT / ".run" / "test-logs"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def database_url() -> str:
+    """The URL of the database pytest-django set up for this session."""
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    auth = db["USER"] or ""
+    if db.get("PASSWORD"):
+        auth += f":{db['PASSWORD']}"
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def wait_until(condition, *, timeout: float, interval: float = 0.05, message: str = "condition"):
+    """Poll `condition` until it returns something truthy, or fail at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)
+
+
+class Engine:
+    """Processes of one running engine, and a small HTTP client for it."""
+
+    def __init__(self, name: str, env: dict[str, str], *, workers: int = 2, port: int | None = None):
+        self.name = name
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.ws = f"ws://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DATABASE_URL": database_url(),
+            "REDIS_URL": settings.REDIS_URL,
+            "PYTHONUNBUFFERED": "1",
+            **env,
+        }
+        self.workers = workers
+        self.processes: dict[str, subprocess.Popen] = {}
+
+    def _spawn(self, role: str, argv: list[str]) -> None:
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        log = open(LOG_DIR / f"{self.name}-{role}.log", "ab")
+        self.processes[role] = subprocess.Popen(
+            argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def start(self, *, web: bool = True, worker: bool = True, clock: bool = True) -> "Engine":
+        python = sys.executable
+        if web:
+            self._spawn("web", [python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "config.asgi:application"])
+        if worker:
+            self.start_worker()
+        if clock:
+            self._spawn("clock", [python, "manage.py", "run_clock"])
+        if web:
+            wait_until(self.healthy, timeout=30, message=f"engine {self.name} to answer /api/health")
+        return self
+
+    def start_worker(self, role: str = "worker") -> None:
+        self._spawn(
+            role,
+            [sys.executable, "manage.py", "rqworker-pool", "orders", "--num-workers", str(self.workers),
+             "--worker-class", "rq.worker.SimpleWorker"],
+        )
+
+    def healthy(self) -> bool:
+        with contextlib.suppress(OSError, ValueError):
+            status, body = self.request("GET", "/api/health")
+            return status == 200 and body.get("workers", 0) >= 1
+        return False
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        self.processes.clear()
+
+    def request(self, method: str, path: str, body=None, headers: dict | None = None):
+        data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.url + path, data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        for key, value in (headers or {}).items():
+            request.add_header(key, value)
+        try:
+            with urllib.request.urlopen(request, timeout=15) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"null")
+
+    def place(self, body=None, **headers) -> dict:
+        status, answer = self.request("POST", "/api/orders/execute", body or {"amount": "1"}, headers)
+        assert status == 202, (status, answer)
+        return answer
+
+    def order(self, order_id: str) -> dict:
+        status, answer = self.request("GET", f"/api/orders/{order_id}")
+        assert status == 200, (status, answer)
+        return answer
+
+    def wait_terminal(self, order_id: str, *, timeout: float = 30) -> dict:
+        def terminal():
+            order = self.order(order_id)
+            return order if order["status"] in ("confirmed", "failed", "cancelled") else None
+
+        return wait_until(terminal, timeout=timeout, interval=0.1, message=f"order {order_id} to end")
