@@ -56,6 +56,12 @@ class Order(models.Model):
     error = models.TextField(blank=True)
     error_code = models.CharField(max_length=32, blank=True)
 
+    # An operator's retry of a failed order is a new order: a terminal status
+    # is final, so the old one keeps its failure and points to its successor.
+    retry_of = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retried_by"
+    )
+
     idempotency_key = models.CharField(max_length=255, null=True, blank=True, unique=True)
     request_fingerprint = models.CharField(max_length=64, blank=True)
 

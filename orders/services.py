@@ -199,6 +199,26 @@ def order_cancel(*, order: Order) -> bool:
     return _claim(order, to=OrderStatus.CANCELLED, attempt=order.attempt)
 
 
+def order_retry_failed(*, order: Order) -> Order | None:
+    """An operator retries a failed order: the same request placed again as a
+    new order (statuses never leave a terminal state). None if the order has
+    not failed or was retried already."""
+    if order.status != OrderStatus.FAILED or Order.objects.filter(retry_of=order).exists():
+        return None
+    with transaction.atomic():
+        retry = Order.objects.create(
+            type=order.type,
+            token_in=order.token_in,
+            token_out=order.token_out,
+            amount=order.amount,
+            slippage_bps=order.slippage_bps,
+            retry_of=order,
+        )
+        _record(retry, extra={"retryOf": str(order.id)})
+        transaction.on_commit(request_admission)
+    return retry
+
+
 # --- Admission: at most ORDER_CONCURRENCY orders in flight, oldest first ------
 
 ADMISSION_LOCK = "orders:admission-lock"
