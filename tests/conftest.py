@@ -24,12 +24,17 @@ def test_redis():
 
 @pytest.fixture(scope="session")
 def engines(django_db_setup, django_db_blocker):
-    """Started engines, one per configuration, shared by the session."""
+    """Start an engine with the given settings, or reuse the running one if it
+    has them. One engine runs at a time: two would share the database and
+    Redis, and each clock would admit orders by its own ORDER_CONCURRENCY."""
     running: dict[tuple, Engine] = {}
 
     def start(name: str = "fast", **env) -> Engine:
         key = (name, tuple(sorted(env.items())))
         if key not in running:
+            for engine in running.values():
+                engine.stop()
+            running.clear()
             with django_db_blocker.unblock():
                 running[key] = Engine(name, {**FAST_MARKET, **env}).start()
         return running[key]

@@ -1,0 +1,98 @@
+"""Status changes are broadcast only once their transaction commits."""
+
+import asyncio
+from decimal import Decimal
+
+import pytest
+from channels.layers import channel_layers
+from django.db import transaction
+
+from orders import services
+from orders.broadcast import ALL_ORDERS_GROUP, broadcaster
+from orders.models import Order, OrderStatus
+
+
+class Subscriber:
+    """A real channel-layer subscriber to the all-orders group, on its own loop."""
+
+    def __init__(self):
+        self.loop = asyncio.new_event_loop()
+        self.layer = channel_layers.make_backend("default")
+        self.channel = self.loop.run_until_complete(self.layer.new_channel())
+        self.loop.run_until_complete(self.layer.group_add(ALL_ORDERS_GROUP, self.channel))
+
+    def next_event(self, timeout: float) -> dict | None:
+        try:
+            message = self.loop.run_until_complete(asyncio.wait_for(self.layer.receive(self.channel), timeout))
+        except TimeoutError:
+            return None
+        return message["event"]
+
+    def close(self):
+        self.loop.run_until_complete(self.layer.group_discard(ALL_ORDERS_GROUP, self.channel))
+        self.loop.close()
+
+
+@pytest.fixture
+def subscriber():
+    subscriber = Subscriber()
+    yield subscriber
+    subscriber.close()
+
+
+def _order() -> Order:
+    return Order.objects.create(token_in="SOL", token_out="USDC", amount=Decimal("1"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rolled_back_transition_broadcasts_nothing(subscriber):
+    order = _order()
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        assert services.order_transition(order=order, to=OrderStatus.ROUTING)
+        raise RuntimeError("the job failed after the transition")
+
+    broadcaster.flush()
+    assert subscriber.next_event(timeout=0.5) is None
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.PENDING
+    assert not Order.objects.get(pk=order.pk).events.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_committed_transition_is_broadcast_with_its_fields(subscriber):
+    order = _order()
+
+    with transaction.atomic():
+        services.order_transition(order=order, to=OrderStatus.ROUTING)
+        assert subscriber.next_event(timeout=0.3) is None, "broadcast before commit"
+
+    event = subscriber.next_event(timeout=5)
+    assert event["type"] == "status" and event["orderId"] == str(order.id)
+    assert event["status"] == "routing" and event["attempt"] == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stale_copy_of_an_order_cannot_move_it_twice(subscriber):
+    order = _order()
+    first, second = Order.objects.get(pk=order.pk), Order.objects.get(pk=order.pk)
+
+    assert services.order_transition(order=first, to=OrderStatus.ROUTING)
+    assert not services.order_transition(order=second, to=OrderStatus.ROUTING)
+
+    assert list(Order.objects.get(pk=order.pk).events.values_list("status", flat=True)) == ["routing"]
+    assert subscriber.next_event(timeout=5)["status"] == "routing"
+    assert subscriber.next_event(timeout=0.3) is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_statuses_never_move_backwards_or_leave_a_terminal_state():
+    order = _order()
+    services.order_transition(order=order, to=OrderStatus.ROUTING)
+
+    with pytest.raises(ValueError):
+        services.order_transition(order=order, to=OrderStatus.PENDING)
+    assert services.order_fail(order=order, error="no pool", code="no_route")
+    with pytest.raises(ValueError):
+        services.order_transition(order=order, to=OrderStatus.CONFIRMED)
+    assert not services.order_fail(order=order, error="again", code="no_route")
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.FAILED

@@ -1,0 +1,103 @@
+"""Bad input gets a 4xx JSON error naming the field; nothing is stored."""
+
+import json
+
+import pytest
+from django.test import Client
+
+from orders.models import Order
+
+BAD_BODIES = [
+    ({}, "amount"),
+    ({"amount": 0}, "amount"),
+    ({"amount": -1}, "amount"),
+    ({"amount": "-0.5"}, "amount"),
+    ({"amount": "NaN"}, "amount"),
+    ({"amount": "Infinity"}, "amount"),
+    ({"amount": "1e400"}, "amount"),
+    ({"amount": "1.0000000001"}, "amount"),  # SOL has 9 decimals
+    ({"amount": "1.0000001", "tokenIn": "USDC", "tokenOut": "SOL"}, "amount"),  # USDC has 6
+    ({"amount": True}, "amount"),
+    ({"amount": [1]}, "amount"),
+    ({"amount": {"value": 1}}, "amount"),
+    ({"amount": None}, "amount"),
+    ({"amount": "abc"}, "amount"),
+    ({"amount": ""}, "amount"),
+    ({"amount": 1, "tokenIn": "DOGE"}, "tokenIn"),
+    ({"amount": 1, "tokenOut": 42}, "tokenOut"),
+    ({"amount": 1, "tokenIn": "USDC", "tokenOut": "USDC"}, "tokenOut"),
+    ({"amount": 1, "tokenIn": "SOL", "tokenOut": "So11111111111111111111111111111111111111112"}, "tokenOut"),
+    ({"amount": 1, "slippageBps": -1}, "slippageBps"),
+    ({"amount": 1, "slippageBps": 10001}, "slippageBps"),
+    ({"amount": 1, "slippageBps": 1.5}, "slippageBps"),
+    ({"amount": 1, "slippageBps": "50"}, "slippageBps"),
+    ({"amount": 1, "slippageBps": False}, "slippageBps"),
+    ({"amount": 1, "type": "stop-loss"}, "type"),
+    ({"amount": 1, "type": ["market"]}, "type"),
+    ({"amount": 1, "slipageBps": 10}, "slipageBps"),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("body", "field"), BAD_BODIES, ids=[json.dumps(b)[:40] for b, _ in BAD_BODIES])
+def test_it_rejects_a_bad_order_naming_the_field(body, field):
+    response = Client().post("/api/orders/execute", json.dumps(body), content_type="application/json")
+
+    assert response.status_code == 400
+    answer = response.json()
+    assert field in answer["fields"], answer
+    assert field in answer["error"]
+    assert Order.objects.count() == 0
+
+
+RAW_BODIES = [
+    (b"{not json", "application/json", 400),
+    (b"[1, 2]", "application/json", 400),
+    (b'"amount"', "application/json", 400),
+    (b"", "application/json", 400),
+    (b'{"amount": NaN}', "application/json", 400),
+    (b"amount=1", "application/x-www-form-urlencoded", 415),
+    (b'{"amount": "1", "pad": "' + b"x" * 70_000 + b'"}', "application/json", 413),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("raw", "content_type", "status"), RAW_BODIES, ids=lambda v: str(v)[:30])
+def test_it_answers_unparseable_bodies_with_a_json_error(raw, content_type, status):
+    response = Client().post("/api/orders/execute", raw, content_type=content_type)
+
+    assert response.status_code == status
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["error"]
+    assert Order.objects.count() == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("get", "/api/orders/execute", 405),
+        ("put", "/api/orders/execute", 405),
+        ("delete", "/api/orders", 405),
+        ("get", "/api/orders/not-a-uuid", 404),
+        ("get", "/api/orders/00000000-0000-0000-0000-000000000000", 404),
+        ("get", "/api/nothing-here", 404),
+        ("get", "/api/orders?status=lost", 400),
+    ],
+)
+def test_wrong_methods_and_unknown_paths_get_json_errors(method, path, status):
+    response = getattr(Client(), method)(path)
+
+    assert response.status_code == status
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["error"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_smallest_valid_order_is_just_an_amount():
+    response = Client().post("/api/orders/execute", '{"amount": 100}', content_type="application/json")
+
+    assert response.status_code == 202
+    order = Order.objects.get(pk=response.json()["orderId"])
+    assert (order.token_in, order.token_out, order.slippage_bps, order.type) == ("SOL", "USDC", 50, "market")
+    assert str(order.amount.normalize()) == "1E+2"
