@@ -37,7 +37,9 @@ class ConstantProductPool:
     def quote_swap(self, *, a_to_b: bool, amount_in: int, now: int = 0) -> SwapResult:
         if amount_in <= 0:
             raise ValueError("amount_in must be positive")
-        reserve_in, reserve_out = (self.reserve_a, self.reserve_b) if a_to_b else (self.reserve_b, self.reserve_a)
+        reserve_in, reserve_out = (
+            (self.reserve_a, self.reserve_b) if a_to_b else (self.reserve_b, self.reserve_a)
+        )
         if reserve_in <= 0 or reserve_out <= 0:
             raise InsufficientLiquidity("the pool is empty")
         fee = ceil_div(amount_in * self.fee_numerator, self.fee_denominator)

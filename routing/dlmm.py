@@ -50,7 +50,11 @@ def bin_id_for_price(price: Fraction | Decimal | float, bin_step: int) -> int:
     """The bin whose price is nearest to `price` (base units of Y per base unit of X)."""
     with localcontext() as ctx:
         ctx.prec = 60
-        ratio = Decimal(price.numerator) / Decimal(price.denominator) if isinstance(price, Fraction) else Decimal(price)
+        ratio = (
+            Decimal(price.numerator) / Decimal(price.denominator)
+            if isinstance(price, Fraction)
+            else Decimal(price)
+        )
         step = Decimal(1) + Decimal(bin_step) / BASIS_POINT_MAX
         return int((ratio.ln() / step.ln()).to_integral_value())
 
@@ -159,7 +163,12 @@ class DlmmPool:
             available = reserve_y if a_to_b else reserve_x
             if available > 0:
                 fill = self._fill_bin(
-                    active_id, reserve_x, reserve_y, a_to_b, amount_left, self.total_fee_rate(volatility_accumulator)
+                    active_id,
+                    reserve_x,
+                    reserve_y,
+                    a_to_b,
+                    amount_left,
+                    self.total_fee_rate(volatility_accumulator),
                 )
                 fills.append(fill)
                 amount_left -= fill.amount_in
@@ -175,7 +184,11 @@ class DlmmPool:
 
         first_price = self.price_q64(fills[0].bin_id)
         in_after_fee = amount_in - total_fee
-        ideal_out = in_after_fee * first_price >> SCALE_OFFSET if a_to_b else (in_after_fee << SCALE_OFFSET) // first_price
+        ideal_out = (
+            in_after_fee * first_price >> SCALE_OFFSET
+            if a_to_b
+            else (in_after_fee << SCALE_OFFSET) // first_price
+        )
         return SwapResult(
             a_to_b=a_to_b,
             amount_in=amount_in,

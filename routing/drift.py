@@ -7,7 +7,6 @@ running away. All randomness comes from `mock.rng`.
 """
 
 import logging
-from fractions import Fraction
 
 from django.db import transaction
 

@@ -17,7 +17,9 @@ def now() -> int:
 
 def pair_filter(token_in: Token, token_out: Token) -> Q:
     """Pools that trade the pair, whichever token they call A."""
-    return Q(token_a=token_in.symbol, token_b=token_out.symbol) | Q(token_a=token_out.symbol, token_b=token_in.symbol)
+    return Q(token_a=token_in.symbol, token_b=token_out.symbol) | Q(
+        token_a=token_out.symbol, token_b=token_in.symbol
+    )
 
 
 def pools_for_pair(token_in: Token, token_out: Token) -> list[Pool]:

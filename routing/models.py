@@ -94,7 +94,9 @@ class Pool(models.Model):
     def state(self) -> ConstantProductPool | DlmmPool:
         """The pool as the swap arithmetic sees it."""
         if self.dex == Dex.RAYDIUM:
-            return ConstantProductPool(reserve_a=self.reserve_a, reserve_b=self.reserve_b, fee_numerator=self.fee_bps)
+            return ConstantProductPool(
+                reserve_a=self.reserve_a, reserve_b=self.reserve_b, fee_numerator=self.fee_bps
+            )
         return DlmmPool(
             bin_step=self.bin_step,
             active_id=self.active_id,

@@ -33,7 +33,7 @@ SPLIT = "split"
 SPLIT_CHUNKS = 40
 
 # Quotes wait on (simulated) network latency, so threads overlap them well.
-_quote_pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="quote")
+_quote_pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="quote")
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,11 @@ class Quote:
     @classmethod
     def from_json(cls, data: dict) -> "Quote":
         return cls(
-            data["dex"], int(data["amountOut"]), int(data["feeBps"]), int(data["priceImpactBps"]), data.get("poolId")
+            data["dex"],
+            int(data["amountOut"]),
+            int(data["feeBps"]),
+            int(data["priceImpactBps"]),
+            data.get("poolId"),
         )
 
 
@@ -80,7 +84,11 @@ class Leg:
     @classmethod
     def from_json(cls, data: dict) -> "Leg":
         return cls(
-            data["dex"], int(data["amountIn"]), int(data["amountOut"]), int(data["shareBps"]), data.get("poolId")
+            data["dex"],
+            int(data["amountIn"]),
+            int(data["amountOut"]),
+            int(data["shareBps"]),
+            data.get("poolId"),
         )
 
 
@@ -176,7 +184,9 @@ def _ask(venue: Venue, amount_in: int, now: int) -> Quote:
     return venue.quote(amount_in, now)
 
 
-def _quote_venues(venues: list[Venue], amount_in: int, now: int) -> tuple[list[tuple[Venue, Quote]], list[str]]:
+def _quote_venues(
+    venues: list[Venue], amount_in: int, now: int
+) -> tuple[list[tuple[Venue, Quote]], list[str]]:
     """Ask every venue at once; one quote's latency, not the sum of them."""
     futures = [(venue, _quote_pool.submit(_ask, venue, amount_in, now)) for venue in venues]
     answered, errors = [], []
@@ -203,7 +213,9 @@ def _chunks(amount: int, count: int) -> list[int]:
     return [size + (1 if i < extra else 0) for i in range(count)]
 
 
-def plan_split(venues: list[Venue], amount_in: int, now: int, *, chunks: int = SPLIT_CHUNKS) -> list[tuple[Venue, int, int]]:
+def plan_split(
+    venues: list[Venue], amount_in: int, now: int, *, chunks: int = SPLIT_CHUNKS
+) -> list[tuple[Venue, int, int]]:
     """Share `amount_in` among venues greedily by marginal output.
 
     Each chunk goes to the venue whose output grows most by taking it, given
@@ -256,18 +268,22 @@ def choose_route(
         legs = _legs(plan, amount_in)
         shares = " / ".join(f"{leg.dex} {leg.share_bps / 100:g}%" for leg in legs)
         if best_quote:
-            reason = f"splitting {shares} returns {_percent(split_out, best_quote.amount_out)} more than {best_quote.dex} alone"
+            gain = _percent(split_out, best_quote.amount_out)
+            reason = f"splitting {shares} returns {gain} more than {best_quote.dex} alone"
         else:
             reason = f"no single venue can fill the amount; splitting {shares}"
         return Route(token_in, token_out, amount_in, SPLIT, split_out, quotes, legs, reason)
 
     if best_quote is None:
-        raise NoRoute(f"no venue has enough liquidity to swap this much {token_in.symbol} for {token_out.symbol}")
+        raise NoRoute(
+            f"no venue has enough liquidity to swap this much {token_in.symbol} for {token_out.symbol}"
+        )
     if len(answered) == 1:
         reason = f"only {best_quote.dex} answered"
     elif runner_up:
         others = ", ".join(q.dex for _, q in fillable if q is not best_quote)
-        reason = f"{best_quote.dex} returns {_percent(best_quote.amount_out, runner_up)} more than {others} after fees"
+        gain = _percent(best_quote.amount_out, runner_up)
+        reason = f"{best_quote.dex} returns {gain} more than {others} after fees"
     else:
         reason = f"only {best_quote.dex} has enough liquidity"
     legs = (Leg(best_quote.dex, amount_in, best_quote.amount_out, 10_000, best_venue.pool_id),)
@@ -283,10 +299,20 @@ def find_route(*, token_in: Token, token_out: Token, amount_in: int) -> Route:
     route = choose_route(token_in, token_out, amount_in, answered, now)
     if errors:
         route = Route(
-            route.token_in, route.token_out, route.amount_in, route.dex, route.expected_amount_out,
-            route.quotes, route.legs, f"{route.reason} ({'; '.join(errors)})",
+            route.token_in,
+            route.token_out,
+            route.amount_in,
+            route.dex,
+            route.expected_amount_out,
+            route.quotes,
+            route.legs,
+            f"{route.reason} ({'; '.join(errors)})",
         )
-    logger.info("routing decision %s", json.dumps({"event": "route", **route.to_json()}), extra={"route": route.to_json()})
+    logger.info(
+        "routing decision %s",
+        json.dumps({"event": "route", **route.to_json()}),
+        extra={"route": route.to_json()},
+    )
     return route
 
 
@@ -294,7 +320,10 @@ def _pool_for_leg(leg: Leg, route: Route, locked: dict[int, Pool]) -> Pool:
     if leg.pool_id in locked:
         return locked[leg.pool_id]
     for pool in locked.values():
-        if pool.dex == leg.dex and {pool.token_a, pool.token_b} == {route.token_in.symbol, route.token_out.symbol}:
+        if pool.dex == leg.dex and {pool.token_a, pool.token_b} == {
+            route.token_in.symbol,
+            route.token_out.symbol,
+        }:
             return pool
     raise NoRoute(f"the {leg.dex} pool for {route.token_in.symbol}/{route.token_out.symbol} no longer exists")
 
@@ -305,6 +334,8 @@ def execute_route(*, route: Route, min_amount_out: int) -> int:
     Raises SlippageExceeded, having swapped nothing, if the output would be
     below `min_amount_out`.
     """
+    if not route.legs:
+        raise NoRoute("the route has no legs to execute")
     now = market.now()
     with transaction.atomic():
         # Lock in id order, so two orders that touch the same pools cannot deadlock.
@@ -319,9 +350,13 @@ def execute_route(*, route: Route, min_amount_out: int) -> int:
             pool = _pool_for_leg(leg, route, locked)
             state = states.setdefault(pool.id, pool.state())
             try:
-                result = state.quote_swap(a_to_b=pool.token_a == route.token_in.symbol, amount_in=leg.amount_in, now=now)
+                result = state.quote_swap(
+                    a_to_b=pool.token_a == route.token_in.symbol, amount_in=leg.amount_in, now=now
+                )
             except InsufficientLiquidity:
-                raise SlippageExceeded(f"the {leg.dex} pool no longer has the liquidity to fill this swap") from None
+                raise SlippageExceeded(
+                    f"the {leg.dex} pool no longer has the liquidity to fill this swap"
+                ) from None
             state.apply(result)
             results.append((leg, result))
         amount_out = sum(result.amount_out for _, result in results)
@@ -346,7 +381,10 @@ def execute_route(*, route: Route, min_amount_out: int) -> int:
                 "expectedAmountOut": str(route.expected_amount_out),
                 "minAmountOut": str(min_amount_out),
                 "amountOut": str(amount_out),
-                "legs": [{"dex": leg.dex, "poolId": leg.pool_id, "amountOut": str(r.amount_out)} for leg, r in results],
+                "legs": [
+                    {"dex": leg.dex, "poolId": leg.pool_id, "amountOut": str(r.amount_out)}
+                    for leg, r in results
+                ],
             }
         ),
     )

@@ -50,23 +50,55 @@ class MeteoraSeed:
 SEEDS: tuple[RaydiumSeed | MeteoraSeed, ...] = (
     RaydiumSeed("SOL", "USDC", Decimal(60_000), Decimal("150.00")),
     MeteoraSeed(
-        "SOL", "USDC", Decimal("150.60"), bin_step=10, base_factor=10_000, variable_fee_control=40_000,
-        bins_each_side=600, center=Decimal(45), width=40, tail=Decimal("0.5"),
+        "SOL",
+        "USDC",
+        Decimal("150.60"),
+        bin_step=10,
+        base_factor=10_000,
+        variable_fee_control=40_000,
+        bins_each_side=600,
+        center=Decimal(45),
+        width=40,
+        tail=Decimal("0.5"),
     ),
     RaydiumSeed("SOL", "USDT", Decimal(25_000), Decimal("150.10")),
     MeteoraSeed(
-        "SOL", "USDT", Decimal("149.40"), bin_step=10, base_factor=10_000, variable_fee_control=40_000,
-        bins_each_side=400, center=Decimal(50), width=40, tail=Decimal("0.15"),
+        "SOL",
+        "USDT",
+        Decimal("149.40"),
+        bin_step=10,
+        base_factor=10_000,
+        variable_fee_control=40_000,
+        bins_each_side=400,
+        center=Decimal(50),
+        width=40,
+        tail=Decimal("0.15"),
     ),
     RaydiumSeed("USDC", "USDT", Decimal(20_000_000), Decimal("1.0000")),
     MeteoraSeed(
-        "USDC", "USDT", Decimal("1.0002"), bin_step=1, base_factor=10_000, variable_fee_control=2_000_000,
-        bins_each_side=200, center=Decimal(200_000), width=8, tail=Decimal("0.02"),
+        "USDC",
+        "USDT",
+        Decimal("1.0002"),
+        bin_step=1,
+        base_factor=10_000,
+        variable_fee_control=2_000_000,
+        bins_each_side=200,
+        center=Decimal(200_000),
+        width=8,
+        tail=Decimal("0.02"),
     ),
     RaydiumSeed("SOL", "BONK", Decimal(12_000), Decimal(7_500_000)),
     MeteoraSeed(
-        "SOL", "BONK", Decimal(7_620_000), bin_step=80, base_factor=2_500, variable_fee_control=7_500,
-        bins_each_side=120, center=Decimal(300), width=15, tail=Decimal("0.10"),
+        "SOL",
+        "BONK",
+        Decimal(7_620_000),
+        bin_step=80,
+        base_factor=2_500,
+        variable_fee_control=7_500,
+        bins_each_side=120,
+        center=Decimal(300),
+        width=15,
+        tail=Decimal("0.10"),
     ),
 )
 
@@ -161,7 +193,5 @@ def reset_market() -> int:
     """Put every seeded pool back in its seeded state, keeping pool ids."""
     for seed in SEEDS:
         dex, token_a, token_b = seed_key(seed)
-        Pool.objects.update_or_create(
-            dex=dex, token_a=token_a, token_b=token_b, defaults=seeded_fields(seed)
-        )
+        Pool.objects.update_or_create(dex=dex, token_a=token_a, token_b=token_b, defaults=seeded_fields(seed))
     return len(SEEDS)

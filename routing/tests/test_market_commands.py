@@ -26,18 +26,29 @@ def test_seed_market_creates_the_pools_once():
 
 
 def test_seed_market_leaves_traded_pools_alone(market):
-    execute_route(route=find_route(token_in=TOKENS["SOL"], token_out=TOKENS["USDC"], amount_in=10**12), min_amount_out=0)
+    execute_route(
+        route=find_route(token_in=TOKENS["SOL"], token_out=TOKENS["USDC"], amount_in=10**12), min_amount_out=0
+    )
     traded = {pool.id: (pool.reserve_a, pool.reserve_b) for pool in Pool.objects.all()}
     call_command("seed_market")
     assert {pool.id: (pool.reserve_a, pool.reserve_b) for pool in Pool.objects.all()} == traded
 
 
 def test_reset_market_restores_the_seeded_state_and_keeps_ids(market):
-    seeded = {pool.id: (pool.reserve_a, pool.reserve_b, pool.active_id, pool.bins) for pool in Pool.objects.all()}
-    execute_route(route=find_route(token_in=TOKENS["SOL"], token_out=TOKENS["USDC"], amount_in=5 * 10**12), min_amount_out=0)
-    assert {pool.id: (pool.reserve_a, pool.reserve_b, pool.active_id, pool.bins) for pool in Pool.objects.all()} != seeded
+    seeded = {
+        pool.id: (pool.reserve_a, pool.reserve_b, pool.active_id, pool.bins) for pool in Pool.objects.all()
+    }
+    execute_route(
+        route=find_route(token_in=TOKENS["SOL"], token_out=TOKENS["USDC"], amount_in=5 * 10**12),
+        min_amount_out=0,
+    )
+    assert {
+        pool.id: (pool.reserve_a, pool.reserve_b, pool.active_id, pool.bins) for pool in Pool.objects.all()
+    } != seeded
     call_command("reset_market")
-    assert {pool.id: (pool.reserve_a, pool.reserve_b, pool.active_id, pool.bins) for pool in Pool.objects.all()} == seeded
+    assert {
+        pool.id: (pool.reserve_a, pool.reserve_b, pool.active_id, pool.bins) for pool in Pool.objects.all()
+    } == seeded
 
 
 def test_the_seeded_market_is_mainnet_deep_and_prices_sol_near_150(market):
@@ -47,7 +58,11 @@ def test_the_seeded_market_is_mainnet_deep_and_prices_sol_near_150(market):
         assert Decimal(145) < Decimal(sol_usdc["price"]) < Decimal(155)
         sol_value = Decimal(sol_usdc["depthA"]) + Decimal(sol_usdc["depthB"]) / Decimal(sol_usdc["price"])
         assert sol_value > 20_000
-    spread = Decimal(summaries["meteora", "SOL/USDC"]["price"]) / Decimal(summaries["raydium", "SOL/USDC"]["price"]) - 1
+    spread = (
+        Decimal(summaries["meteora", "SOL/USDC"]["price"])
+        / Decimal(summaries["raydium", "SOL/USDC"]["price"])
+        - 1
+    )
     assert Decimal("0.002") < abs(spread) < Decimal("0.03")
 
 

@@ -48,7 +48,9 @@ def test_output_is_monotone_in_input_and_never_exceeds_the_reserve(pool, a_to_b,
     larger = quote(pool, a_to_b=a_to_b, amount_in=amount_in + extra)
     assume(smaller is not None)
     reserve_out = pool.depth()[1 if a_to_b else 0]
-    assert smaller.amount_out < reserve_out or (isinstance(pool, DlmmPool) and smaller.amount_out <= reserve_out)
+    assert smaller.amount_out < reserve_out or (
+        isinstance(pool, DlmmPool) and smaller.amount_out <= reserve_out
+    )
     if larger is not None:
         assert larger.amount_out >= smaller.amount_out
         assert larger.amount_out <= reserve_out

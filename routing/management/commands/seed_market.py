@@ -8,4 +8,6 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         created = seed_market()
-        self.stdout.write(f"seed_market: {created} pool(s) created" if created else "seed_market: market already seeded")
+        self.stdout.write(
+            f"seed_market: {created} pool(s) created" if created else "seed_market: market already seeded"
+        )
