@@ -9,7 +9,7 @@ export PORT ?= 8000
 export REDIS_URL ?= redis://127.0.0.1:6379/0
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test bench lint redis venv
+.PHONY: run test bench lint redis venv FORCE
 
 venv: $(VENV)/.installed
 
@@ -21,14 +21,21 @@ $(VENV)/.installed: requirements.txt
 redis:
 	@config/scripts/ensure-redis.sh
 
-run: venv redis
+run: .run/engine.live
+
+# A file target on purpose: make deletes it when it is interrupted, and the
+# runner stops the engine when it is gone (see config/engine_runner.py).
+.run/engine.live: venv redis FORCE
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_market
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	@echo "Engine starting at http://$(HOST):$(PORT)  (Ctrl-C stops it)"
-	ENGINE_PORT=$(PORT) PATH="$(CURDIR)/$(BIN):$$PATH" exec $(BIN)/honcho start -f Procfile
+	ENGINE_PORT=$(PORT) PATH="$(CURDIR)/$(BIN):$$PATH" exec $(BIN)/python -m config.engine_runner
+
+FORCE:
 
 # Tests use Redis database 15 of the same server and their own database.
 test: venv
 	@REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/15} config/scripts/ensure-redis.sh
+	@config/scripts/ensure-chromium.sh
 	$(BIN)/pytest
