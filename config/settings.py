@@ -26,6 +26,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     "django_rq",
     "routing",
@@ -156,6 +158,26 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "orders.api.errors.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
     "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+# The OpenAPI schema at /api/schema; Swagger UI at /api/docs, served from
+# drf-spectacular-sidecar's static files, so it works offline (no CDN).
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Order execution engine",
+    "DESCRIPTION": "Market orders for Solana token swaps, routed to the better of Raydium and Meteora. "
+    "Errors are JSON: {\"error\": str, \"fields\": {field: [str]}}. "
+    "Order updates stream over WebSocket at /ws/orders/{orderId}.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "orders.api.schema.camel_case_path_parameters",
+    ],
 }
 
 # --- Static files, i18n, logging ---------------------------------------------

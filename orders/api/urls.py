@@ -1,4 +1,5 @@
 from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from orders.api import views
 
@@ -8,4 +9,6 @@ urlpatterns = [
     path("orders/<uuid:order_id>", views.OrderDetailView.as_view(), name="order-detail"),
     path("quote", views.QuoteView.as_view(), name="quote"),
     path("health", views.HealthView.as_view(), name="health"),
+    path("schema", SpectacularAPIView.as_view(), name="schema"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]

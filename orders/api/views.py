@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from rq import Worker
 
 from orders import dispatch, services
+from orders.api import schema
 from orders.api.errors import error_body, service_unavailable
 from orders.api.parsers import DecimalJSONParser
 from orders.api.validation import OrderRequestSerializer
@@ -90,6 +91,7 @@ class OrderExecuteView(APIView):
     parser_classes = [DecimalJSONParser]
     throttle_classes = [PlacementThrottle]
 
+    @schema.execute_order
     def post(self, request):
         key = request.headers.get("Idempotency-Key") or None
         if key is not None and len(key) > 255:
@@ -107,6 +109,7 @@ class OrderExecuteView(APIView):
 
 
 class OrderDetailView(APIView):
+    @schema.order_detail
     def get(self, request, order_id):
         order = get_object_or_404(Order.objects.prefetch_related("events"), pk=order_id)
         return Response(order_to_dict(order))
@@ -119,6 +122,7 @@ class NewestFirst(CursorPagination):
 
 
 class OrderListView(APIView):
+    @schema.order_list
     def get(self, request):
         orders = Order.objects.prefetch_related("events")
         wanted = request.query_params.get("status")
@@ -132,6 +136,7 @@ class OrderListView(APIView):
 
 
 class QuoteView(APIView):
+    @schema.quote
     def get(self, request):
         serializer = OrderRequestSerializer(
             data={key: request.query_params[key] for key in ("amount", "tokenIn", "tokenOut") if key in request.query_params}
@@ -177,6 +182,7 @@ class QuoteView(APIView):
 
 
 class HealthView(APIView):
+    @schema.health
     def get(self, request):
         report, healthy = {}, True
         try:

@@ -1,0 +1,436 @@
+"""The OpenAPI description of the REST API (drf-spectacular).
+
+The API views build their answers as plain dicts (orders/serializers.py), so
+drf-spectacular cannot guess their shape. The serializers below exist only to
+describe the wire format: nothing validates or renders with them. Each view
+method carries one of the `extend_schema` decorators defined at the bottom,
+so the description sits next to the code and a route without one shows up as
+a warning in `manage.py spectacular --validate --fail-on-warn`.
+"""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+)
+from rest_framework import serializers
+
+from orders.api.errors import MAX_BODY_BYTES
+from orders.models import OrderStatus, OrderType
+
+DEXES = ["raydium", "meteora", "split"]
+ORDER_ID_EXAMPLE = "5f0c2a8e-9a51-4b9e-8f57-3c1f0e0d4b7a"
+TX_HASH_EXAMPLE = "4sGjMW1sUnHzSxGspuhpqLDx6wiyjNtZAMdL4VZHirAn4nB1ErjzdZ3N8hZt9pJ4v1oXoYgM6cuTfxGqJxqRQyQe"
+
+
+# --- Errors ------------------------------------------------------------------
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = serializers.CharField(help_text="One human-readable sentence.")
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="Present when the error is about input: the reasons, per field.",
+    )
+    errorCode = serializers.CharField(
+        required=False, help_text="Machine-readable reason, where there is one (quotes: `no_route`, ...)."
+    )
+
+    class Meta:
+        ref_name = "Error"
+
+
+def _error(description: str, *examples: tuple[str, dict]) -> OpenApiResponse:
+    return OpenApiResponse(
+        ErrorSerializer,
+        description=description,
+        examples=[OpenApiExample(name, value=value, response_only=True) for name, value in examples],
+    )
+
+
+BAD_INPUT = _error(
+    "The input is invalid; `fields` names each field and why.",
+    (
+        "Negative amount",
+        {"error": "Invalid amount: must be greater than 0", "fields": {"amount": ["must be greater than 0"]}},
+    ),
+    (
+        "Unsupported order type",
+        {
+            "error": "Invalid type: order type 'twap' is not supported; supported types: market",
+            "fields": {"type": ["order type 'twap' is not supported; supported types: market"]},
+        },
+    ),
+)
+NOT_FOUND = _error("No order with this id.", ("Unknown order", {"error": "No Order matches the given query."}))
+NOT_ALLOWED = _error(
+    "The method is not allowed on this path.", ("Wrong method", {"error": "Method DELETE is not allowed here."})
+)
+CONFLICT = _error(
+    "The Idempotency-Key was already used with a different request body.",
+    ("Key reused", {"error": "this Idempotency-Key was already used with a different request"}),
+)
+TOO_LARGE = _error(
+    f"The request body is larger than {MAX_BODY_BYTES} bytes.",
+    ("Body too large", {"error": f"The request body is larger than {MAX_BODY_BYTES} bytes."}),
+)
+NOT_JSON = _error(
+    "The request body is not JSON.",
+    ("Form body", {"error": "The request body must be JSON (Content-Type: application/json)."}),
+)
+THROTTLED = _error(
+    "More than RATE_LIMIT_PER_MINUTE placements from this client in a minute.",
+    ("Rate limited", {"error": "Too many orders; try again in 12 seconds."}),
+)
+BUSY = OpenApiResponse(
+    ErrorSerializer,
+    description="The backlog of pending orders is full (MAX_PENDING_ORDERS); retry after `Retry-After` seconds.",
+    examples=[
+        OpenApiExample(
+            "Backlog full",
+            value={"error": "The engine has 10000 orders waiting; try again shortly."},
+            response_only=True,
+        )
+    ],
+)
+
+
+# --- Orders ------------------------------------------------------------------
+
+
+class OrderRequestSchema(serializers.Serializer):
+    amount = serializers.CharField(
+        help_text="Units of tokenIn, > 0, as a decimal string or a JSON number; "
+        "no more decimals than the token has."
+    )
+    tokenIn = serializers.CharField(required=False, default="SOL", help_text="Symbol or mint address.")
+    tokenOut = serializers.CharField(required=False, default="USDC", help_text="Symbol or mint address.")
+    slippageBps = serializers.IntegerField(required=False, default=50, min_value=0, max_value=10_000)
+    type = serializers.ChoiceField(choices=OrderType.choices, required=False, default=OrderType.MARKET)
+
+    class Meta:
+        ref_name = "OrderRequest"
+
+
+class OrderAcceptedSerializer(serializers.Serializer):
+    orderId = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=OrderStatus.choices)
+    wsUrl = serializers.CharField(help_text="Where to watch the order: ws(s)://<host>/ws/orders/<orderId>.")
+
+    class Meta:
+        ref_name = "OrderAccepted"
+
+
+class QuoteSerializer(serializers.Serializer):
+    dex = serializers.CharField()
+    amountOut = serializers.CharField(help_text="Decimal string, units of tokenOut.")
+    priceImpactBps = serializers.IntegerField()
+    feeBps = serializers.IntegerField()
+
+    class Meta:
+        ref_name = "DexQuote"
+
+
+class RouteLegSerializer(serializers.Serializer):
+    dex = serializers.CharField()
+    amountIn = serializers.CharField(help_text="Base units of tokenIn, as a string.")
+    amountOut = serializers.CharField(help_text="Base units of tokenOut, as a string.")
+    shareBps = serializers.IntegerField()
+    poolId = serializers.IntegerField(allow_null=True, required=False)
+
+    class Meta:
+        ref_name = "RouteLeg"
+
+
+class HistoryEntrySerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=OrderStatus.choices)
+    at = serializers.DateTimeField()
+    attempt = serializers.IntegerField()
+
+    class Meta:
+        ref_name = "HistoryEntry"
+
+
+class OrderSerializer(serializers.Serializer):
+    orderId = serializers.UUIDField()
+    type = serializers.ChoiceField(choices=OrderType.choices)
+    tokenIn = serializers.CharField()
+    tokenOut = serializers.CharField()
+    amount = serializers.CharField(help_text="Decimal string.")
+    slippageBps = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=OrderStatus.choices)
+    dex = serializers.ChoiceField(choices=DEXES, allow_null=True)
+    quotes = QuoteSerializer(many=True, help_text="One per DEX, from `building` on.")
+    route = RouteLegSerializer(many=True, allow_null=True)
+    expectedAmountOut = serializers.CharField(allow_null=True)
+    minAmountOut = serializers.CharField(allow_null=True)
+    amountOut = serializers.CharField(allow_null=True)
+    executedPrice = serializers.CharField(allow_null=True)
+    txHash = serializers.CharField(allow_null=True, help_text="Base58, 86 to 88 characters.")
+    attempt = serializers.IntegerField()
+    error = serializers.CharField(allow_null=True)
+    errorCode = serializers.CharField(allow_null=True)
+    createdAt = serializers.DateTimeField()
+    updatedAt = serializers.DateTimeField()
+    history = HistoryEntrySerializer(many=True)
+
+    class Meta:
+        ref_name = "Order"
+
+
+class OrderPageSerializer(serializers.Serializer):
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = OrderSerializer(many=True)
+
+    class Meta:
+        ref_name = "OrderPage"
+
+
+CONFIRMED_ORDER = {
+    "orderId": ORDER_ID_EXAMPLE,
+    "type": "market",
+    "tokenIn": "SOL",
+    "tokenOut": "USDC",
+    "amount": "1.5",
+    "slippageBps": 50,
+    "status": "confirmed",
+    "dex": "raydium",
+    "quotes": [
+        {"dex": "raydium", "amountOut": "224.831", "feeBps": 25, "priceImpactBps": 3},
+        {"dex": "meteora", "amountOut": "224.512", "feeBps": 20, "priceImpactBps": 5},
+    ],
+    "route": [{"dex": "raydium", "amountIn": "1500000000", "amountOut": "224831000", "shareBps": 10000, "poolId": 1}],
+    "expectedAmountOut": "224.831",
+    "minAmountOut": "223.706845",
+    "amountOut": "224.79",
+    "executedPrice": "149.86",
+    "txHash": TX_HASH_EXAMPLE,
+    "attempt": 1,
+    "error": None,
+    "errorCode": None,
+    "createdAt": "2026-01-05T12:00:00.000000Z",
+    "updatedAt": "2026-01-05T12:00:02.912000Z",
+    "history": [
+        {"status": "pending", "at": "2026-01-05T12:00:00.000000Z", "attempt": 1},
+        {"status": "routing", "at": "2026-01-05T12:00:00.010000Z", "attempt": 1},
+        {"status": "building", "at": "2026-01-05T12:00:00.230000Z", "attempt": 1},
+        {"status": "submitted", "at": "2026-01-05T12:00:00.240000Z", "attempt": 1},
+        {"status": "confirmed", "at": "2026-01-05T12:00:02.912000Z", "attempt": 1},
+    ],
+}
+
+
+# --- Quote and health -------------------------------------------------------
+
+
+class SplitLegSerializer(serializers.Serializer):
+    dex = serializers.CharField()
+    amountIn = serializers.CharField(help_text="Decimal string, units of tokenIn.")
+    amountOut = serializers.CharField(help_text="Decimal string, units of tokenOut.")
+    shareBps = serializers.IntegerField()
+
+    class Meta:
+        ref_name = "SplitLeg"
+
+
+class BestRouteSerializer(serializers.Serializer):
+    dex = serializers.ChoiceField(choices=DEXES)
+    amountOut = serializers.CharField()
+    split = SplitLegSerializer(many=True)
+
+    class Meta:
+        ref_name = "BestRoute"
+
+
+class QuoteResponseSerializer(serializers.Serializer):
+    tokenIn = serializers.CharField()
+    tokenOut = serializers.CharField()
+    amount = serializers.CharField()
+    quotes = QuoteSerializer(many=True)
+    best = BestRouteSerializer()
+
+    class Meta:
+        ref_name = "QuoteResponse"
+
+
+class HealthSerializer(serializers.Serializer):
+    database = serializers.CharField(help_text='"ok", or "down: <reason>".')
+    redis = serializers.CharField(help_text='"ok", or "down: <reason>".')
+    workers = serializers.IntegerField(help_text="rq workers listening on the orders queue.")
+    error = serializers.CharField(required=False, help_text="Present when unhealthy: what is down.")
+
+    class Meta:
+        ref_name = "Health"
+
+
+# --- The decorators, one per view method ----------------------------------------
+
+execute_order = extend_schema(
+    operation_id="orders_execute",
+    summary="Place an order",
+    description="Stores the order as `pending` and queues it. Watch it on `wsUrl`, or poll "
+    "`GET /api/orders/{orderId}`. The same path speaks WebSocket: send the order as the first message.",
+    tags=["orders"],
+    request=OrderRequestSchema,
+    parameters=[
+        OpenApiParameter(
+            "Idempotency-Key",
+            OpenApiTypes.STR,
+            OpenApiParameter.HEADER,
+            description="At most 255 characters. The same key with the same body returns the same order.",
+        )
+    ],
+    responses={
+        202: OrderAcceptedSerializer,
+        400: BAD_INPUT,
+        405: NOT_ALLOWED,
+        409: CONFLICT,
+        413: TOO_LARGE,
+        415: NOT_JSON,
+        429: THROTTLED,
+        503: BUSY,
+    },
+    examples=[
+        OpenApiExample("Minimal", value={"amount": 100}, request_only=True),
+        OpenApiExample(
+            "Everything",
+            value={"amount": "1.5", "tokenIn": "SOL", "tokenOut": "USDC", "slippageBps": 50, "type": "market"},
+            request_only=True,
+        ),
+        OpenApiExample(
+            "Accepted",
+            value={
+                "orderId": ORDER_ID_EXAMPLE,
+                "status": "pending",
+                "wsUrl": f"ws://127.0.0.1:8000/ws/orders/{ORDER_ID_EXAMPLE}",
+            },
+            response_only=True,
+            status_codes=["202"],
+        ),
+    ],
+)
+
+order_detail = extend_schema(
+    operation_id="orders_retrieve",
+    summary="One order, with its history",
+    tags=["orders"],
+    responses={200: OrderSerializer, 404: NOT_FOUND, 405: NOT_ALLOWED},
+    examples=[OpenApiExample("Confirmed", value=CONFIRMED_ORDER, response_only=True, status_codes=["200"])],
+)
+
+order_list = extend_schema(
+    operation_id="orders_list",
+    summary="Orders, newest first",
+    description="Cursor-paginated: follow `next` until it is null.",
+    tags=["orders"],
+    parameters=[
+        OpenApiParameter("status", OpenApiTypes.STR, enum=OrderStatus.values, description="Only this status."),
+        OpenApiParameter("limit", OpenApiTypes.INT, description="Page size, at most 200 (default 50)."),
+        OpenApiParameter("cursor", OpenApiTypes.STR, description="From a previous page's `next` or `previous`."),
+    ],
+    responses={
+        200: OrderPageSerializer,
+        400: BAD_INPUT,
+        404: _error("The cursor is not valid.", ("Bad cursor", {"error": "Invalid cursor"})),
+        405: NOT_ALLOWED,
+    },
+    examples=[
+        OpenApiExample(
+            "One page",
+            value={"next": None, "previous": None, "results": [CONFIRMED_ORDER]},
+            response_only=True,
+            status_codes=["200"],
+        )
+    ],
+)
+
+quote = extend_schema(
+    operation_id="quote",
+    summary="What the router would do now",
+    description="Quotes every DEX and picks the best route (possibly a split) without placing an order.",
+    tags=["market"],
+    parameters=[
+        OpenApiParameter("amount", OpenApiTypes.STR, required=True, description="Units of tokenIn, > 0."),
+        OpenApiParameter("tokenIn", OpenApiTypes.STR, description="Default SOL."),
+        OpenApiParameter("tokenOut", OpenApiTypes.STR, description="Default USDC."),
+    ],
+    responses={
+        200: QuoteResponseSerializer,
+        400: BAD_INPUT,
+        405: NOT_ALLOWED,
+        422: _error(
+            "No route for this pair or amount.",
+            ("No route", {"error": "no pool trades SOL for BONK", "errorCode": "no_route"}),
+        ),
+        503: _error(
+            "A DEX did not answer.",
+            ("DEX down", {"error": "raydium is unavailable", "errorCode": "dex_unavailable"}),
+        ),
+    },
+    examples=[
+        OpenApiExample(
+            "Best of two",
+            value={
+                "tokenIn": "SOL",
+                "tokenOut": "USDC",
+                "amount": "1.5",
+                "quotes": CONFIRMED_ORDER["quotes"],
+                "best": {
+                    "dex": "raydium",
+                    "amountOut": "224.831",
+                    "split": [{"dex": "raydium", "amountIn": "1.5", "amountOut": "224.831", "shareBps": 10000}],
+                },
+            },
+            response_only=True,
+            status_codes=["200"],
+        )
+    ],
+)
+
+health = extend_schema(
+    operation_id="health",
+    summary="Is the engine up?",
+    tags=["operations"],
+    responses={
+        200: HealthSerializer,
+        405: NOT_ALLOWED,
+        503: OpenApiResponse(HealthSerializer, description="Something is down; `error` names it."),
+    },
+    examples=[
+        OpenApiExample(
+            "Healthy",
+            value={"database": "ok", "redis": "ok", "workers": 2},
+            response_only=True,
+            status_codes=["200"],
+        ),
+        OpenApiExample(
+            "Redis down",
+            value={
+                "database": "ok",
+                "redis": "down: ConnectionError",
+                "workers": 0,
+                "error": "Not healthy: redis unavailable.",
+            },
+            response_only=True,
+            status_codes=["503"],
+        ),
+    ],
+)
+
+
+def camel_case_path_parameters(result, generator, request, public):
+    """Postprocessing hook: the URL pattern names its parameter `order_id`; on
+    the wire everything is camelCase, as CONTRACT.md writes `{orderId}`."""
+    paths = {}
+    for path, operations in result.get("paths", {}).items():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "path" and parameter["name"] == "order_id":
+                    parameter["name"] = "orderId"
+        paths[path.replace("{order_id}", "{orderId}")] = operations
+    result["paths"] = paths
+    return result
