@@ -1,0 +1,156 @@
+"""Orders in the admin: read-only. Operators act through the actions, which
+go through orders.services like every other write."""
+
+import uuid
+
+from django.contrib import admin, messages
+from django.db.models import F, Value
+from django.db.models.functions import Concat
+from django.urls import reverse
+from django.utils.html import format_html
+
+from orders import services
+from orders.models import Order, OrderEvent, OrderStatus
+from orders.serializers import decimal_str
+
+
+class OrderEventInline(admin.TabularInline):
+    model = OrderEvent
+    fields = ["status", "attempt", "moment", "data"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="at (UTC)")
+    def moment(self, event):
+        return event.at.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+class PairFilter(admin.SimpleListFilter):
+    title = "pair"
+    parameter_name = "pair"
+
+    def lookups(self, request, model_admin):
+        pairs = Order.objects.values_list("token_in", "token_out").distinct().order_by("token_in", "token_out")
+        return [(f"{token_in}-{token_out}", f"{token_in} → {token_out}") for token_in, token_out in pairs]
+
+    def queryset(self, request, queryset):
+        if not self.value() or "-" not in self.value():
+            return queryset
+        token_in, token_out = self.value().split("-", 1)
+        return queryset.filter(token_in=token_in, token_out=token_out)
+
+
+class DexFilter(admin.SimpleListFilter):
+    title = "dex"
+    parameter_name = "dex"
+
+    def lookups(self, request, model_admin):
+        dexes = Order.objects.exclude(dex="").values_list("dex", flat=True).distinct().order_by("dex")
+        return [(dex, dex) for dex in dexes]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(dex=self.value()) if self.value() else queryset
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = ["short_id", "pair", "amount_in", "status_badge", "dex", "received", "attempt", "created_at"]
+    list_filter = ["status", DexFilter, PairFilter]
+    search_fields = ["tx_hash"]
+    search_help_text = "Search by order id or transaction hash."
+    date_hierarchy = "created_at"
+    ordering = ["-created_at"]
+    list_per_page = 50
+    inlines = [OrderEventInline]
+    actions = ["retry_failed", "cancel_pending"]
+    fieldsets = [
+        (None, {"fields": ["page", "id", "type", "status", "attempt", "token_in", "token_out", "amount", "slippage_bps"]}),
+        ("Route", {"fields": ["dex", "quotes", "route", "expected_amount_out", "min_amount_out"]}),
+        ("Execution", {"fields": ["tx_hash", "settles_at", "amount_out", "executed_price", "error", "error_code"]}),
+        ("Request", {"fields": ["idempotency_key", "created_at", "updated_at"]}),
+    ]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_search_results(self, request, queryset, search_term):
+        # Order ids are UUIDs: match one exactly (with or without dashes), since
+        # a substring search on a UUID column means nothing on most databases.
+        term = search_term.strip()
+        try:
+            order_id = uuid.UUID(term)
+        except ValueError:
+            return super().get_search_results(request, queryset, term)
+        return queryset.filter(pk=order_id), False
+
+    @admin.display(description="dashboard")
+    def page(self, order):
+        return format_html('<a href="{}">Live order page</a>', reverse("order-page", args=[order.id]))
+
+    @admin.display(description="id", ordering="id")
+    def short_id(self, order):
+        return str(order.id)[:8]
+
+    @admin.display(description="pair", ordering=Concat(F("token_in"), Value("-"), F("token_out")))
+    def pair(self, order):
+        return format_html('<span style="white-space:nowrap">{}&nbsp;→&nbsp;{}</span>', order.token_in, order.token_out)
+
+    @admin.display(description="amount", ordering="amount")
+    def amount_in(self, order):
+        return f"{decimal_str(order.amount)} {order.token_in}"
+
+    @admin.display(description="amount out", ordering="amount_out")
+    def received(self, order):
+        return f"{decimal_str(order.amount_out)} {order.token_out}" if order.amount_out is not None else "-"
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, order):
+        colours = {OrderStatus.CONFIRMED: "#15803d", OrderStatus.FAILED: "#b91c1c", OrderStatus.CANCELLED: "#64748b"}
+        return format_html(
+            '<span style="color:{};font-weight:600">{}</span>', colours.get(order.status, "#1d4ed8"), order.status
+        )
+
+    @admin.action(description="Retry selected failed orders")
+    def retry_failed(self, request, queryset):
+        retried = skipped = 0
+        for order in queryset.filter(status=OrderStatus.FAILED):
+            if services.order_retry_failed(order=order):
+                retried += 1
+            else:
+                skipped += 1
+        skipped += queryset.exclude(status=OrderStatus.FAILED).count()
+        self._report(request, done=retried, verb="Retried", skipped=skipped, why="not failed")
+
+    @admin.action(description="Cancel selected pending orders")
+    def cancel_pending(self, request, queryset):
+        cancelled = skipped = 0
+        for order in queryset:
+            if services.order_cancel(order=order):
+                cancelled += 1
+            else:
+                skipped += 1
+        self._report(request, done=cancelled, verb="Cancelled", skipped=skipped, why="no longer pending")
+
+    def _report(self, request, *, done: int, verb: str, skipped: int, why: str) -> None:
+        noun = "order" if done == 1 else "orders"
+        self.message_user(request, f"{verb} {done} {noun}.", messages.SUCCESS if done else messages.INFO)
+        if skipped:
+            noun = "order was" if skipped == 1 else "orders were"
+            self.message_user(request, f"{skipped} {noun} left alone: {why}.", messages.WARNING)

@@ -1,0 +1,57 @@
+"""Number formatting for the dashboard, matching fmtAmount() in app.js."""
+
+from decimal import Decimal, InvalidOperation
+
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def amount(value, places: int = 6):
+    """Thousands separators; at most `places` decimals, or 6 significant
+    digits for numbers below 1 (BONK prices in SOL are tiny)."""
+    if value is None or value == "":
+        return "—"
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return value
+    if number != 0 and abs(number) < 1:
+        digits = max(0, 6 - number.adjusted() - 1)
+        text = f"{number:.{digits}f}"
+    else:
+        text = f"{number:,.{int(places)}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+@register.filter
+def duration(ms):
+    if ms is None:
+        return ""
+    ms = int(ms)
+    if ms < 1000:
+        return f"{ms} ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.2f} s"
+    return f"{ms // 60_000} min {ms % 60_000 / 1000:.0f} s"
+
+
+@register.filter
+def bps_pct(bps):
+    """Basis points as a percentage: 50 -> 0.50%."""
+    if bps is None or bps == "":
+        return "—"
+    return f"{Decimal(bps) / 100:.2f}%"
+
+
+@register.filter
+def middle_truncate(text, keep: int = 8):
+    if not text:
+        return "—"
+    text = str(text)
+    keep = int(keep)
+    return text if len(text) <= 2 * keep + 1 else f"{text[:keep]}…{text[-keep:]}"
+
