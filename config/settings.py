@@ -4,6 +4,7 @@ Every variable has a default that runs on one machine with no configuration:
 SQLite in the project folder and Redis on localhost. See the README's table.
 """
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -144,6 +145,16 @@ MOCK_QUOTE_LATENCY_MS = env_ms_range("MOCK_QUOTE_LATENCY_MS", "200")
 MOCK_SWAP_LATENCY_MS = env_ms_range("MOCK_SWAP_LATENCY_MS", "2000-3000")
 MOCK_FAILURE_RATE = env_float("MOCK_FAILURE_RATE", 0.0, low=0.0, high=1.0)
 MOCK_SEED = env_str("MOCK_SEED", "")
+
+# --- Metrics -------------------------------------------------------------------
+
+# Web servers, workers and the clock are separate processes: prometheus-client
+# keeps each one's samples in files here and /metrics adds them up. The
+# variable must be set before prometheus_client is first imported, which is
+# after settings. `make run` empties the folder before it starts.
+PROMETHEUS_MULTIPROC_DIR = Path(env_str("PROMETHEUS_MULTIPROC_DIR", str(BASE_DIR / ".run" / "metrics")))
+PROMETHEUS_MULTIPROC_DIR.mkdir(parents=True, exist_ok=True)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(PROMETHEUS_MULTIPROC_DIR)
 
 # --- HTTP API ----------------------------------------------------------------
 

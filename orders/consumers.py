@@ -14,7 +14,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from rest_framework.exceptions import ValidationError
 
-from orders import services
+from orders import metrics, services
 from orders.api.errors import _flatten, error_body
 from orders.api.views import BackPressure, place_order
 from orders.broadcast import ALL_ORDERS_GROUP, order_group
@@ -50,6 +50,7 @@ class OrderStreamConsumer(AsyncWebsocketConsumer):
 
     async def connect(self):
         await self.accept()
+        metrics.websocket_connected(self)
         try:
             order_id = uuid.UUID(self.scope["url_route"]["kwargs"]["order_id"])
         except ValueError:
@@ -72,6 +73,7 @@ class OrderStreamConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_NORMAL)
 
     async def disconnect(self, code):
+        metrics.websocket_disconnected(self)
         if self.order_id is not None:
             await self.channel_layer.group_discard(order_group(self.order_id), self.channel_name)
 
@@ -100,6 +102,7 @@ class OrderPlacementConsumer(OrderStreamConsumer):
 
     async def connect(self):
         await self.accept()
+        metrics.websocket_connected(self)
 
     async def receive(self, text_data=None, bytes_data=None):
         if self.order_id is not None:
@@ -135,8 +138,10 @@ class OrdersFeedConsumer(AsyncWebsocketConsumer):
     async def connect(self):
         await self.channel_layer.group_add(ALL_ORDERS_GROUP, self.channel_name)
         await self.accept()
+        metrics.websocket_connected(self)
 
     async def disconnect(self, code):
+        metrics.websocket_disconnected(self)
         await self.channel_layer.group_discard(ALL_ORDERS_GROUP, self.channel_name)
 
     async def order_event(self, message):

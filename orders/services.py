@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from redis.exceptions import RedisError
 
-from orders import dispatch
+from orders import dispatch, metrics
 from orders.broadcast import send_event_on_commit
 from orders.models import (
     IN_FLIGHT_STATUSES,
@@ -72,6 +72,7 @@ def _record(order: Order, *, extra: dict | None = None) -> None:
     event = OrderEvent.objects.create(
         order=order, status=order.status, attempt=order.attempt, at=order.updated_at, data=data
     )
+    metrics.order_recorded(order)
     message = {
         "type": "status",
         "orderId": str(order.id),

@@ -1,0 +1,160 @@
+"""Prometheus metrics for the engine.
+
+Web servers, rq workers and the clock are separate processes, so
+prometheus-client runs in multiprocess mode: each process writes its samples
+to files in PROMETHEUS_MULTIPROC_DIR (set in settings) and /metrics adds them
+up (orders/metrics_view.py). What is a count of rows or of queued jobs is not
+kept in any process at all: `EngineCollector` reads it from the database and
+Redis when /metrics is scraped, so it is right whichever machine answers.
+
+The hooks are one line each: `order_recorded` in services._record, and
+`websocket_connected` / `websocket_disconnected` in the consumers.
+"""
+
+import atexit
+import logging
+import os
+
+from django.conf import settings
+from django.db import transaction
+from prometheus_client import Counter, Gauge, Histogram, multiprocess
+from prometheus_client.core import GaugeMetricFamily
+from redis.exceptions import RedisError
+
+from orders.models import IN_FLIGHT_STATUSES, Order, OrderEvent, OrderStatus
+
+log = logging.getLogger(__name__)
+
+# From a 20 ms quote to an order that waited minutes for a free slot.
+LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30, 60, 120, 300)
+
+TRANSITIONS = Counter(
+    "order_transitions",
+    "Statuses reached by orders, by status and by the DEX chosen (none before routing chose one).",
+    ["status", "dex"],
+)
+ROUTING_SECONDS = Histogram(
+    "order_routing_seconds",
+    "Time from routing to building: quoting every DEX and choosing the route, per attempt.",
+    buckets=LATENCY_BUCKETS,
+)
+EXECUTION_SECONDS = Histogram(
+    "order_execution_seconds",
+    "Time from admission (first routing) to the terminal status.",
+    ["status"],
+    buckets=LATENCY_BUCKETS,
+)
+END_TO_END_SECONDS = Histogram(
+    "order_end_to_end_seconds",
+    "Time from placement to the terminal status, queueing in pending included.",
+    ["status"],
+    buckets=LATENCY_BUCKETS,
+)
+RETRIES = Counter("order_retries", "Attempts started again after a transient failure.")
+SLIPPAGE_FAILURES = Counter(
+    "order_slippage_failures", "Orders failed because the price moved past their slippage.", ["dex"]
+)
+WEBSOCKETS = Gauge(
+    "websocket_connections",
+    "Open WebSocket connections, by consumer.",
+    ["consumer"],
+    multiprocess_mode="livesum",
+)
+
+
+def _observations(order: Order) -> list[tuple]:
+    """What the status the order just reached adds to the metrics; computed
+    inside the transaction, applied once it commits."""
+    dex = order.dex or "none"
+    out: list[tuple] = [(TRANSITIONS.labels(order.status, dex).inc, 1)]
+    if order.status == OrderStatus.ROUTING and order.attempt > 1:
+        out.append((RETRIES.inc, 1))
+    if order.status not in (OrderStatus.BUILDING, OrderStatus.CONFIRMED, OrderStatus.FAILED):
+        return out
+    routed = list(
+        OrderEvent.objects.filter(order=order, status=OrderStatus.ROUTING).order_by("at").values_list("at", flat=True)
+    )
+    if order.status == OrderStatus.BUILDING:
+        if routed:
+            out.append((ROUTING_SECONDS.observe, (order.updated_at - routed[-1]).total_seconds()))
+        return out
+    if routed:
+        out.append((EXECUTION_SECONDS.labels(order.status).observe, (order.updated_at - routed[0]).total_seconds()))
+    out.append((END_TO_END_SECONDS.labels(order.status).observe, (order.updated_at - order.created_at).total_seconds()))
+    if order.status == OrderStatus.FAILED and order.error_code == "slippage_exceeded":
+        out.append((SLIPPAGE_FAILURES.labels(dex).inc, 1))
+    return out
+
+
+def order_recorded(order: Order) -> None:
+    """The order reached `order.status`: count it once the write commits, so a
+    rolled-back transition counts nothing. Metrics never fail a write."""
+    try:
+        observations = _observations(order)
+    except Exception:
+        log.exception("could not compute metrics for order %s", order.id)
+        return
+
+    def apply():
+        for record, value in observations:
+            record(value)
+
+    transaction.on_commit(apply)
+
+
+# --- WebSockets -------------------------------------------------------------------
+
+_registered_exit = False
+
+
+def websocket_connected(consumer) -> None:
+    global _registered_exit
+    if not _registered_exit:
+        # A 'livesum' gauge keeps a file per process; drop ours when we exit.
+        atexit.register(multiprocess.mark_process_dead, os.getpid())
+        _registered_exit = True
+    consumer._metrics_counted = True
+    WEBSOCKETS.labels(type(consumer).__name__).inc()
+
+
+def websocket_disconnected(consumer) -> None:
+    if getattr(consumer, "_metrics_counted", False):
+        consumer._metrics_counted = False
+        WEBSOCKETS.labels(type(consumer).__name__).dec()
+
+
+# --- Read at scrape time ---------------------------------------------------------
+
+
+class EngineCollector:
+    """Gauges that are facts about shared state, not about one process."""
+
+    def collect(self):
+        from orders import dispatch
+
+        try:
+            pending = Order.objects.filter(status=OrderStatus.PENDING).count()
+            in_flight = Order.objects.filter(status__in=IN_FLIGHT_STATUSES).count()
+        except Exception as exc:  # the database is down: report what we can
+            log.warning("metrics: database unavailable (%s)", exc)
+        else:
+            yield GaugeMetricFamily("orders_pending", "Orders accepted and waiting for a slot.", value=pending)
+            yield GaugeMetricFamily(
+                "orders_in_flight", "Orders between routing and a terminal status.", value=in_flight
+            )
+        yield GaugeMetricFamily(
+            "order_concurrency_limit", "ORDER_CONCURRENCY: orders allowed in flight.", value=settings.ORDER_CONCURRENCY
+        )
+        try:
+            connection = dispatch.redis()
+            queued = dispatch.queue().count
+            timers = connection.zcard(dispatch.TIMERS_KEY)
+        except RedisError as exc:
+            log.warning("metrics: Redis unavailable (%s)", exc)
+            return
+        depth = GaugeMetricFamily("order_queue_depth", "Jobs waiting in the rq queue.", labels=["queue"])
+        depth.add_metric([dispatch.QUEUE], queued)
+        yield depth
+        yield GaugeMetricFamily(
+            "order_timers_pending", "Delayed jobs (settlements, retries) waiting for the clock.", value=timers
+        )
