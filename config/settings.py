@@ -9,6 +9,7 @@ from pathlib import Path
 
 import dj_database_url
 
+from config import logformat
 from config.env import env_bool, env_float, env_int, env_ms_range, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -205,11 +206,23 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+# JSON lines (LOG_FORMAT=json) or plain text (plain); auto: plain on a terminal.
+# Every line logged while a job works on an order carries its id.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"order_id": {"()": "orders.logcontext.OrderIdFilter"}},
+    "formatters": {
+        "plain": {"()": "config.logformat.PlainFormatter"},
+        "json": {"()": "config.logformat.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": logformat.choose(env_str("LOG_FORMAT", "auto")),
+            "filters": ["order_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"rq.worker": {"level": "WARNING"}},
 }

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import transaction
 
 from orders import dispatch, execution, services
+from orders.logcontext import with_order_id
 from orders.models import Order, OrderStatus
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ def admit_orders() -> int:
     return services.orders_admit()
 
 
+@with_order_id
 def execute_order(order_id: str) -> None:
     """Route, build and submit the order, from wherever it stands."""
     order = _load(order_id)
@@ -45,6 +47,7 @@ def execute_order(order_id: str) -> None:
         dispatch.enqueue_at("settle_order", order.id, order.settles_at.timestamp())
 
 
+@with_order_id
 def settle_order(order_id: str) -> None:
     """The submitted transaction lands: swap against the pools as they are now."""
     order = _load(order_id)
