@@ -72,15 +72,24 @@ def _observations(order: Order) -> list[tuple]:
     if order.status not in (OrderStatus.BUILDING, OrderStatus.CONFIRMED, OrderStatus.FAILED):
         return out
     routed = list(
-        OrderEvent.objects.filter(order=order, status=OrderStatus.ROUTING).order_by("at").values_list("at", flat=True)
+        OrderEvent.objects.filter(order=order, status=OrderStatus.ROUTING)
+        .order_by("at")
+        .values_list("at", flat=True)
     )
     if order.status == OrderStatus.BUILDING:
         if routed:
             out.append((ROUTING_SECONDS.observe, (order.updated_at - routed[-1]).total_seconds()))
         return out
     if routed:
-        out.append((EXECUTION_SECONDS.labels(order.status).observe, (order.updated_at - routed[0]).total_seconds()))
-    out.append((END_TO_END_SECONDS.labels(order.status).observe, (order.updated_at - order.created_at).total_seconds()))
+        out.append(
+            (EXECUTION_SECONDS.labels(order.status).observe, (order.updated_at - routed[0]).total_seconds())
+        )
+    out.append(
+        (
+            END_TO_END_SECONDS.labels(order.status).observe,
+            (order.updated_at - order.created_at).total_seconds(),
+        )
+    )
     if order.status == OrderStatus.FAILED and order.error_code == "slippage_exceeded":
         out.append((SLIPPAGE_FAILURES.labels(dex).inc, 1))
     return out
@@ -138,12 +147,16 @@ class EngineCollector:
         except Exception as exc:  # the database is down: report what we can
             log.warning("metrics: database unavailable (%s)", exc)
         else:
-            yield GaugeMetricFamily("orders_pending", "Orders accepted and waiting for a slot.", value=pending)
+            yield GaugeMetricFamily(
+                "orders_pending", "Orders accepted and waiting for a slot.", value=pending
+            )
             yield GaugeMetricFamily(
                 "orders_in_flight", "Orders between routing and a terminal status.", value=in_flight
             )
         yield GaugeMetricFamily(
-            "order_concurrency_limit", "ORDER_CONCURRENCY: orders allowed in flight.", value=settings.ORDER_CONCURRENCY
+            "order_concurrency_limit",
+            "ORDER_CONCURRENCY: orders allowed in flight.",
+            value=settings.ORDER_CONCURRENCY,
         )
         try:
             connection = dispatch.redis()

@@ -85,4 +85,6 @@ def test_the_workers_log_the_routing_decision_with_the_order_id(engine):
 
     lines = wait_until(order_lines, timeout=5, message="the worker's log lines for the order")
     assert all(line["orderId"] == order_id for line in lines)
-    assert any(line["logger"] == "routing" and line["message"].startswith("routing decision") for line in lines)
+    assert any(
+        line["logger"] == "routing" and line["message"].startswith("routing decision") for line in lines
+    )

@@ -46,7 +46,9 @@ def test_errors_are_described_with_the_error_shape(schema):
     execute = schema["paths"]["/api/orders/execute"]["post"]["responses"]
     assert {"202", "400", "405", "409", "413", "415", "429", "503"} <= set(execute)
     for code in ("400", "409", "413", "415", "429", "503"):
-        assert execute[code]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+        assert execute[code]["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/Error"
+        }
     error = schema["components"]["schemas"]["Error"]
     assert error["required"] == ["error"]
     assert error["properties"]["fields"]["additionalProperties"]["items"]["type"] == "string"
@@ -63,7 +65,11 @@ def _json_schema(node, components):
         return node
     if "$ref" in node:
         return _json_schema(components[node["$ref"].rsplit("/", 1)[1]], components)
-    out = {key: _json_schema(value, components) for key, value in node.items() if key not in ("nullable", "readOnly")}
+    out = {
+        key: _json_schema(value, components)
+        for key, value in node.items()
+        if key not in ("nullable", "readOnly")
+    }
     if node.get("nullable"):
         if "type" in out:
             out["type"] = [out["type"], "null"]
@@ -120,7 +126,9 @@ def test_swagger_ui_is_served_locally(engine):
 
 
 def test_the_postman_collection_is_generated_from_the_schema():
-    assert DEFAULT_OUTPUT.read_text() == render(), "run `python manage.py export_postman` and commit the result"
+    assert DEFAULT_OUTPUT.read_text() == render(), (
+        "run `python manage.py export_postman` and commit the result"
+    )
     collection = json.loads(DEFAULT_OUTPUT.read_text())
     requests = {
         (item["request"]["method"], item["request"]["url"]["raw"].split("?")[0])

@@ -65,9 +65,12 @@ BAD_INPUT = _error(
         },
     ),
 )
-NOT_FOUND = _error("No order with this id.", ("Unknown order", {"error": "No Order matches the given query."}))
+NOT_FOUND = _error(
+    "No order with this id.", ("Unknown order", {"error": "No Order matches the given query."})
+)
 NOT_ALLOWED = _error(
-    "The method is not allowed on this path.", ("Wrong method", {"error": "Method DELETE is not allowed here."})
+    "The method is not allowed on this path.",
+    ("Wrong method", {"error": "Method DELETE is not allowed here."}),
 )
 CONFLICT = _error(
     "The Idempotency-Key was already used with a different request body.",
@@ -87,7 +90,8 @@ THROTTLED = _error(
 )
 BUSY = OpenApiResponse(
     ErrorSerializer,
-    description="The backlog of pending orders is full (MAX_PENDING_ORDERS); retry after `Retry-After` seconds.",
+    description="The backlog of pending orders is full (MAX_PENDING_ORDERS); "
+    "retry after `Retry-After` seconds.",
     examples=[
         OpenApiExample(
             "Backlog full",
@@ -203,7 +207,9 @@ CONFIRMED_ORDER = {
         {"dex": "raydium", "amountOut": "224.831", "feeBps": 25, "priceImpactBps": 3},
         {"dex": "meteora", "amountOut": "224.512", "feeBps": 20, "priceImpactBps": 5},
     ],
-    "route": [{"dex": "raydium", "amountIn": "1500000000", "amountOut": "224831000", "shareBps": 10000, "poolId": 1}],
+    "route": [
+        {"dex": "raydium", "amountIn": "1500000000", "amountOut": "224831000", "shareBps": 10000, "poolId": 1}
+    ],
     "expectedAmountOut": "224.831",
     "minAmountOut": "223.706845",
     "amountOut": "224.79",
@@ -298,7 +304,13 @@ execute_order = extend_schema(
         OpenApiExample("Minimal", value={"amount": 100}, request_only=True),
         OpenApiExample(
             "Everything",
-            value={"amount": "1.5", "tokenIn": "SOL", "tokenOut": "USDC", "slippageBps": 50, "type": "market"},
+            value={
+                "amount": "1.5",
+                "tokenIn": "SOL",
+                "tokenOut": "USDC",
+                "slippageBps": 50,
+                "type": "market",
+            },
             request_only=True,
         ),
         OpenApiExample(
@@ -328,9 +340,13 @@ order_list = extend_schema(
     description="Cursor-paginated: follow `next` until it is null.",
     tags=["orders"],
     parameters=[
-        OpenApiParameter("status", OpenApiTypes.STR, enum=OrderStatus.values, description="Only this status."),
+        OpenApiParameter(
+            "status", OpenApiTypes.STR, enum=OrderStatus.values, description="Only this status."
+        ),
         OpenApiParameter("limit", OpenApiTypes.INT, description="Page size, at most 200 (default 50)."),
-        OpenApiParameter("cursor", OpenApiTypes.STR, description="From a previous page's `next` or `previous`."),
+        OpenApiParameter(
+            "cursor", OpenApiTypes.STR, description="From a previous page's `next` or `previous`."
+        ),
     ],
     responses={
         200: OrderPageSerializer,
@@ -382,7 +398,9 @@ quote = extend_schema(
                 "best": {
                     "dex": "raydium",
                     "amountOut": "224.831",
-                    "split": [{"dex": "raydium", "amountIn": "1.5", "amountOut": "224.831", "shareBps": 10000}],
+                    "split": [
+                        {"dex": "raydium", "amountIn": "1.5", "amountOut": "224.831", "shareBps": 10000}
+                    ],
                 },
             },
             response_only=True,

@@ -48,7 +48,9 @@ def _url(path: str, query: list[dict]) -> dict:
     if variables:
         url["variable"] = [{"key": name, "value": "{{" + name + "}}"} for name in variables]
     if query:
-        url["raw"] += "?" + "&".join(f"{item['key']}={item['value']}" for item in query if not item.get("disabled"))
+        url["raw"] += "?" + "&".join(
+            f"{item['key']}={item['value']}" for item in query if not item.get("disabled")
+        )
         url["query"] = query
     return url
 
@@ -70,7 +72,8 @@ def _request(method: str, path: str, operation: dict) -> dict:
             "value": _example_value(parameter),
             "description": parameter.get("description", ""),
             # Optional filters start switched off, so the request runs as is.
-            "disabled": not parameter.get("required", False) and parameter["name"] not in ("tokenIn", "tokenOut"),
+            "disabled": not parameter.get("required", False)
+            and parameter["name"] not in ("tokenIn", "tokenOut"),
         }
         for parameter in parameters
         if parameter["in"] == "query"
@@ -91,7 +94,11 @@ def _request(method: str, path: str, operation: dict) -> dict:
         examples = body.get("examples", {})
         example = next(iter(examples.values()))["value"] if examples else {}
         request["header"].append({"key": "Content-Type", "value": "application/json"})
-        request["body"] = {"mode": "raw", "raw": json.dumps(example, indent=2), "options": {"raw": {"language": "json"}}}
+        request["body"] = {
+            "mode": "raw",
+            "raw": json.dumps(example, indent=2),
+            "options": {"raw": {"language": "json"}},
+        }
     request["header"] += headers
     if operation.get("description"):
         request["description"] = operation["description"]
@@ -101,7 +108,9 @@ def _request(method: str, path: str, operation: dict) -> dict:
 def _responses(operation: dict, request: dict) -> list[dict]:
     saved = []
     for code, response in operation.get("responses", {}).items():
-        for name, example in response.get("content", {}).get("application/json", {}).get("examples", {}).items():
+        for name, example in (
+            response.get("content", {}).get("application/json", {}).get("examples", {}).items()
+        ):
             saved.append(
                 {
                     "name": example.get("summary", name),
