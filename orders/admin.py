@@ -41,7 +41,9 @@ class PairFilter(admin.SimpleListFilter):
     parameter_name = "pair"
 
     def lookups(self, request, model_admin):
-        pairs = Order.objects.values_list("token_in", "token_out").distinct().order_by("token_in", "token_out")
+        pairs = (
+            Order.objects.values_list("token_in", "token_out").distinct().order_by("token_in", "token_out")
+        )
         return [(f"{token_in}-{token_out}", f"{token_in} → {token_out}") for token_in, token_out in pairs]
 
     def queryset(self, request, queryset):
@@ -65,7 +67,16 @@ class DexFilter(admin.SimpleListFilter):
 
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
-    list_display = ["short_id", "pair", "amount_in", "status_badge", "dex", "received", "attempt", "created_at"]
+    list_display = [
+        "short_id",
+        "pair",
+        "amount_in",
+        "status_badge",
+        "dex",
+        "received",
+        "attempt",
+        "created_at",
+    ]
     list_filter = ["status", DexFilter, PairFilter]
     search_fields = ["tx_hash"]
     search_help_text = "Search by order id or transaction hash."
@@ -73,11 +84,30 @@ class OrderAdmin(admin.ModelAdmin):
     ordering = ["-created_at"]
     list_per_page = 50
     inlines = [OrderEventInline]
+    readonly_fields = ["page"]
     actions = ["retry_failed", "cancel_pending"]
     fieldsets = [
-        (None, {"fields": ["page", "id", "type", "status", "attempt", "token_in", "token_out", "amount", "slippage_bps"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "page",
+                    "id",
+                    "type",
+                    "status",
+                    "attempt",
+                    "token_in",
+                    "token_out",
+                    "amount",
+                    "slippage_bps",
+                ]
+            },
+        ),
         ("Route", {"fields": ["dex", "quotes", "route", "expected_amount_out", "min_amount_out"]}),
-        ("Execution", {"fields": ["tx_hash", "settles_at", "amount_out", "executed_price", "error", "error_code"]}),
+        (
+            "Execution",
+            {"fields": ["tx_hash", "settles_at", "amount_out", "executed_price", "error", "error_code"]},
+        ),
         ("Request", {"fields": ["idempotency_key", "created_at", "updated_at"]}),
     ]
 
@@ -110,7 +140,9 @@ class OrderAdmin(admin.ModelAdmin):
 
     @admin.display(description="pair", ordering=Concat(F("token_in"), Value("-"), F("token_out")))
     def pair(self, order):
-        return format_html('<span style="white-space:nowrap">{}&nbsp;→&nbsp;{}</span>', order.token_in, order.token_out)
+        return format_html(
+            '<span style="white-space:nowrap">{}&nbsp;→&nbsp;{}</span>', order.token_in, order.token_out
+        )
 
     @admin.display(description="amount", ordering="amount")
     def amount_in(self, order):
@@ -122,21 +154,28 @@ class OrderAdmin(admin.ModelAdmin):
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, order):
-        colours = {OrderStatus.CONFIRMED: "#15803d", OrderStatus.FAILED: "#b91c1c", OrderStatus.CANCELLED: "#64748b"}
+        colours = {
+            OrderStatus.CONFIRMED: "#15803d",
+            OrderStatus.FAILED: "#b91c1c",
+            OrderStatus.CANCELLED: "#64748b",
+        }
         return format_html(
-            '<span style="color:{};font-weight:600">{}</span>', colours.get(order.status, "#1d4ed8"), order.status
+            '<span style="color:{};font-weight:600">{}</span>',
+            colours.get(order.status, "#1d4ed8"),
+            order.status,
         )
 
     @admin.action(description="Retry selected failed orders")
     def retry_failed(self, request, queryset):
+        # A retry is a new order for the same request: a failed order stays failed.
         retried = skipped = 0
-        for order in queryset.filter(status=OrderStatus.FAILED):
+        for order in queryset:
             if services.order_retry_failed(order=order):
                 retried += 1
             else:
                 skipped += 1
-        skipped += queryset.exclude(status=OrderStatus.FAILED).count()
-        self._report(request, done=retried, verb="Retried", skipped=skipped, why="not failed")
+        why = "not failed, or retried already"
+        self._report(request, done=retried, verb="Retried", skipped=skipped, why=why)
 
     @admin.action(description="Cancel selected pending orders")
     def cancel_pending(self, request, queryset):
@@ -154,3 +193,4 @@ class OrderAdmin(admin.ModelAdmin):
         if skipped:
             noun = "order was" if skipped == 1 else "orders were"
             self.message_user(request, f"{skipped} {noun} left alone: {why}.", messages.WARNING)
+

@@ -1,4 +1,6 @@
+from django.templatetags.static import static
 from django.urls import path
+from django.views.generic import RedirectView
 
 from orders import views
 
@@ -6,4 +8,6 @@ urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("orders/<uuid:order_id>", views.order_page, name="order-page"),
     path("market.json", views.market_json, name="market-json"),
+    # Browsers ask for /favicon.ico on every page, the admin's too.
+    path("favicon.ico", RedirectView.as_view(url=static("orders/favicon.svg"), permanent=True)),
 ]

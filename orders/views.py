@@ -132,7 +132,9 @@ def _timeline(data: dict) -> list[dict]:
             {
                 **entry,
                 "atDate": moments[index],
-                "durationMs": round((following - moments[index]).total_seconds() * 1000) if following else None,
+                "durationMs": round((following - moments[index]).total_seconds() * 1000)
+                if following
+                else None,
                 "terminal": entry["status"] in TERMINAL_STATUSES,
             }
         )
@@ -150,7 +152,9 @@ def _detail_context(order: Order) -> dict:
                 "dex": leg["dex"],
                 "shareBps": leg["shareBps"],
                 "amountIn": token_in.from_base_units(int(leg["amountIn"])) if token_in else leg["amountIn"],
-                "amountOut": token_out.from_base_units(int(leg["amountOut"])) if token_out else leg["amountOut"],
+                "amountOut": token_out.from_base_units(int(leg["amountOut"]))
+                if token_out
+                else leg["amountOut"],
             }
         )
     quotes = sorted(data["quotes"] or [], key=lambda quote: quote["dex"])
@@ -187,4 +191,3 @@ def order_page(request, order_id):
 @require_GET
 def market_json(request):
     return JsonResponse({"pools": _pools()})
-

@@ -54,4 +54,3 @@ def middle_truncate(text, keep: int = 8):
     text = str(text)
     keep = int(keep)
     return text if len(text) <= 2 * keep + 1 else f"{text[:keep]}…{text[-keep:]}"
-

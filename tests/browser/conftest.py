@@ -1,0 +1,99 @@
+"""Browser tests: Debian's Chromium driven by Playwright's sync API against a
+real engine (daphne, rq workers, clock) from tests/conftest.py."""
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+# Playwright's sync API runs an event loop in this thread; Django would then
+# refuse the test's own (synchronous) database calls.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# How long a live update may take to show: a whole order takes well under a
+# second on the fast test market; the rest is headroom for a loaded machine.
+DEADLINE_MS = 20_000
+
+# Chromium logs every HTTP error response as a console error. A test that
+# provokes one on purpose (a 400 for a bad amount) declares its status.
+HTTP_ERROR = re.compile(r"Failed to load resource: the server responded with a status of (\d{3})")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} not found: install it (apt-get install -y chromium) to run the browser tests"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=DEADLINE_MS)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class Console:
+    """JavaScript errors and console errors a page produced."""
+
+    def __init__(self):
+        self.errors: list[str] = []
+        self.allowed_statuses: set[int] = set()
+
+    def allow_http(self, *statuses: int) -> None:
+        self.allowed_statuses.update(statuses)
+
+    def on_console(self, message) -> None:
+        if message.type != "error":
+            return
+        http = HTTP_ERROR.search(message.text)
+        if http and int(http.group(1)) in self.allowed_statuses:
+            return
+        self.errors.append(f"console: {message.text} ({message.location.get('url', '')})")
+
+    def on_page_error(self, error) -> None:
+        self.errors.append(f"pageerror: {error}")
+
+
+@pytest.fixture
+def console():
+    return Console()
+
+
+def _new_page(browser, console, **options):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, **options)
+    context.set_default_timeout(DEADLINE_MS)
+    page = context.new_page()
+    page.on("console", console.on_console)
+    page.on("pageerror", console.on_page_error)
+    return context, page
+
+
+@pytest.fixture
+def page(browser, console):
+    """A fresh browser context per test; fails the test on any JavaScript error."""
+    context, page = _new_page(browser, console)
+    yield page
+    context.close()
+    assert not console.errors, "JavaScript errors in the browser:\n" + "\n".join(console.errors)
+
+
+@pytest.fixture
+def no_js_page(browser, console):
+    """A browser with JavaScript off: the pages must work as plain HTML forms."""
+    context, page = _new_page(browser, console, java_script_enabled=False)
+    yield page
+    context.close()

@@ -1,0 +1,120 @@
+"""The orders admin for a logged-in operator, in a real browser."""
+
+import re
+
+import pytest
+from django.contrib.auth.models import User
+from playwright.sync_api import expect
+
+from orders.models import Order
+
+PASSWORD = "operator-password-1"
+
+
+@pytest.fixture
+def operator(transactional_db):
+    return User.objects.create_superuser("operator", "operator@example.com", PASSWORD)
+
+
+@pytest.fixture
+def admin_page(engine, page, operator):
+    page.goto(f"{engine.url}/admin/")
+    expect(page).to_have_url(re.compile(r"/admin/login/"))
+    page.fill("#id_username", operator.username)
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    expect(page.locator("#user-tools")).to_contain_text(operator.username)
+    return page
+
+
+def expect_rows(page, *order_ids: str) -> None:
+    """The change list shows exactly these orders, newest first."""
+    expect(page.locator("#result_list tbody .field-short_id")).to_have_text([oid[:8] for oid in order_ids])
+
+
+def test_the_admin_index_links_the_queue_statistics(engine, admin_page):
+    page = admin_page
+    page.click("#engine-links >> text=Queue statistics")
+    expect(page).to_have_url(re.compile(r"/admin/rq/$"))
+    expect(page.locator("body")).to_contain_text("orders")
+
+
+def test_an_operator_lists_filters_and_searches_orders(engine, admin_page):
+    page = admin_page
+    confirmed = engine.place({"amount": "1", "tokenIn": "SOL", "tokenOut": "USDC"})["orderId"]
+    failed = engine.place({"amount": "5", "tokenIn": "USDC", "tokenOut": "BONK"})["orderId"]
+    final = engine.wait_terminal(confirmed)
+    assert engine.wait_terminal(failed)["status"] == "failed"
+
+    page.goto(f"{engine.url}/admin/orders/order/")
+    headers = page.locator("#result_list thead th").all_inner_texts()
+    for column in ("ID", "PAIR", "AMOUNT", "STATUS", "DEX", "AMOUNT OUT", "ATTEMPT", "CREATED AT"):
+        assert any(column in header.upper() for header in headers), (column, headers)
+    expect_rows(page, failed, confirmed)
+    expect(page.locator("nav.toplinks")).to_be_visible()  # the date hierarchy
+
+    page.locator("#changelist-filter").get_by_role("link", name="Failed", exact=True).click()
+    expect(page).to_have_url(re.compile(r"status__exact=failed"))
+    expect_rows(page, failed)
+
+    page.goto(f"{engine.url}/admin/orders/order/")
+    page.locator("#changelist-filter").get_by_role("link", name="SOL → USDC").click()
+    expect_rows(page, confirmed)
+
+    page.goto(f"{engine.url}/admin/orders/order/")
+    page.locator("#changelist-filter").get_by_role("link", name=final["dex"], exact=True).click()
+    expect_rows(page, confirmed)
+
+    for term in (failed, final["txHash"]):
+        page.goto(f"{engine.url}/admin/orders/order/")
+        page.fill("#searchbar", term)
+        page.press("#searchbar", "Enter")
+        expect_rows(page, failed if term == failed else confirmed)
+
+
+def test_an_order_is_read_only_with_its_history_inline(engine, admin_page):
+    page = admin_page
+    order_id = engine.place({"amount": "1"})["orderId"]
+    engine.wait_terminal(order_id)
+
+    page.goto(f"{engine.url}/admin/orders/order/{order_id}/change/")
+    history = page.locator(".inline-group .field-status")
+    expect(history).to_have_count(5)
+    expect(history.first).to_contain_text("Pending")
+    assert page.locator("form#order_form input[type=text], form#order_form textarea").count() == 0
+    expect(page.locator("input[name=_save]")).to_have_count(0)
+    expect(page.get_by_role("link", name="Live order page")).to_have_attribute("href", f"/orders/{order_id}")
+
+
+def run_action(page, label: str) -> None:
+    page.locator("#action-toggle").check()
+    page.select_option("select[name=action]", label=label)
+    page.click("button[name=index]")
+
+
+def test_cancel_goes_through_the_service_and_leaves_finished_orders_alone(engine, admin_page):
+    page = admin_page
+    order_id = engine.place({"amount": "1"})["orderId"]
+    assert engine.wait_terminal(order_id)["status"] == "confirmed"
+
+    page.goto(f"{engine.url}/admin/orders/order/")
+    run_action(page, "Cancel selected pending orders")
+
+    expect(page.locator(".messagelist")).to_contain_text("Cancelled 0 orders.")
+    expect(page.locator(".messagelist")).to_contain_text("1 order was left alone: no longer pending.")
+    assert engine.order(order_id)["status"] == "confirmed"
+
+
+def test_retry_places_a_failed_order_again_through_the_service(engine, admin_page):
+    page = admin_page
+    order_id = engine.place({"amount": "5", "tokenIn": "USDC", "tokenOut": "BONK"})["orderId"]
+    assert engine.wait_terminal(order_id)["status"] == "failed"
+
+    page.goto(f"{engine.url}/admin/orders/order/?status__exact=failed")
+    run_action(page, "Retry selected failed orders")
+
+    expect(page.locator(".messagelist")).to_contain_text("Retried 1 order.")
+    retry = Order.objects.get(retry_of_id=order_id)
+    assert (retry.token_in, retry.token_out, retry.amount) == ("USDC", "BONK", 5)
+    assert engine.wait_terminal(str(retry.id))["status"] == "failed"  # still no USDC/BONK pool
+    assert engine.order(order_id)["status"] == "failed"

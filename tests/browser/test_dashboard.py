@@ -1,0 +1,131 @@
+"""The trader's dashboard in a real browser: place an order, watch it live."""
+
+import re
+
+from playwright.sync_api import expect
+
+
+def mark_page(page) -> None:
+    """Tag the loaded document; if anything reloads the page the tag is gone."""
+    page.evaluate("window.__sameDocument = true")
+
+
+def assert_same_document(page) -> None:
+    assert page.evaluate("window.__sameDocument === true"), "the page was reloaded"
+
+
+def place_through_form(page, *, amount: str, token_in: str = "SOL", token_out: str = "USDC") -> str:
+    page.select_option("#tokenIn", token_in)
+    page.select_option("#tokenOut", token_out)
+    page.fill("#amount", amount)
+    with page.expect_response(re.compile(r"/api/orders/execute$")) as placed:
+        page.click("#submit")
+    assert placed.value.status == 202, placed.value.text()
+    return placed.value.json()["orderId"]
+
+
+def test_an_order_placed_through_the_form_reaches_confirmed_without_a_reload(engine, page):
+    page.goto(engine.url)
+    expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+    mark_page(page)
+
+    page.fill("#amount", "1.5")
+    quote = page.locator("#quote")
+    expect(quote).to_be_visible()
+    expect(quote.locator("tr[data-dex=raydium]")).to_be_visible()
+    expect(quote.locator("tr[data-dex=meteora]")).to_be_visible()
+    expect(page.locator("#quote-best")).to_contain_text("Best:")
+    expect(page.locator("#estimate")).not_to_have_text("—")
+
+    order_id = place_through_form(page, amount="1.5")
+
+    row = page.locator(f'tr[data-order-id="{order_id}"]')
+    expect(row.locator(".badge")).to_have_text("confirmed")
+    expect(row.locator(".steps li.done")).to_have_count(5)
+    expect(row.locator(".out")).to_contain_text("USDC")
+    expect(page.locator("#order-rows tr").first).to_have_attribute("data-order-id", order_id)
+    assert_same_document(page)
+
+
+def test_orders_placed_elsewhere_appear_at_the_top_live(engine, page):
+    page.goto(engine.url)
+    expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+    mark_page(page)
+
+    first = engine.place({"amount": "0.5"})["orderId"]
+    second = engine.place({"amount": "0.25", "tokenIn": "USDC", "tokenOut": "USDT"})["orderId"]
+
+    rows = page.locator("#order-rows tr")
+    expect(page.locator(f'tr[data-order-id="{second}"] .badge')).to_have_text("confirmed")
+    expect(page.locator(f'tr[data-order-id="{first}"] .badge')).to_have_text("confirmed")
+    expect(rows.nth(0)).to_have_attribute("data-order-id", second)
+    expect(rows.nth(1)).to_have_attribute("data-order-id", first)
+    assert_same_document(page)
+
+
+def test_a_failed_order_turns_red_with_its_reason(engine, page, console):
+    # No pool trades USDC/BONK, so routing fails this order for good
+    # (no_route) whichever worker runs it; the quote preview says so first.
+    console.allow_http(422)
+    page.goto(engine.url)
+    expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+    mark_page(page)
+    page.select_option("#tokenIn", "USDC")
+    page.select_option("#tokenOut", "BONK")
+    page.fill("#amount", "10")
+    expect(page.locator("#quote-error")).to_contain_text("USDC/BONK")
+
+    order_id = place_through_form(page, amount="10", token_in="USDC", token_out="BONK")
+
+    row = page.locator(f'tr[data-order-id="{order_id}"]')
+    expect(row.locator(".badge")).to_have_text("failed")
+    expect(row).to_have_class(re.compile(r"\bstatus-failed\b"))
+    expect(row.locator(".reason")).to_contain_text("USDC/BONK")
+    expect(row.locator(".steps li.failed")).not_to_have_count(0)
+    assert engine.order(order_id)["errorCode"] == "no_route"
+    assert_same_document(page)
+
+
+def test_a_bad_amount_shows_the_error_next_to_the_amount_field(engine, page, console):
+    console.allow_http(400)
+    page.goto(engine.url)
+    amount_error = (
+        page.locator("#amount")
+        .locator("xpath=ancestor::div[@class='field']")
+        .locator("[data-error-for=amount]")
+    )
+
+    # While typing, from the quote endpoint.
+    page.fill("#amount", "-3")
+    expect(amount_error).to_be_visible()
+    expect(amount_error).to_contain_text("greater than 0")
+    expect(page.locator("#amount").locator("xpath=..")).to_have_class(re.compile(r"\binvalid\b"))
+
+    # On submit, from the order endpoint; nothing is placed.
+    page.fill("#amount", "1.0000000001")
+    with page.expect_response(re.compile(r"/api/orders/execute$")) as placed:
+        page.click("#submit")
+    assert placed.value.status == 400
+    expect(amount_error).to_contain_text("more decimals than SOL has")
+    expect(page.locator("[data-error-for=non_field_errors]")).to_be_hidden()
+
+    # Fixing the amount clears the error.
+    page.fill("#amount", "1")
+    expect(amount_error).to_be_hidden()
+
+
+def test_the_form_works_without_javascript(engine, no_js_page):
+    page = no_js_page
+    page.goto(engine.url)
+    page.fill("#amount", "zero")
+    page.click("#submit")
+    expect(page.locator("#error-amount")).to_contain_text("must be a decimal number")
+    expect(page.locator("#amount")).to_have_value("zero")
+
+    page.fill("#amount", "0.75")
+    page.fill("#slippage", "1")
+    page.click("#submit")
+    expect(page).to_have_url(re.compile(r"/orders/[0-9a-f-]{36}$"))
+    order_id = page.url.rsplit("/", 1)[1]
+    placed = engine.wait_terminal(order_id)
+    assert placed["status"] == "confirmed" and placed["slippageBps"] == 100

@@ -1,0 +1,67 @@
+"""One order's page: route, execution and timeline, updated live."""
+
+import re
+from datetime import timedelta
+from decimal import Decimal
+
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from orders import services
+from orders.models import Order, OrderStatus
+
+
+def test_the_order_page_shows_both_quotes_the_route_and_the_timeline(engine, page):
+    placed = engine.place({"amount": "2", "tokenIn": "SOL", "tokenOut": "USDC", "slippageBps": 75})
+    final = engine.wait_terminal(placed["orderId"])
+    assert final["status"] == "confirmed"
+
+    page.goto(f"{engine.url}/orders/{placed['orderId']}")
+
+    expect(page.locator("#order-status")).to_have_text("confirmed")
+    expect(page.locator(".quote-card")).to_have_count(2)
+    expect(page.locator(".quote-card .venue")).to_have_text(["meteora", "raydium"])
+    expect(page.locator(".quote-card.chosen")).not_to_have_count(0)
+    expect(page.locator(".route-line")).to_contain_text(final["dex"])
+    expect(page.locator("#tx-hash")).to_have_text(final["txHash"])
+    expect(page.locator("#min-out")).to_contain_text("USDC")
+    expect(page.locator("#amount-out")).to_contain_text("USDC")
+    expect(page.locator(".timeline li .tl-status")).to_have_text(
+        ["pending", "routing", "building", "submitted", "confirmed"]
+    )
+    expect(page.locator(".timeline li .tl-dur").first).to_have_text(re.compile(r"^\d+(\.\d+)? m?s$"))
+    expect(page.locator(".steps-labeled li.done")).to_have_count(5)
+
+
+def test_the_order_page_follows_the_order_live(engine, page):
+    # An order parked in `submitted` with its settlement an hour away: the
+    # engine leaves it alone, and the test settles it through the service
+    # layer, whose broadcast must reach the open page.
+    order = Order.objects.create(
+        token_in="SOL",
+        token_out="USDC",
+        amount=Decimal("1"),
+        status=OrderStatus.SUBMITTED,
+        dex="raydium",
+        quotes=[
+            {"dex": "raydium", "amountOut": "149.6", "feeBps": 25, "priceImpactBps": 0},
+            {"dex": "meteora", "amountOut": "149.1", "feeBps": 10, "priceImpactBps": 0},
+        ],
+        expected_amount_out=Decimal("149.6"),
+        min_amount_out=Decimal("148.852"),
+        tx_hash="5" * 87,
+        settles_at=timezone.now() + timedelta(hours=1),
+    )
+    page.goto(f"{engine.url}/orders/{order.id}")
+    expect(page.locator("#order-status")).to_have_text("submitted")
+    expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+    page.evaluate("window.__sameDocument = true")
+
+    assert services.order_transition(
+        order=order, to=OrderStatus.CONFIRMED, amount_out=Decimal("149.5"), executed_price=Decimal("149.5")
+    )
+
+    expect(page.locator("#order-status")).to_have_text("confirmed")
+    expect(page.locator("#amount-out")).to_contain_text("149.5 USDC")
+    expect(page.locator(".timeline li .tl-status").last).to_have_text("confirmed")
+    assert page.evaluate("window.__sameDocument === true"), "the page was reloaded"
