@@ -146,6 +146,8 @@ MOCK_QUOTE_LATENCY_MS = env_ms_range("MOCK_QUOTE_LATENCY_MS", "200")
 MOCK_SWAP_LATENCY_MS = env_ms_range("MOCK_SWAP_LATENCY_MS", "2000-3000")
 MOCK_FAILURE_RATE = env_float("MOCK_FAILURE_RATE", 0.0, low=0.0, high=1.0)
 MOCK_SEED = env_str("MOCK_SEED", "")
+# Other traders move the mock pools this often (seconds); 0 stops them.
+MARKET_DRIFT_SECONDS = env_float("MARKET_DRIFT_SECONDS", 5.0, low=0, high=3600)
 
 # --- Metrics -------------------------------------------------------------------
 
@@ -159,14 +161,21 @@ os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(PROMETHEUS_MULTIPROC_DIR)
 
 # --- HTTP API ----------------------------------------------------------------
 
+# Placing orders takes an API key (or a dashboard login); on in production.
+API_KEYS_REQUIRED = env_bool("API_KEYS_REQUIRED", False)
+# An Idempotency-Key is remembered this long.
+IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24, minimum=1)
+
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
-    "DEFAULT_PERMISSION_CLASSES": [],
-    "UNAUTHENTICATED_USER": None,
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "orders.api.auth.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["orders.api.auth.MayPlaceOrders"],
     "EXCEPTION_HANDLER": "orders.api.errors.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
     "PAGE_SIZE": 50,

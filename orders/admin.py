@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from orders import services
-from orders.models import Order, OrderEvent, OrderStatus
+from orders.models import ApiKey, Order, OrderEvent, OrderStatus
 from orders.serializers import decimal_str
 
 
@@ -194,3 +194,19 @@ class OrderAdmin(admin.ModelAdmin):
             noun = "order was" if skipped == 1 else "orders were"
             self.message_user(request, f"{skipped} {noun} left alone: {why}.", messages.WARNING)
 
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """Operators issue and revoke the keys programs place orders with."""
+
+    list_display = ["name", "prefix", "created_at", "last_used_at", "revoked"]
+    list_filter = ["revoked"]
+    fields = ["name", "revoked", "prefix", "created_at", "last_used_at"]
+    readonly_fields = ["prefix", "created_at", "last_used_at"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        raw_key = obj.issue()
+        messages.warning(request, f"The API key for {obj.name} is {raw_key}. Copy it now: it is not shown again.")

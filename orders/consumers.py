@@ -12,15 +12,18 @@ from decimal import Decimal
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 from rest_framework.exceptions import ValidationError
 
 from orders import metrics, services
 from orders.api.errors import _flatten, error_body
 from orders.api.views import BackPressure, place_order
 from orders.broadcast import ALL_ORDERS_GROUP, order_group
-from orders.models import LIFECYCLE, TERMINAL_STATUSES, Order
+from orders.api.auth import MayPlaceOrders
+from orders.models import LIFECYCLE, TERMINAL_STATUSES, ApiKey, Order
 from orders.serializers import order_to_dict
 
+CLOSE_UNAUTHORIZED = 4401
 CLOSE_NOT_FOUND = 4404
 CLOSE_NORMAL = 1000
 MAX_FRAME_BYTES = 64 * 1024
@@ -34,6 +37,17 @@ def _progress(status: str, attempt: int) -> tuple[int, int]:
 
 def _dumps(message: dict) -> str:
     return json.dumps(message, default=str)
+
+
+@database_sync_to_async
+def _may_place_orders(scope) -> bool:
+    """The same rule as the REST API: an API key, or a logged-in user."""
+    user = scope.get("user")
+    if user is not None and user.is_authenticated:
+        return True
+    header = dict(scope.get("headers", [])).get(b"authorization", b"").decode("latin-1")
+    scheme, _, raw_key = header.partition(" ")
+    return scheme.lower() == "bearer" and ApiKey.find(raw_key.strip()) is not None
 
 
 @database_sync_to_async
@@ -103,6 +117,9 @@ class OrderPlacementConsumer(OrderStreamConsumer):
     async def connect(self):
         await self.accept()
         metrics.websocket_connected(self)
+        if settings.API_KEYS_REQUIRED and not await _may_place_orders(self.scope):
+            await self.send_error(MayPlaceOrders.message)
+            await self.close(code=CLOSE_UNAUTHORIZED)
 
     async def receive(self, text_data=None, bytes_data=None):
         if self.order_id is not None:

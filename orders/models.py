@@ -1,6 +1,9 @@
+import hashlib
+import secrets
 import uuid
 
 from django.db import models
+from django.utils import timezone
 
 
 class OrderType(models.TextChoices):
@@ -98,3 +101,44 @@ class OrderEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id} {self.status} @ {self.at.isoformat()}"
+
+
+# API keys for programs that place orders. A key is shown once, when it is
+# issued, and stored only as its SHA-256: keys are 256-bit random strings, so
+# a fast hash is as safe as a slow one and costs nothing per request.
+KEY_PREFIX = "oek_"
+
+
+def _digest(raw_key: str) -> str:
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+class ApiKey(models.Model):
+    name = models.CharField(max_length=100, help_text="Who or what uses this key.")
+    # The first characters of the key, to tell keys apart in lists and logs.
+    prefix = models.CharField(max_length=12, editable=False, db_index=True)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked = models.BooleanField(default=False)
+
+    class Meta:
+        verbose_name = "API key"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    def issue(self) -> str:
+        """Give this key a new secret, save it, and return the secret."""
+        raw_key = KEY_PREFIX + secrets.token_urlsafe(32)
+        self.prefix, self.key_hash = raw_key[:12], _digest(raw_key)
+        self.save()
+        return raw_key
+
+    @classmethod
+    def find(cls, raw_key: str) -> "ApiKey | None":
+        key = cls.objects.filter(key_hash=_digest(raw_key), revoked=False).first()
+        if key is not None:
+            cls.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
+        return key

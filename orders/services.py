@@ -8,6 +8,7 @@ broadcasts once the transaction commits.
 """
 
 import logging
+from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -126,10 +127,9 @@ def order_place(
     Returns the order and whether it was created: with an Idempotency-Key
     seen before (and the same request) the earlier order comes back.
     """
-    if idempotency_key:
-        existing = Order.objects.filter(idempotency_key=idempotency_key).first()
-        if existing:
-            return _replay(existing, fingerprint), False
+    existing = order_for_idempotency_key(idempotency_key)
+    if existing:
+        return _replay(existing, fingerprint), False
     try:
         with transaction.atomic():
             order = Order.objects.create(
@@ -150,6 +150,21 @@ def order_place(
             raise
         return _replay(existing, fingerprint), False
     return order, True
+
+
+def order_for_idempotency_key(key: str | None) -> Order | None:
+    """The order placed with this Idempotency-Key, if the key is still
+    remembered. A key older than IDEMPOTENCY_KEY_TTL_HOURS is forgotten (its
+    order keeps everything else), so it may place a new order."""
+    if not key:
+        return None
+    existing = Order.objects.filter(idempotency_key=key).first()
+    if existing is None:
+        return None
+    if existing.created_at < timezone.now() - timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS):
+        Order.objects.filter(pk=existing.pk, idempotency_key=key).update(idempotency_key=None)
+        return None
+    return existing
 
 
 def _replay(existing: Order, fingerprint: str) -> Order:

@@ -68,6 +68,9 @@ class Pool(models.Model):
     volatility_reference = models.PositiveIntegerField(default=0)
     index_reference = models.IntegerField(default=0)
     last_update_timestamp = models.BigIntegerField(default=0)
+    # Swaps executed for orders (the background drift is not counted): an
+    # audit figure, and how tests prove that no order swapped twice.
+    swaps_executed = models.PositiveBigIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

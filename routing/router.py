@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from django.db import transaction
+from django.db.models import F
 
 from routing import market, mock
 from routing.errors import DexUnavailable, InsufficientLiquidity, InvalidPair, NoRoute, SlippageExceeded
@@ -368,7 +369,8 @@ def execute_route(*, route: Route, min_amount_out: int) -> int:
             )
         for pool_id, state in states.items():
             pool = locked[pool_id]
-            pool.save(update_fields=pool.store(state))
+            pool.swaps_executed = F("swaps_executed") + 1
+            pool.save(update_fields=[*pool.store(state), "swaps_executed"])
     logger.info(
         "swap executed %s",
         json.dumps(

@@ -11,6 +11,9 @@ FAST_MARKET = {
     "MOCK_SWAP_LATENCY_MS": "100-200",
     "MOCK_FAILURE_RATE": "0",
     "ORDER_CONCURRENCY": "10",
+    # No other traders: tests reason about exact pool state.
+    "MARKET_DRIFT_SECONDS": "0",
+    "ORDER_STALL_SECONDS": "5",
 }
 
 

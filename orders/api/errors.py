@@ -49,6 +49,10 @@ def exception_handler(exc, context):
         response.data = error_body(f"The request body is not valid JSON: {exc.detail}")
     elif isinstance(exc, exceptions.MethodNotAllowed):
         response.data = error_body(f"Method {context['request'].method} is not allowed here.")
+    elif isinstance(exc, exceptions.NotAuthenticated):
+        response.data = error_body(
+            "Placing orders needs an API key: send 'Authorization: Bearer <key>', or log in to the dashboard."
+        )
     elif isinstance(exc, exceptions.Throttled):
         response.data = error_body(f"Too many orders; try again in {exc.wait:.0f} seconds.")
     else:

@@ -1,5 +1,6 @@
 import hashlib
 import json
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection
@@ -53,7 +54,12 @@ def ws_url(request, order_id) -> str:
 
 
 def fingerprint(data: dict) -> str:
-    canonical = {key: str(value) for key, value in data.items()}
+    """What makes two requests the same order: "2" and 2.0 are one amount,
+    "sol" and SOL's mint one token."""
+    canonical = {
+        key: decimal_str(value) if isinstance(value, Decimal) else getattr(value, "symbol", value)
+        for key, value in data.items()
+    }
     return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
 
 
@@ -63,7 +69,7 @@ def place_order(data, *, idempotency_key: str | None = None) -> Order:
     request = OrderRequestSerializer(data=data)
     request.is_valid(raise_exception=True)
     valid = request.validated_data
-    if idempotency_key is None:
+    if services.order_for_idempotency_key(idempotency_key) is None:
         check_backlog()
     order, _created = services.order_place(
         amount=valid["amount"],

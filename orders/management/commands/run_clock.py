@@ -14,11 +14,11 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from orders import dispatch, recovery, services
+from routing.drift import apply_drift
 
 log = logging.getLogger(__name__)
 
 SWEEP_EVERY_SECONDS = 2.0
-DRIFT_EVERY_SECONDS = 5.0
 
 
 class Command(BaseCommand):
@@ -39,9 +39,9 @@ class Command(BaseCommand):
                     recovery.sweep()
                     services.orders_admit()
                     next_sweep = started + SWEEP_EVERY_SECONDS
-                if started >= next_drift:
-                    _drift_market()
-                    next_drift = started + DRIFT_EVERY_SECONDS
+                if settings.MARKET_DRIFT_SECONDS and started >= next_drift:
+                    apply_drift()
+                    next_drift = started + settings.MARKET_DRIFT_SECONDS
             except Exception:
                 # Redis or the database may be down for a while; keep ticking.
                 log.exception("clock tick failed")
@@ -51,11 +51,3 @@ class Command(BaseCommand):
 
     def _stop(self, signum, frame):
         self._running = False
-
-
-def _drift_market() -> None:
-    try:
-        from routing.drift import apply_drift
-    except ImportError:
-        return
-    apply_drift()

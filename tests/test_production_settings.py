@@ -1,0 +1,34 @@
+"""Production settings pass Django's deployment checklist."""
+
+import os
+import secrets
+import subprocess
+import sys
+
+from tests.engine import ROOT
+
+
+def _check(env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.production", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_check_deploy_is_clean_with_production_settings():
+    result = _check({"SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "orders.example.com"})
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    env = {"ALLOWED_HOSTS": "orders.example.com"}
+    result = _check({**env, "SECRET_KEY": ""})
+
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
