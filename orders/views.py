@@ -11,6 +11,7 @@ import json
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
+from django.conf import settings
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
@@ -43,7 +44,7 @@ def _slippage_bps(value: str, unit: str) -> int:
     return int(bps)
 
 
-def _page_context(**extra) -> dict:
+def _page_context(request, **extra) -> dict:
     orders = Order.objects.prefetch_related("events")[:RECENT_ORDERS]
     return {
         "tokens": TOKENS.values(),
@@ -51,6 +52,7 @@ def _page_context(**extra) -> dict:
         "orders": [_row(order) for order in orders],
         "pools": _pools(),
         "steps": STEPS,
+        "may_place": _may_place(request),
         **extra,
     }
 
@@ -99,14 +101,25 @@ def _reached(data: dict) -> int:
     return reached
 
 
+def _may_place(request) -> bool:
+    """The same rule as the REST API's (orders.api.auth.MayPlaceOrders) for a
+    browser: with API keys required, a dashboard user must be logged in."""
+    return not getattr(settings, "API_KEYS_REQUIRED", False) or request.user.is_authenticated
+
+
 @require_http_methods(["GET", "POST"])
 def dashboard(request):
     if request.method == "GET":
-        return render(request, "orders/dashboard.html", _page_context(form=_form_defaults(), errors={}))
+        context = _page_context(request, form=_form_defaults(), errors={})
+        return render(request, "orders/dashboard.html", context)
 
     form = {key: request.POST.get(key, default).strip() for key, default in _form_defaults().items()}
     errors: dict[str, list[str]] = {}
     status = 400
+    if not _may_place(request):
+        errors = {"non_field_errors": ["Log in to place orders from the dashboard."]}
+        context = _page_context(request, form=form, errors=errors)
+        return render(request, "orders/dashboard.html", context, status=403)
     try:
         data = {"amount": form["amount"], "tokenIn": form["tokenIn"], "tokenOut": form["tokenOut"]}
         data["slippageBps"] = _slippage_bps(form["slippage"], form["slippageUnit"])
@@ -117,7 +130,7 @@ def dashboard(request):
         errors, status = {"non_field_errors": [str(busy)]}, 503
     else:
         return redirect("order-page", order_id=order.id)
-    context = _page_context(form=form, errors=errors)
+    context = _page_context(request, form=form, errors=errors)
     return render(request, "orders/dashboard.html", context, status=status)
 
 

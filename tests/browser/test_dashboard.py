@@ -2,7 +2,10 @@
 
 import re
 
+from django.test import Client
 from playwright.sync_api import expect
+
+from orders.models import Order
 
 
 def mark_page(page) -> None:
@@ -129,3 +132,14 @@ def test_the_form_works_without_javascript(engine, no_js_page):
     order_id = page.url.rsplit("/", 1)[1]
     placed = engine.wait_terminal(order_id)
     assert placed["status"] == "confirmed" and placed["slippageBps"] == 100
+
+
+def test_with_api_keys_required_an_anonymous_form_post_places_nothing(db, settings):
+    # The plain form post must not be a way around the API's key check.
+    settings.API_KEYS_REQUIRED = True
+
+    answer = Client().post("/", {"amount": "1", "tokenIn": "SOL", "tokenOut": "USDC", "slippage": "0.5"})
+
+    assert answer.status_code == 403
+    assert b"Log in to place orders" in answer.content
+    assert not Order.objects.exists()
