@@ -65,6 +65,20 @@ BAD_INPUT = _error(
         },
     ),
 )
+UNAUTHENTICATED = _error(
+    "With API_KEYS_REQUIRED on: no API key, or an unknown or revoked one.",
+    (
+        "No key",
+        {
+            "error": "Placing orders needs an API key: send 'Authorization: Bearer <key>', "
+            "or log in to the dashboard."
+        },
+    ),
+)
+FORBIDDEN = _error(
+    "A logged-in dashboard session without a valid CSRF token.",
+    ("CSRF", {"error": "CSRF Failed: CSRF token missing."}),
+)
 NOT_FOUND = _error(
     "No order with this id.", ("Unknown order", {"error": "No Order matches the given query."})
 )
@@ -293,6 +307,8 @@ execute_order = extend_schema(
     responses={
         202: OrderAcceptedSerializer,
         400: BAD_INPUT,
+        401: UNAUTHENTICATED,
+        403: FORBIDDEN,
         405: NOT_ALLOWED,
         409: CONFLICT,
         413: TOO_LARGE,

@@ -136,7 +136,7 @@ def collection(schema: dict) -> dict:
                 "response": _responses(operation, request),
             }
             folders.setdefault((operation.get("tags") or ["api"])[0], []).append(item)
-    return {
+    collection = {
         "info": {
             "_postman_id": COLLECTION_ID,
             "name": schema["info"]["title"],
@@ -150,6 +150,15 @@ def collection(schema: dict) -> dict:
             {"key": "orderId", "value": ""},
         ],
     }
+    schemes = schema.get("components", {}).get("securitySchemes", {}).values()
+    if any(scheme.get("scheme") == "bearer" for scheme in schemes):
+        # Sent only when set: placing orders needs it when API_KEYS_REQUIRED is on.
+        collection["auth"] = {
+            "type": "bearer",
+            "bearer": [{"key": "token", "value": "{{apiKey}}", "type": "string"}],
+        }
+        collection["variable"].append({"key": "apiKey", "value": ""})
+    return collection
 
 
 def render() -> str:
