@@ -28,6 +28,7 @@ run: .run/engine.live
 .run/engine.live: venv redis FORCE
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_market
+	$(BIN)/python manage.py ensure_operator
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	@# Samples of the last run's processes would add up with this run's: start empty.
 	@dir="$${PROMETHEUS_MULTIPROC_DIR:-.run/metrics}"; mkdir -p "$$dir" && find "$$dir" -maxdepth 1 -name '*.db' -delete
@@ -36,8 +37,16 @@ run: .run/engine.live
 
 FORCE:
 
-# Tests use Redis database 15 of the same server and their own database.
-test: venv
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# Tests use Redis database 15 of the same server and their own database: the
+# whole suite on SQLite, then again on PostgreSQL when one answers on
+# 127.0.0.1:5432 (TEST_POSTGRES_URL to point elsewhere; skipped, saying why,
+# when none does).
+test: venv lint
 	@REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/15} config/scripts/ensure-redis.sh
 	@config/scripts/ensure-chromium.sh
 	$(BIN)/pytest
+	@config/scripts/test-postgres.sh

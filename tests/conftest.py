@@ -42,9 +42,20 @@ def engines(django_db_setup, django_db_blocker):
                 running[key] = Engine(name, {**FAST_MARKET, **env}).start()
         return running[key]
 
+    def stop_all() -> None:
+        for engine in running.values():
+            engine.stop()
+        running.clear()
+
+    start.stop_all = stop_all
     yield start
-    for engine in running.values():
-        engine.stop()
+    stop_all()
+
+
+@pytest.fixture
+def no_engine(engines):
+    """No engine runs: orders placed by the test stay as the test left them."""
+    engines.stop_all()
 
 
 @pytest.fixture

@@ -66,7 +66,7 @@ def test_a_client_over_its_rate_limit_gets_429_with_retry_after(settings):
     assert Order.objects.count() == 3
 
 
-def test_a_full_backlog_answers_503_with_retry_after_and_stores_nothing(settings):
+def test_a_full_backlog_answers_503_with_retry_after_and_stores_nothing(settings, no_engine):
     settings.MAX_PENDING_ORDERS = 2
     post({"amount": "1"})
     post({"amount": "1"})

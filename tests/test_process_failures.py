@@ -96,7 +96,7 @@ def _pings(port: int) -> bool:
 
 
 def test_an_order_placed_while_redis_is_down_is_kept_and_executed_when_it_returns(
-    own_redis, market, django_db_blocker
+    own_redis, market, no_engine, django_db_blocker
 ):
     with django_db_blocker.unblock():
         engine = Engine("redis-outage", {"REDIS_URL": own_redis["url"], "MOCK_QUOTE_LATENCY_MS": "0",
@@ -118,7 +118,7 @@ def test_an_order_placed_while_redis_is_down_is_kept_and_executed_when_it_return
         engine.stop()
 
 
-def test_orders_in_flight_when_redis_restarts_all_finish(own_redis, market, django_db_blocker):
+def test_orders_in_flight_when_redis_restarts_all_finish(own_redis, market, no_engine, django_db_blocker):
     """Redis restarts empty: queued jobs and settlement timers are gone. The
     clock's sweep finds the orders in the database and finishes them."""
     with django_db_blocker.unblock():

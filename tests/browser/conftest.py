@@ -7,10 +7,6 @@ from pathlib import Path
 
 import pytest
 
-# Playwright's sync API runs an event loop in this thread; Django would then
-# refuse the test's own (synchronous) database calls.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -30,8 +26,20 @@ DEADLINE_MS = 20_000
 HTTP_ERROR = re.compile(r"Failed to load resource: the server responded with a status of (\d{3})")
 
 
-@pytest.fixture(scope="session")
-def browser():
+@pytest.fixture(scope="package", autouse=True)
+def allow_sync_database_calls_beside_playwright():
+    """Playwright's sync API runs an event loop in this thread; Django would
+    then refuse the tests' own (synchronous) database calls. Only for these
+    tests: the engine's processes never get this variable."""
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    yield
+    del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+
+
+# Package scope: the event loop of Playwright's sync API must be gone before
+# the other tests run asyncio themselves.
+@pytest.fixture(scope="package")
+def browser(allow_sync_database_calls_beside_playwright):
     if not CHROMIUM.exists():
         message = f"{CHROMIUM} not found: install it (apt-get install -y chromium) to run the browser tests"
         if os.environ.get("CI", "").lower() == "true":
