@@ -16,7 +16,6 @@ from django.conf import settings  # noqa: E402
 from orders.routing import websocket_urlpatterns  # noqa: E402
 
 
-
 class BrowserOriginValidator(OriginValidator):
     """AllowedHostsOriginValidator, except that a client sending no Origin
     header is let in: only browsers send one, and only browsers can be tricked

@@ -12,8 +12,8 @@ from django.core.exceptions import ImproperlyConfigured
 os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("API_KEYS_REQUIRED", "true")
 
-from config.settings import *  # noqa: E402,F403
 from config.env import env_bool, env_int  # noqa: E402
+from config.settings import *  # noqa: E402,F403
 
 if not os.environ.get("SECRET_KEY"):
     raise ImproperlyConfigured("SECRET_KEY must be set in production (50+ random characters).")

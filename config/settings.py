@@ -187,7 +187,7 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Order execution engine",
     "DESCRIPTION": "Market orders for Solana token swaps, routed to the better of Raydium and Meteora. "
-    "Errors are JSON: {\"error\": str, \"fields\": {field: [str]}}. "
+    'Errors are JSON: {"error": str, "fields": {field: [str]}}. '
     "Order updates stream over WebSocket at /ws/orders/{orderId}.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

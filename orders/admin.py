@@ -209,4 +209,6 @@ class ApiKeyAdmin(admin.ModelAdmin):
             super().save_model(request, obj, form, change)
             return
         raw_key = obj.issue()
-        messages.warning(request, f"The API key for {obj.name} is {raw_key}. Copy it now: it is not shown again.")
+        messages.warning(
+            request, f"The API key for {obj.name} is {raw_key}. Copy it now: it is not shown again."
+        )

@@ -16,10 +16,10 @@ from django.conf import settings
 from rest_framework.exceptions import ValidationError
 
 from orders import metrics, services
+from orders.api.auth import MayPlaceOrders
 from orders.api.errors import _flatten, error_body
 from orders.api.views import BackPressure, place_order
 from orders.broadcast import ALL_ORDERS_GROUP, order_group
-from orders.api.auth import MayPlaceOrders
 from orders.models import LIFECYCLE, TERMINAL_STATUSES, ApiKey, Order
 from orders.serializers import order_to_dict
 
@@ -140,7 +140,9 @@ class OrderPlacementConsumer(OrderStreamConsumer):
             fields = _flatten(invalid.detail)
             named = [key for key in fields if key != "non_field_errors"]
             first = next(iter(fields.values()))[0]
-            await self.send_error(f"Invalid {', '.join(named)}: {first}" if named else first, fields if named else None)
+            await self.send_error(
+                f"Invalid {', '.join(named)}: {first}" if named else first, fields if named else None
+            )
             return
         except (BackPressure, services.IdempotencyConflict) as refused:
             await self.send_error(str(refused))

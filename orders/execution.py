@@ -17,7 +17,7 @@ from orders.models import Order, OrderStatus
 from orders.serializers import decimal_str
 from routing import mock
 from routing.errors import RoutingError, SlippageExceeded
-from routing.router import Route, find_route, execute_route
+from routing.router import Route, execute_route, find_route
 from routing.tokens import resolve_token
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,9 @@ def route(order: Order) -> bool:
     """routing -> building: quote every venue and choose the best route."""
     token_in, token_out = resolve_token(order.token_in), resolve_token(order.token_out)
     try:
-        chosen = find_route(token_in=token_in, token_out=token_out, amount_in=token_in.to_base_units(order.amount))
+        chosen = find_route(
+            token_in=token_in, token_out=token_out, amount_in=token_in.to_base_units(order.amount)
+        )
     except RoutingError as error:
         _permanent_or_transient(order, error)
         return False

@@ -32,7 +32,9 @@ def sweep() -> int:
     ).only("id", "status", "attempt")
     for order in stuck:
         # Touch the row so that the next sweep gives this run time to work.
-        if Order.objects.filter(pk=order.pk, status=order.status, attempt=order.attempt).update(updated_at=now):
+        if Order.objects.filter(pk=order.pk, status=order.status, attempt=order.attempt).update(
+            updated_at=now
+        ):
             log.warning("order %s stalled in %s; resuming it", order.id, order.status)
             dispatch.enqueue("execute_order", order.id)
             resumed += 1
@@ -40,7 +42,9 @@ def sweep() -> int:
         status=OrderStatus.SUBMITTED, settles_at__lt=now - SETTLE_GRACE, updated_at__lt=stalled_before
     ).only("id", "status", "attempt")
     for order in unsettled:
-        if Order.objects.filter(pk=order.pk, status=order.status, attempt=order.attempt).update(updated_at=now):
+        if Order.objects.filter(pk=order.pk, status=order.status, attempt=order.attempt).update(
+            updated_at=now
+        ):
             log.warning("order %s missed its settlement; settling it now", order.id)
             dispatch.enqueue("settle_order", order.id)
             resumed += 1

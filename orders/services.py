@@ -250,7 +250,9 @@ def request_admission() -> None:
     try:
         connection = dispatch.redis()
         if connection.set(ADMISSION_REQUESTED, 1, nx=True, ex=10):
-            dispatch.queue().enqueue("orders.jobs.admit_orders", job_timeout=dispatch.JOB_TIMEOUT, result_ttl=0)
+            dispatch.queue().enqueue(
+                "orders.jobs.admit_orders", job_timeout=dispatch.JOB_TIMEOUT, result_ttl=0
+            )
     except RedisError as exc:
         log.warning("could not request admission (%s); the clock will admit the order", exc)
 

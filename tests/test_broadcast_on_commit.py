@@ -23,7 +23,9 @@ class Subscriber:
 
     def next_event(self, timeout: float) -> dict | None:
         try:
-            message = self.loop.run_until_complete(asyncio.wait_for(self.layer.receive(self.channel), timeout))
+            message = self.loop.run_until_complete(
+                asyncio.wait_for(self.layer.receive(self.channel), timeout)
+            )
         except TimeoutError:
             return None
         return message["event"]

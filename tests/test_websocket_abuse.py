@@ -19,7 +19,9 @@ async def _exchange(url: str, frames: list, *, origin: str | None = None) -> tup
 
 @pytest.mark.parametrize("frame", ["not json", "{", "[1, 2]", '"amount"', "null", b"\x00\xff binary", "{}"])
 def test_garbage_on_the_placement_socket_gets_an_error_and_the_socket_stays_usable(engine, frame):
-    replies, _ = asyncio.run(_exchange(f"{engine.ws}/api/orders/execute", [frame, json.dumps({"amount": "0.1"})]))
+    replies, _ = asyncio.run(
+        _exchange(f"{engine.ws}/api/orders/execute", [frame, json.dumps({"amount": "0.1"})])
+    )
 
     error, accepted = replies
     assert error["type"] == "error" and error["error"]

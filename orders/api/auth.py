@@ -31,7 +31,9 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
 
 class MayPlaceOrders(permissions.BasePermission):
-    message = "Placing orders needs an API key: send 'Authorization: Bearer <key>', or log in to the dashboard."
+    message = (
+        "Placing orders needs an API key: send 'Authorization: Bearer <key>', or log in to the dashboard."
+    )
 
     def has_permission(self, request, view):
         if request.method in permissions.SAFE_METHODS or not settings.API_KEYS_REQUIRED:
@@ -50,5 +52,6 @@ class ApiKeySchema(OpenApiAuthenticationExtension):
         return {
             "type": "http",
             "scheme": "bearer",
-            "description": "An API key from the admin; required to place orders when API_KEYS_REQUIRED is on.",
+            "description": "An API key from the admin; "
+            "required to place orders when API_KEYS_REQUIRED is on.",
         }

@@ -79,10 +79,16 @@ class ApiErrorMiddleware:
                 error_body(f"The request body is larger than {MAX_BODY_BYTES} bytes."), status=413
             )
         response = self.get_response(request)
-        if response.status_code == 404 and not response.get("Content-Type", "").startswith("application/json"):
+        if response.status_code == 404 and not response.get("Content-Type", "").startswith(
+            "application/json"
+        ):
             return JsonResponse(error_body(f"Nothing at {request.path}."), status=404)
-        if response.status_code >= 500 and not response.get("Content-Type", "").startswith("application/json"):
-            return JsonResponse(error_body("The server failed to handle this request."), status=response.status_code)
+        if response.status_code >= 500 and not response.get("Content-Type", "").startswith(
+            "application/json"
+        ):
+            return JsonResponse(
+                error_body("The server failed to handle this request."), status=response.status_code
+            )
         return response
 
 

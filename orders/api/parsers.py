@@ -15,6 +15,8 @@ class DecimalJSONParser(JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
         encoding = (parser_context or {}).get("encoding", "utf-8")
         try:
-            return json.loads(stream.read().decode(encoding), parse_float=Decimal, parse_constant=_reject_constant)
+            return json.loads(
+                stream.read().decode(encoding), parse_float=Decimal, parse_constant=_reject_constant
+            )
         except (ValueError, UnicodeDecodeError) as exc:
             raise ParseError(str(exc)) from None

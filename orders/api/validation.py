@@ -15,7 +15,7 @@ class AmountField(serializers.Field):
     """A positive decimal number or decimal string, never a float's rounding."""
 
     default_error_messages = {
-        "invalid": "must be a decimal number or a decimal string, like 1.5 or \"1.5\"",
+        "invalid": 'must be a decimal number or a decimal string, like 1.5 or "1.5"',
         "not_finite": "must be a finite number",
         "not_positive": "must be greater than 0",
         "too_large": "must be at most {maximum}",
@@ -81,11 +81,13 @@ class OrderRequestSerializer(serializers.Serializer):
     def to_internal_value(self, data):
         if not isinstance(data, dict):
             raise serializers.ValidationError(
-                {"non_field_errors": ["The request body must be a JSON object, like {\"amount\": \"1.5\"}."]}
+                {"non_field_errors": ['The request body must be a JSON object, like {"amount": "1.5"}.']}
             )
         unknown = sorted(set(data) - ORDER_FIELDS)
         if unknown:
-            raise serializers.ValidationError({name[:64]: ["is not a field of an order"] for name in unknown[:10]})
+            raise serializers.ValidationError(
+                {name[:64]: ["is not a field of an order"] for name in unknown[:10]}
+            )
         return super().to_internal_value(data)
 
     def validate_type(self, value):

@@ -145,15 +145,25 @@ class QuoteView(APIView):
     @schema.quote
     def get(self, request):
         serializer = OrderRequestSerializer(
-            data={key: request.query_params[key] for key in ("amount", "tokenIn", "tokenOut") if key in request.query_params}
+            data={
+                key: request.query_params[key]
+                for key in ("amount", "tokenIn", "tokenOut")
+                if key in request.query_params
+            }
         )
         serializer.is_valid(raise_exception=True)
         token_in, token_out = serializer.validated_data["tokenIn"], serializer.validated_data["tokenOut"]
         amount = serializer.validated_data["amount"]
         try:
-            route = find_route(token_in=token_in, token_out=token_out, amount_in=token_in.to_base_units(amount))
+            route = find_route(
+                token_in=token_in, token_out=token_out, amount_in=token_in.to_base_units(amount)
+            )
         except RoutingError as error:
-            code = status.HTTP_503_SERVICE_UNAVAILABLE if error.transient else status.HTTP_422_UNPROCESSABLE_ENTITY
+            code = (
+                status.HTTP_503_SERVICE_UNAVAILABLE
+                if error.transient
+                else status.HTTP_422_UNPROCESSABLE_ENTITY
+            )
             return Response(error_body(str(error)) | {"errorCode": error.code}, status=code)
         out = token_out.from_base_units
         return Response(
