@@ -79,7 +79,10 @@ class Engine:
     def start(self, *, web: bool = True, worker: bool = True, clock: bool = True) -> "Engine":
         python = sys.executable
         if web:
-            self._spawn("web", [python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "config.asgi:application"])
+            self._spawn(
+                "web",
+                [python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "config.asgi:application"],
+            )
         if worker:
             self.start_worker()
         if clock:
@@ -91,8 +94,16 @@ class Engine:
     def start_worker(self, role: str = "worker") -> None:
         self._spawn(
             role,
-            [sys.executable, "manage.py", "rqworker-pool", "orders", "--num-workers", str(self.workers),
-             "--worker-class", "rq.worker.SimpleWorker"],
+            [
+                sys.executable,
+                "manage.py",
+                "rqworker-pool",
+                "orders",
+                "--num-workers",
+                str(self.workers),
+                "--worker-class",
+                "rq.worker.SimpleWorker",
+            ],
         )
 
     def healthy(self) -> bool:

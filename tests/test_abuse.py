@@ -8,7 +8,9 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from orders.models import ApiKey, Order
 
@@ -124,22 +126,40 @@ class TestApiKeys:
 
 
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
     max_leaves=12,
 )
 NOT_A_POSITIVE_AMOUNT = (
-    st.none() | st.booleans() | st.integers(max_value=0) | st.text(alphabet="abcxyz -", max_size=8)
-    | st.lists(JSON, max_size=2) | st.dictionaries(st.text(max_size=5), JSON, max_size=2)
+    st.none()
+    | st.booleans()
+    | st.integers(max_value=0)
+    | st.text(alphabet="abcxyz -", max_size=8)
+    | st.lists(JSON, max_size=2)
+    | st.dictionaries(st.text(max_size=5), JSON, max_size=2)
 )
 INVALID_ORDERS = (
-    st.none() | st.booleans() | st.integers() | st.text(max_size=30) | st.lists(JSON, max_size=5)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text(max_size=30)
+    | st.lists(JSON, max_size=5)
     | st.dictionaries(st.sampled_from(["tokenIn", "tokenOut", "slippageBps", "type", "x"]), JSON, max_size=4)
-    | st.fixed_dictionaries({"amount": NOT_A_POSITIVE_AMOUNT}, optional={"tokenIn": JSON, "slippageBps": JSON})
+    | st.fixed_dictionaries(
+        {"amount": NOT_A_POSITIVE_AMOUNT}, optional={"tokenIn": JSON, "slippageBps": JSON}
+    )
 )
 
 
-@hypothesis_settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@hypothesis_settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(body=INVALID_ORDERS)
 def test_random_invalid_json_gets_a_4xx_and_stores_nothing(body):
     answer = post(body)

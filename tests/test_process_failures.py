@@ -33,7 +33,9 @@ def test_a_worker_killed_mid_order_does_not_lose_or_double_it(engines, market, s
     placed = engine.place({"amount": "1"})
     order_id = placed["orderId"]
 
-    pid = wait_until(lambda: busy_worker_pid(settings.REDIS_URL, order_id), timeout=15, message="a busy worker")
+    pid = wait_until(
+        lambda: busy_worker_pid(settings.REDIS_URL, order_id), timeout=15, message="a busy worker"
+    )
     assert engine.order(order_id)["status"] == "routing"
     os.kill(pid, signal.SIGKILL)
 
@@ -70,8 +72,19 @@ def test_a_worker_killed_while_settling_swaps_exactly_once(engines, market, sett
 def own_redis(tmp_path):
     """A redis-server of this test's own, on its own port, to stop and restart."""
     port = free_port()
-    argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-            "--dir", str(tmp_path)]
+    argv = [
+        "redis-server",
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(tmp_path),
+    ]
     server = {"process": None}
 
     def start():
@@ -99,8 +112,15 @@ def test_an_order_placed_while_redis_is_down_is_kept_and_executed_when_it_return
     own_redis, market, no_engine, django_db_blocker
 ):
     with django_db_blocker.unblock():
-        engine = Engine("redis-outage", {"REDIS_URL": own_redis["url"], "MOCK_QUOTE_LATENCY_MS": "0",
-                                         "MOCK_SWAP_LATENCY_MS": "100", "MARKET_DRIFT_SECONDS": "0"}).start()
+        engine = Engine(
+            "redis-outage",
+            {
+                "REDIS_URL": own_redis["url"],
+                "MOCK_QUOTE_LATENCY_MS": "0",
+                "MOCK_SWAP_LATENCY_MS": "100",
+                "MARKET_DRIFT_SECONDS": "0",
+            },
+        ).start()
     try:
         first = engine.place({"amount": "0.1"})
         assert engine.wait_terminal(first["orderId"])["status"] == "confirmed"
@@ -122,12 +142,21 @@ def test_orders_in_flight_when_redis_restarts_all_finish(own_redis, market, no_e
     """Redis restarts empty: queued jobs and settlement timers are gone. The
     clock's sweep finds the orders in the database and finishes them."""
     with django_db_blocker.unblock():
-        engine = Engine("redis-restart", {"REDIS_URL": own_redis["url"], "MOCK_QUOTE_LATENCY_MS": "200",
-                                          "MOCK_SWAP_LATENCY_MS": "1500", "ORDER_STALL_SECONDS": "3",
-                                          "MARKET_DRIFT_SECONDS": "0"}).start()
+        engine = Engine(
+            "redis-restart",
+            {
+                "REDIS_URL": own_redis["url"],
+                "MOCK_QUOTE_LATENCY_MS": "200",
+                "MOCK_SWAP_LATENCY_MS": "1500",
+                "ORDER_STALL_SECONDS": "3",
+                "MARKET_DRIFT_SECONDS": "0",
+            },
+        ).start()
     try:
         placed = [engine.place({"amount": "0.1"})["orderId"] for _ in range(8)]
-        wait_until(lambda: engine.order(placed[0])["status"] != "pending", timeout=10, message="work under way")
+        wait_until(
+            lambda: engine.order(placed[0])["status"] != "pending", timeout=10, message="work under way"
+        )
 
         own_redis["stop"]()
         own_redis["start"]()
@@ -143,8 +172,11 @@ def test_stopping_the_workers_mid_flight_loses_nothing(engines, market):
     waits in Redis and the database for the next worker."""
     engine = engines("shutdown", MOCK_SWAP_LATENCY_MS="1000", MOCK_QUOTE_LATENCY_MS="300")
     placed = [engine.place({"amount": "0.1"})["orderId"] for _ in range(6)]
-    wait_until(lambda: engine.order(placed[0])["status"] in ("building", "submitted"), timeout=10,
-               message="work under way")
+    wait_until(
+        lambda: engine.order(placed[0])["status"] in ("building", "submitted"),
+        timeout=10,
+        message="work under way",
+    )
 
     worker = engine.processes.pop("worker")
     os.killpg(worker.pid, signal.SIGTERM)
