@@ -136,6 +136,8 @@ RATE_LIMIT_PER_MINUTE = env_int("RATE_LIMIT_PER_MINUTE", 6000, minimum=0)
 # An order in routing or building whose row has not moved for this long has
 # lost its worker; the sweeper resumes it (see orders/recovery.py).
 ORDER_STALL_SECONDS = env_int("ORDER_STALL_SECONDS", 15, minimum=1)
+# How long a limit or sniper order waits for its trigger unless it says.
+DEFAULT_ORDER_EXPIRY_SECONDS = env_int("DEFAULT_ORDER_EXPIRY_SECONDS", 3600, minimum=1)
 ORDER_MAX_ATTEMPTS = env_int("ORDER_MAX_ATTEMPTS", 3, minimum=1)
 # Back-off before the second attempt; it doubles for each one after.
 ORDER_RETRY_BACKOFF_SECONDS = env_float("ORDER_RETRY_BACKOFF_SECONDS", 0.5, low=0, high=60)

@@ -12,7 +12,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from orders import services
+from orders import services, triggers
 from orders.models import Order, OrderStatus
 from orders.serializers import decimal_str
 from routing import mock
@@ -51,6 +51,18 @@ def route(order: Order) -> bool:
     except RoutingError as error:
         _permanent_or_transient(order, error)
         return False
+    minimum = max(chosen.min_amount_out(order.slippage_bps), triggers.limit_floor(order))
+    if chosen.expected_amount_out < minimum:
+        # A limit or sniper order whose price moved away after it triggered.
+        services.order_fail(
+            order=order,
+            error=(
+                f"The best route now returns {token_out.from_base_units(chosen.expected_amount_out)} "
+                f"{token_out.symbol}, below the order's floor of {token_out.from_base_units(minimum)}."
+            ),
+            code=SlippageExceeded.code,
+        )
+        return False
     quotes = [
         {
             "dex": quote.dex,
@@ -69,7 +81,7 @@ def route(order: Order) -> bool:
         quotes=quotes,
         route=chosen.to_json(),
         expected_amount_out=token_out.from_base_units(chosen.expected_amount_out),
-        min_amount_out=token_out.from_base_units(chosen.min_amount_out(order.slippage_bps)),
+        min_amount_out=token_out.from_base_units(minimum),
     )
 
 

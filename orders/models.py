@@ -8,10 +8,13 @@ from django.utils import timezone
 
 class OrderType(models.TextChoices):
     MARKET = "market"
+    LIMIT = "limit"
+    SNIPER = "sniper"
 
 
 class OrderStatus(models.TextChoices):
     PENDING = "pending"
+    WAITING = "waiting"
     ROUTING = "routing"
     BUILDING = "building"
     SUBMITTED = "submitted"
@@ -23,6 +26,7 @@ class OrderStatus(models.TextChoices):
 # The lifecycle is a line; a status may only move to a later one.
 LIFECYCLE = [
     OrderStatus.PENDING,
+    OrderStatus.WAITING,
     OrderStatus.ROUTING,
     OrderStatus.BUILDING,
     OrderStatus.SUBMITTED,
@@ -59,6 +63,19 @@ class Order(models.Model):
     error = models.TextField(blank=True)
     error_code = models.CharField(max_length=32, blank=True)
 
+    # Limit orders: the worst price accepted, in tokenOut per tokenIn.
+    limit_price = models.DecimalField(**AMOUNT, null=True, blank=True)
+    # The limit price as a float, a hair low: only for finding candidates by
+    # index (SQLite compares DecimalFields unreliably); each is then checked
+    # exactly against limit_price.
+    trigger_price = models.FloatField(null=True, blank=True)
+    # Sniper orders: the most paid per token, in tokenIn per tokenOut.
+    max_price = models.DecimalField(**AMOUNT, null=True, blank=True)
+    # A waiting order that has not triggered by then fails as `expired`.
+    expires_at = models.DateTimeField(null=True, blank=True)
+    # When a waiting order's trigger fired; it then waits for a free slot.
+    triggered_at = models.DateTimeField(null=True, blank=True)
+
     # An operator's retry of a failed order is a new order: a terminal status
     # is final, so the old one keeps its failure and points to its successor.
     retry_of = models.OneToOneField(
@@ -76,6 +93,12 @@ class Order(models.Model):
         indexes = [
             # Admission takes the oldest pending orders; the sweeper scans by status.
             models.Index(fields=["status", "created_at"], name="order_status_created"),
+            # A pool update finds the limit orders its price crossed by range
+            # scan, never by reading every waiting order.
+            models.Index(
+                fields=["status", "token_in", "token_out", "trigger_price"], name="order_limit_trigger"
+            ),
+            models.Index(fields=["status", "expires_at"], name="order_expiry"),
         ]
 
     def __str__(self) -> str:

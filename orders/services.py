@@ -13,10 +13,11 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from redis.exceptions import RedisError
 
-from orders import dispatch, metrics
+from orders import dispatch, metrics, triggers
 from orders.broadcast import send_event_on_commit
 from orders.models import (
     IN_FLIGHT_STATUSES,
@@ -25,6 +26,7 @@ from orders.models import (
     Order,
     OrderEvent,
     OrderStatus,
+    OrderType,
 )
 from orders.serializers import decimal_str, isoformat
 
@@ -33,11 +35,17 @@ log = logging.getLogger(__name__)
 # The fields a status message carries, besides orderId, status, at and attempt.
 STATUS_FIELDS = {
     OrderStatus.PENDING: ("tokenIn", "tokenOut", "amount", "slippageBps", "type"),
+    OrderStatus.WAITING: ("limitPrice", "maxPrice", "expiresAt"),
     OrderStatus.BUILDING: ("dex", "quotes", "route", "expectedAmountOut", "minAmountOut"),
     OrderStatus.SUBMITTED: ("dex", "txHash"),
     OrderStatus.CONFIRMED: ("dex", "txHash", "amountOut", "executedPrice"),
     OrderStatus.FAILED: ("error", "errorCode"),
 }
+
+
+# How far below its limit a limit order's index price sits: floats round,
+# and a candidate too many costs one exact check, a candidate missed a fill.
+TRIGGER_PRICE_MARGIN = 1e-9
 
 
 class IdempotencyConflict(Exception):
@@ -61,6 +69,9 @@ def _wire_fields(order: Order) -> dict:
         "txHash": order.tx_hash or None,
         "error": order.error or None,
         "errorCode": order.error_code or None,
+        "limitPrice": decimal_str(order.limit_price),
+        "maxPrice": decimal_str(order.max_price),
+        "expiresAt": isoformat(order.expires_at) if order.expires_at else None,
     }
 
 
@@ -91,7 +102,7 @@ def _may_move(current: str, to: str) -> bool:
     if to == OrderStatus.FAILED:
         return True
     if to == OrderStatus.CANCELLED:
-        return current == OrderStatus.PENDING
+        return current in (OrderStatus.PENDING, OrderStatus.WAITING)
     return LIFECYCLE.index(to) > LIFECYCLE.index(current)
 
 
@@ -118,11 +129,16 @@ def order_place(
     token_in: str,
     token_out: str,
     slippage_bps: int = 50,
-    order_type: str = "market",
+    order_type: str = OrderType.MARKET,
+    limit_price: Decimal | None = None,
+    max_price: Decimal | None = None,
+    expires_in_seconds: int | None = None,
     idempotency_key: str | None = None,
     fingerprint: str = "",
 ) -> tuple[Order, bool]:
-    """Store a new pending order and ask for admission once it commits.
+    """Store a new order. A market order is pending and asks for admission
+    once it commits; a limit or sniper order is armed at once (`waiting`)
+    and asks for a look at the market, whose price may already satisfy it.
 
     Returns the order and whether it was created: with an Idempotency-Key
     seen before (and the same request) the earlier order comes back.
@@ -138,11 +154,23 @@ def order_place(
                 token_out=token_out,
                 amount=amount,
                 slippage_bps=slippage_bps,
+                limit_price=limit_price,
+                trigger_price=float(limit_price) * (1 - TRIGGER_PRICE_MARGIN) if limit_price else None,
+                max_price=max_price,
                 idempotency_key=idempotency_key or None,
                 request_fingerprint=fingerprint,
             )
             _record(order)
-            transaction.on_commit(request_admission)
+            if order_type == OrderType.MARKET:
+                transaction.on_commit(request_admission)
+            else:
+                expires_at = order.created_at + timedelta(
+                    seconds=expires_in_seconds or settings.DEFAULT_ORDER_EXPIRY_SECONDS
+                )
+                order_transition(order=order, to=OrderStatus.WAITING, expires_at=expires_at)
+                # The market may already be past the limit (or the token launched).
+                pair = (token_in, token_out)
+                transaction.on_commit(lambda: triggers.check_pairs([pair]))
     except IntegrityError:
         # Two requests with one Idempotency-Key raced; the other one won.
         existing = Order.objects.filter(idempotency_key=idempotency_key).first()
@@ -209,8 +237,10 @@ def order_retry(*, order: Order, error: str) -> bool:
 
 
 def order_cancel(*, order: Order) -> bool:
-    """Cancel an order that has not started routing. False once it has."""
-    if order.status != OrderStatus.PENDING:
+    """Cancel an order that has not started routing (pending, or waiting for
+    its trigger). False once it has: the conditional update lets exactly one
+    of a cancel and a racing admission win."""
+    if order.status not in (OrderStatus.PENDING, OrderStatus.WAITING):
         return False
     return _claim(order, to=OrderStatus.CANCELLED, attempt=order.attempt)
 
@@ -273,8 +303,13 @@ def orders_admit() -> int:
         free = settings.ORDER_CONCURRENCY - in_flight
         if free <= 0:
             return 0
-        pending = Order.objects.filter(status=OrderStatus.PENDING).order_by("created_at")[:free]
-        for order in pending:
+        # Market orders, and limit and sniper orders whose trigger fired, by arrival.
+        ready = Q(status=OrderStatus.PENDING) | Q(status=OrderStatus.WAITING, triggered_at__isnull=False)
+        for order in Order.objects.filter(ready).order_by("created_at")[:free]:
+            if order.type == OrderType.LIMIT and not triggers.limit_reached(order):
+                # The price moved back while the order waited for a slot: re-arm it.
+                Order.objects.filter(pk=order.pk, status=OrderStatus.WAITING).update(triggered_at=None)
+                continue
             if order_transition(order=order, to=OrderStatus.ROUTING):
                 dispatch.enqueue("execute_order", order.id)
                 admitted += 1

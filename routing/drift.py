@@ -14,6 +14,7 @@ from routing import market, mock
 from routing.errors import InsufficientLiquidity
 from routing.models import Pool
 from routing.seed import anchor_price
+from routing.signals import announce_on_commit
 
 logger = logging.getLogger("routing")
 
@@ -51,4 +52,5 @@ def apply_drift() -> int:
         pools = list(Pool.objects.select_for_update().order_by("id"))
         for pool in pools:
             _trade(pool, now)
+        announce_on_commit({(pool.token_a, pool.token_b) for pool in pools})
     return len(pools)

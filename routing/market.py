@@ -26,6 +26,24 @@ def pools_for_pair(token_in: Token, token_out: Token) -> list[Pool]:
     return list(Pool.objects.filter(pair_filter(token_in, token_out)).order_by("id"))
 
 
+def token_trades(token: Token) -> bool:
+    """Whether any pool trades this token yet."""
+    return Pool.objects.filter(Q(token_a=token.symbol) | Q(token_b=token.symbol)).exists()
+
+
+def best_spot_price(token_in: Token, token_out: Token) -> Fraction | None:
+    """Whole `token_out` per whole `token_in` at the best pool's spot price,
+    or None if no pool trades the pair. No order of any size fills at a
+    better average price: fees and price impact only lower it."""
+    best = None
+    for pool in pools_for_pair(token_in, token_out):
+        price = pool.price()  # whole B per whole A
+        if pool.token_a != token_in.symbol:
+            price = 1 / price if price else Fraction(0)
+        best = price if best is None else max(best, price)
+    return best
+
+
 def to_decimal(value: Fraction, *, significant: int = 10) -> Decimal:
     """A readable decimal with about `significant` significant digits."""
     if value == 0:

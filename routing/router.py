@@ -22,6 +22,7 @@ from django.db.models import F
 from routing import market, mock
 from routing.errors import DexUnavailable, InsufficientLiquidity, InvalidPair, NoRoute, SlippageExceeded
 from routing.models import Pool
+from routing.signals import announce_on_commit
 from routing.swap import SwapResult
 from routing.tokens import Token, resolve_token
 
@@ -291,6 +292,16 @@ def choose_route(
     return Route(token_in, token_out, amount_in, best_quote.dex, best_quote.amount_out, quotes, legs, reason)
 
 
+def simulate_route(*, token_in: Token, token_out: Token, amount_in: int) -> Route:
+    """The route `find_route` would choose now, computed locally: no DEX is
+    asked, so no latency and no simulated outage. For deciding whether a
+    waiting order's trigger has fired, not for executing it."""
+    pools = _check_pair(token_in, token_out, amount_in)
+    now = market.now()
+    venues = [_venue(pool, token_in) for pool in pools]
+    return choose_route(token_in, token_out, amount_in, [(v, v.quote(amount_in, now)) for v in venues], now)
+
+
 def find_route(*, token_in: Token, token_out: Token, amount_in: int) -> Route:
     pools = _check_pair(token_in, token_out, amount_in)
     now = market.now()
@@ -371,6 +382,7 @@ def execute_route(*, route: Route, min_amount_out: int) -> int:
             pool = locked[pool_id]
             pool.swaps_executed = F("swaps_executed") + 1
             pool.save(update_fields=[*pool.store(state), "swaps_executed"])
+        announce_on_commit({(pool.token_a, pool.token_b) for pool in locked.values()})
     logger.info(
         "swap executed %s",
         json.dumps(

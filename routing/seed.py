@@ -190,8 +190,11 @@ def seed_market() -> int:
 
 @transaction.atomic
 def reset_market() -> int:
-    """Put every seeded pool back in its seeded state, keeping pool ids."""
+    """Put every seeded pool back in its seeded state, keeping pool ids, and
+    remove the pools of launched tokens."""
     for seed in SEEDS:
         dex, token_a, token_b = seed_key(seed)
         Pool.objects.update_or_create(dex=dex, token_a=token_a, token_b=token_b, defaults=seeded_fields(seed))
+    # Launched tokens go back to "not yet trading".
+    Pool.objects.exclude(address__in=[pool_address(*seed_key(seed)) for seed in SEEDS]).delete()
     return len(SEEDS)

@@ -29,6 +29,10 @@ TOKENS: dict[str, Token] = {
         Token("USDC", "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v", 6, "USD Coin"),
         Token("USDT", "Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB", 6, "Tether USD"),
         Token("BONK", "DezXAZ8z7PnrnRJjz3wXBoRgixCa6xjnB7YaB1pPB263", 5, "Bonk"),
+        # Listed, not yet trading: their first pool appears when an operator
+        # launches them (manage.py launch_token), which is what sniper orders wait for.
+        Token("NOVA", "NovaX7h2dG5qz3TLeKBsh8cUQ4W1mRfyJp6ZtA9vbCd", 6, "Nova (launching)"),
+        Token("LUMEN", "LumEn4QwF8rV2xPcY7kHsG3dT9bZa6NjLe5MuCo1Rip", 6, "Lumen (launching)"),
     )
 }
 _BY_MINT = {token.mint: token for token in TOKENS.values()}

@@ -128,6 +128,19 @@ class OrderRequestSchema(serializers.Serializer):
     tokenOut = serializers.CharField(required=False, default="USDC", help_text="Symbol or mint address.")
     slippageBps = serializers.IntegerField(required=False, default=50, min_value=0, max_value=10_000)
     type = serializers.ChoiceField(choices=OrderType.choices, required=False, default=OrderType.MARKET)
+    limitPrice = serializers.CharField(
+        required=False,
+        help_text="Limit orders (required): the worst price accepted, in tokenOut per tokenIn.",
+    )
+    maxPrice = serializers.CharField(
+        required=False,
+        help_text="Sniper orders (required): the most paid per token, in tokenIn per tokenOut.",
+    )
+    expiresInSeconds = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        help_text="Limit and sniper orders: how long to wait for the trigger (default 3600).",
+    )
 
     class Meta:
         ref_name = "OrderRequest"
@@ -191,6 +204,12 @@ class OrderSerializer(serializers.Serializer):
     attempt = serializers.IntegerField()
     error = serializers.CharField(allow_null=True)
     errorCode = serializers.CharField(allow_null=True)
+    limitPrice = serializers.CharField(allow_null=True, help_text="Limit orders: tokenOut per tokenIn.")
+    maxPrice = serializers.CharField(allow_null=True, help_text="Sniper orders: tokenIn per tokenOut.")
+    expiresAt = serializers.DateTimeField(allow_null=True, help_text="When a waiting order expires.")
+    triggeredAt = serializers.DateTimeField(
+        allow_null=True, help_text="When a waiting order's trigger fired."
+    )
     createdAt = serializers.DateTimeField()
     updatedAt = serializers.DateTimeField()
     history = HistoryEntrySerializer(many=True)
@@ -232,6 +251,10 @@ CONFIRMED_ORDER = {
     "attempt": 1,
     "error": None,
     "errorCode": None,
+    "limitPrice": None,
+    "maxPrice": None,
+    "expiresAt": None,
+    "triggeredAt": None,
     "createdAt": "2026-01-05T12:00:00.000000Z",
     "updatedAt": "2026-01-05T12:00:02.912000Z",
     "history": [
@@ -348,6 +371,28 @@ order_detail = extend_schema(
     tags=["orders"],
     responses={200: OrderSerializer, 404: NOT_FOUND, 405: NOT_ALLOWED},
     examples=[OpenApiExample("Confirmed", value=CONFIRMED_ORDER, response_only=True, status_codes=["200"])],
+)
+
+cancel_order = extend_schema(
+    operation_id="orders_cancel",
+    summary="Cancel an order that has not started routing",
+    description="Moves a `pending` or `waiting` order to `cancelled` and answers with the order; "
+    "an order that has started routing (or ended) answers 409.",
+    tags=["orders"],
+    request=None,
+    responses={
+        200: OrderSerializer,
+        401: UNAUTHENTICATED,
+        404: NOT_FOUND,
+        405: NOT_ALLOWED,
+        409: _error(
+            "The order has started routing, or has ended, and can no longer be cancelled.",
+            (
+                "Too late",
+                {"error": "The order is submitted: only pending or waiting orders can be cancelled."},
+            ),
+        ),
+    },
 )
 
 order_list = extend_schema(

@@ -6,9 +6,26 @@ from django.conf import settings
 from rest_framework import serializers
 
 from orders.models import OrderType
+from routing.market import token_trades
 from routing.tokens import resolve_token
 
-ORDER_FIELDS = {"amount", "tokenIn", "tokenOut", "slippageBps", "type"}
+ORDER_FIELDS = {
+    "amount",
+    "tokenIn",
+    "tokenOut",
+    "slippageBps",
+    "type",
+    "limitPrice",
+    "maxPrice",
+    "expiresInSeconds",
+}
+# Which trigger fields each order type takes; the others are refused.
+TRIGGER_FIELDS = {
+    OrderType.MARKET: set(),
+    OrderType.LIMIT: {"limitPrice", "expiresInSeconds"},
+    OrderType.SNIPER: {"maxPrice", "expiresInSeconds"},
+}
+MAX_EXPIRY_SECONDS = 30 * 24 * 3600
 
 
 class AmountField(serializers.Field):
@@ -21,6 +38,10 @@ class AmountField(serializers.Field):
         "too_large": "must be at most {maximum}",
     }
 
+    def __init__(self, *, maximum: Decimal | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.maximum = maximum
+
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, (int, float, Decimal, str)):
             self.fail("invalid")
@@ -32,8 +53,8 @@ class AmountField(serializers.Field):
             self.fail("not_finite")
         if value <= 0:
             self.fail("not_positive")
-        if value > settings.MAX_ORDER_AMOUNT:
-            self.fail("too_large", maximum=settings.MAX_ORDER_AMOUNT)
+        if self.maximum is not None and value > self.maximum:
+            self.fail("too_large", maximum=self.maximum)
         return value
 
     def to_representation(self, value):
@@ -72,7 +93,10 @@ class StrictIntegerField(serializers.IntegerField):
 
 
 class OrderRequestSerializer(serializers.Serializer):
-    amount = AmountField()
+    amount = AmountField(maximum=settings.MAX_ORDER_AMOUNT)
+    limitPrice = AmountField(required=False, maximum=Decimal(10) ** 15)
+    maxPrice = AmountField(required=False, maximum=Decimal(10) ** 15)
+    expiresInSeconds = StrictIntegerField(required=False, min_value=1, max_value=MAX_EXPIRY_SECONDS)
     tokenIn = TokenField(required=False, default=None)
     tokenOut = TokenField(required=False, default=None)
     slippageBps = StrictIntegerField(required=False, default=50, min_value=0, max_value=10_000)
@@ -110,4 +134,24 @@ class OrderRequestSerializer(serializers.Serializer):
                 {"amount": [f"has more decimals than {token_in.symbol} has ({token_in.decimals})"]}
             )
         attrs["tokenIn"], attrs["tokenOut"] = token_in, token_out
+        self._validate_trigger(attrs)
         return attrs
+
+    def _validate_trigger(self, attrs) -> None:
+        order_type = attrs["type"]
+        pay, get = attrs["tokenIn"].symbol, attrs["tokenOut"].symbol
+        given = {name for name in ("limitPrice", "maxPrice", "expiresInSeconds") if name in attrs}
+        for name in sorted(given - TRIGGER_FIELDS[order_type]):
+            raise serializers.ValidationError({name: [f"is not a field of {order_type} orders"]})
+        if order_type == OrderType.LIMIT and "limitPrice" not in attrs:
+            why = f"is required for limit orders: the worst price, in {get} per {pay}"
+            raise serializers.ValidationError({"limitPrice": [why]})
+        if order_type == OrderType.SNIPER:
+            if "maxPrice" not in attrs:
+                why = f"is required for sniper orders: the most to pay, in {pay} per {get}"
+                raise serializers.ValidationError({"maxPrice": [why]})
+            if token_trades(attrs["tokenOut"]):
+                why = f"{get} already trades; place a market or limit order"
+                raise serializers.ValidationError({"tokenOut": [why]})
+        if order_type != OrderType.MARKET:
+            attrs.setdefault("expiresInSeconds", settings.DEFAULT_ORDER_EXPIRY_SECONDS)

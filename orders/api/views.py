@@ -77,6 +77,9 @@ def place_order(data, *, idempotency_key: str | None = None) -> Order:
         token_out=valid["tokenOut"].symbol,
         slippage_bps=valid["slippageBps"],
         order_type=valid["type"],
+        limit_price=valid.get("limitPrice"),
+        max_price=valid.get("maxPrice"),
+        expires_in_seconds=valid.get("expiresInSeconds"),
         idempotency_key=idempotency_key,
         fingerprint=fingerprint(valid) if idempotency_key else "",
     )
@@ -118,6 +121,19 @@ class OrderDetailView(APIView):
     @schema.order_detail
     def get(self, request, order_id):
         order = get_object_or_404(Order.objects.prefetch_related("events"), pk=order_id)
+        return Response(order_to_dict(order))
+
+
+class OrderCancelView(APIView):
+    @schema.cancel_order
+    def post(self, request, order_id):
+        order = get_object_or_404(Order, pk=order_id)
+        if not services.order_cancel(order=order):
+            order.refresh_from_db()
+            return Response(
+                error_body(f"The order is {order.status}: only pending or waiting orders can be cancelled."),
+                status=status.HTTP_409_CONFLICT,
+            )
         return Response(order_to_dict(order))
 
 

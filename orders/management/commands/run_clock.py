@@ -1,8 +1,9 @@
 """The engine clock: the one loop that keeps time for the workers.
 
-Each tick it releases due timers (settlements, retries) onto the queue and
-admits pending orders into free slots; every few seconds it sweeps for orders
-whose work was lost and lets the mock market drift. Running several clocks
+Each tick it releases due timers (settlements, retries) onto the queue; every
+few seconds it sweeps for orders whose work was lost, expires waiting orders
+whose time is up, admits pending orders into free slots, and lets the mock
+market drift. Running several clocks
 (one per machine) is safe: every step claims its work atomically.
 """
 
@@ -13,12 +14,15 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from orders import dispatch, recovery, services
+from orders import dispatch, recovery, services, triggers
 from routing.drift import apply_drift
 
 log = logging.getLogger(__name__)
 
 SWEEP_EVERY_SECONDS = 2.0
+# Waiting orders are woken by pool changes; this pass only catches a check
+# that failed, or pools that changed while no engine ran.
+RECHECK_TRIGGERS_EVERY_SECONDS = 30.0
 
 
 class Command(BaseCommand):
@@ -29,7 +33,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
         tick = settings.CLOCK_TICK_SECONDS
-        next_sweep = next_drift = time.monotonic()
+        next_sweep = next_drift = next_recheck = time.monotonic()
         log.info("clock started; tick %.3fs", tick)
         while self._running:
             started = time.monotonic()
@@ -37,8 +41,12 @@ class Command(BaseCommand):
                 dispatch.release_due_timers()
                 if started >= next_sweep:
                     recovery.sweep()
+                    triggers.orders_expire()
                     services.orders_admit()
                     next_sweep = started + SWEEP_EVERY_SECONDS
+                if started >= next_recheck:
+                    triggers.check_pairs(triggers.waiting_pairs())
+                    next_recheck = started + RECHECK_TRIGGERS_EVERY_SECONDS
                 if settings.MARKET_DRIFT_SECONDS and started >= next_drift:
                     apply_drift()
                     next_drift = started + settings.MARKET_DRIFT_SECONDS

@@ -1,0 +1,144 @@
+"""Waking limit and sniper orders when the market reaches them.
+
+Nothing polls waiting orders. When a pool changes (a swap, the drift, a
+launch), routing sends `pools_changed`; if any order waits on that pair, the
+pair is checked at once: a range scan on the trigger-price index finds the limit
+orders the new best price could satisfy (none, while the price is away from
+them), each is checked exactly against the executable price for its whole
+amount, and the ones that pass are marked triggered. Sniper orders on a pair
+trigger when it first has a pool. Admission then takes triggered orders, in
+the order they arrived, like new market orders.
+"""
+
+import logging
+from decimal import ROUND_CEILING, ROUND_FLOOR
+
+from django.dispatch import receiver
+from django.utils import timezone
+
+from orders.models import Order, OrderStatus, OrderType
+from routing.errors import RoutingError
+from routing.market import best_spot_price
+from routing.router import simulate_route
+from routing.signals import pools_changed
+from routing.tokens import resolve_token
+
+log = logging.getLogger(__name__)
+
+
+def _waiting_on(token_a: str, token_b: str):
+    return Order.objects.filter(
+        status=OrderStatus.WAITING, token_in__in=(token_a, token_b), token_out__in=(token_a, token_b)
+    )
+
+
+@receiver(pools_changed)
+def pools_moved(sender, pairs, **kwargs) -> None:
+    check_pairs(pairs)
+
+
+def check_pairs(pairs) -> int:
+    """Check, right here, the orders waiting on these pairs. It runs in the
+    process whose write moved the pools (a worker, the clock, the admin),
+    after the commit: one indexed query when no order waits on the pair, a
+    range scan of the candidates when some do. Never raises: a failed check
+    is redone by the clock's periodic pass."""
+    fired = 0
+    for token_a, token_b in pairs:
+        try:
+            if _waiting_on(token_a, token_b).exists():
+                fired += orders_trigger(token_a=token_a, token_b=token_b)
+        except Exception:
+            log.exception("trigger check for %s/%s failed; the clock will retry it", token_a, token_b)
+    return fired
+
+
+def waiting_pairs() -> set[tuple[str, str]]:
+    """The pairs some order waits on."""
+    return set(
+        Order.objects.filter(status=OrderStatus.WAITING).values_list("token_in", "token_out").distinct()
+    )
+
+
+def orders_trigger(*, token_a: str, token_b: str) -> int:
+    """Mark the orders waiting on this pair whose trigger has fired, and ask
+    for their admission; returns how many fired."""
+    fired = 0
+    for token_in, token_out in ((token_a, token_b), (token_b, token_a)):
+        fired += _trigger_direction(resolve_token(token_in), resolve_token(token_out))
+    if fired:
+        from orders.services import request_admission
+
+        request_admission()
+    return fired
+
+
+def _trigger_direction(token_in, token_out) -> int:
+    spot = best_spot_price(token_in, token_out)
+    if spot is None:
+        return 0  # not trading yet: snipers keep waiting
+    untriggered = Order.objects.filter(
+        status=OrderStatus.WAITING,
+        triggered_at__isnull=True,
+        token_in=token_in.symbol,
+        token_out=token_out.symbol,
+    )
+    fired = 0
+    for order in untriggered.filter(type=OrderType.SNIPER).order_by("created_at"):
+        fired += _mark_triggered(order)
+    candidates = untriggered.filter(type=OrderType.LIMIT, trigger_price__lte=float(spot)).order_by(
+        "created_at"
+    )
+    for order in candidates:
+        if limit_reached(order):
+            fired += _mark_triggered(order)
+    return fired
+
+
+def _mark_triggered(order: Order) -> int:
+    return Order.objects.filter(pk=order.pk, status=OrderStatus.WAITING, triggered_at__isnull=True).update(
+        triggered_at=timezone.now()
+    )
+
+
+def limit_reached(order: Order) -> bool:
+    """Whether the best executable price for the order's whole amount is at
+    or above its limit now."""
+    token_in, token_out = resolve_token(order.token_in), resolve_token(order.token_out)
+    try:
+        route = simulate_route(
+            token_in=token_in, token_out=token_out, amount_in=token_in.to_base_units(order.amount)
+        )
+    except RoutingError:
+        return False
+    return route.expected_amount_out >= limit_floor(order)
+
+
+def limit_floor(order: Order) -> int:
+    """The fewest base units of tokenOut the order accepts, by its trigger
+    price: a limit order never fills below its limit, a sniper never pays
+    more than its maximum price."""
+    token_out = resolve_token(order.token_out)
+    if order.type == OrderType.LIMIT:
+        least = (order.amount * order.limit_price).scaleb(token_out.decimals)
+        return int(least.to_integral_value(rounding=ROUND_CEILING))
+    if order.type == OrderType.SNIPER:
+        least = (order.amount / order.max_price).scaleb(token_out.decimals)
+        return int(least.to_integral_value(rounding=ROUND_FLOOR))
+    return 0
+
+
+def orders_expire() -> int:
+    """Fail every waiting order whose time is up; returns how many."""
+    from orders.services import order_fail
+
+    expired = 0
+    for order in Order.objects.filter(status=OrderStatus.WAITING, expires_at__lte=timezone.now()):
+        when = order.expires_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+        trigger = (
+            f"the price never reached {order.limit_price}"
+            if order.type == OrderType.LIMIT
+            else (f"{order.token_out} did not launch")
+        )
+        expired += order_fail(order=order, error=f"The order expired at {when}: {trigger}.", code="expired")
+    return expired

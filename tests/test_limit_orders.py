@@ -1,0 +1,120 @@
+"""Limit orders wait for the market, fill no worse than their limit, expire,
+and lose the race to a cancel cleanly."""
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from decimal import Decimal
+
+
+def best_price(engine, amount: str, token_in="SOL", token_out="USDC") -> Decimal:
+    status, quote = engine.request(
+        "GET", f"/api/quote?tokenIn={token_in}&tokenOut={token_out}&amount={amount}"
+    )
+    assert status == 200, quote
+    return Decimal(quote["best"]["amountOut"]) / Decimal(amount)
+
+
+def push_sol_price_up(engine, usdc: str = "400000") -> dict:
+    placed = engine.place({"amount": usdc, "tokenIn": "USDC", "tokenOut": "SOL", "slippageBps": 500})
+    return engine.wait_terminal(placed["orderId"])
+
+
+def at(order: dict, status: str) -> datetime:
+    return next(datetime.fromisoformat(e["at"]) for e in order["history"] if e["status"] == status)
+
+
+def test_a_limit_order_waits_then_fills_on_the_first_crossing_never_below_its_limit(engine):
+    limit = (best_price(engine, "10") * Decimal("1.005")).quantize(Decimal("0.0001"))
+    placed = engine.place(
+        {"type": "limit", "amount": "10", "limitPrice": str(limit), "expiresInSeconds": 120}
+    )
+
+    waiting = engine.order(placed["orderId"])
+    assert waiting["status"] == "waiting" and waiting["limitPrice"] == str(limit)
+    assert [entry["status"] for entry in waiting["history"]] == ["pending", "waiting"]
+
+    crossing = push_sol_price_up(engine)
+    assert crossing["status"] == "confirmed"
+    order = engine.wait_terminal(placed["orderId"], timeout=30)
+
+    assert order["status"] == "confirmed", order["error"]
+    assert Decimal(order["executedPrice"]) >= limit
+    assert Decimal(order["minAmountOut"]) >= Decimal("10") * limit
+    assert at(order, "routing") > at(crossing, "confirmed")
+    assert [entry["status"] for entry in order["history"]] == [
+        "pending",
+        "waiting",
+        "routing",
+        "building",
+        "submitted",
+        "confirmed",
+    ]
+
+
+def test_a_limit_order_away_from_the_market_keeps_waiting(engine):
+    limit = best_price(engine, "1") * 2
+    placed = engine.place({"type": "limit", "amount": "1", "limitPrice": str(limit)})
+
+    push_sol_price_up(engine, usdc="1000")
+
+    assert engine.order(placed["orderId"])["status"] == "waiting"
+    assert engine.order(placed["orderId"])["triggeredAt"] is None
+
+
+def test_a_limit_order_that_never_triggers_expires(engine):
+    placed = engine.place({"type": "limit", "amount": "1", "limitPrice": "1000", "expiresInSeconds": 1})
+
+    order = engine.wait_terminal(placed["orderId"], timeout=15)
+
+    assert order["status"] == "failed" and order["errorCode"] == "expired"
+    assert "expired" in order["error"]
+
+
+def test_cancel_moves_a_waiting_order_to_cancelled_and_refuses_later_statuses(engine):
+    placed = engine.place({"type": "limit", "amount": "1", "limitPrice": "1000"})
+
+    status, cancelled = engine.request("POST", f"/api/orders/{placed['orderId']}/cancel")
+    assert status == 200 and cancelled["status"] == "cancelled"
+    status, again = engine.request("POST", f"/api/orders/{placed['orderId']}/cancel")
+    assert status == 409 and "cancelled" in again["error"]
+
+    market = engine.place({"amount": "0.1"})
+    engine.wait_terminal(market["orderId"])
+    status, late = engine.request("POST", f"/api/orders/{market['orderId']}/cancel")
+    assert status == 409 and "confirmed" in late["error"]
+    status, _ = engine.request("POST", "/api/orders/00000000-0000-0000-0000-000000000000/cancel")
+    assert status == 404
+
+
+def test_a_cancel_racing_a_trigger_has_exactly_one_winner(engine):
+    limit = (best_price(engine, "5") * Decimal("1.004")).quantize(Decimal("0.0001"))
+    orders = [
+        engine.place({"type": "limit", "amount": "5", "limitPrice": str(limit)})["orderId"] for _ in range(4)
+    ]
+
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        crossing = pool.submit(push_sol_price_up, engine)
+        cancels = list(pool.map(lambda oid: engine.request("POST", f"/api/orders/{oid}/cancel"), orders))
+        crossing.result()
+
+    for order_id, (status, _) in zip(orders, cancels, strict=True):
+        order = engine.wait_terminal(order_id, timeout=30)
+        statuses = [entry["status"] for entry in order["history"]]
+        if status == 200:
+            assert order["status"] == "cancelled" and "routing" not in statuses
+        else:
+            assert status == 409 and order["status"] == "confirmed" and "cancelled" not in statuses
+            assert Decimal(order["executedPrice"]) >= limit
+
+
+def test_limit_order_fields_are_validated(engine):
+    cases = [
+        ({"type": "limit", "amount": "1"}, "limitPrice"),
+        ({"type": "limit", "amount": "1", "limitPrice": "-3"}, "limitPrice"),
+        ({"type": "limit", "amount": "1", "limitPrice": "150", "expiresInSeconds": 0}, "expiresInSeconds"),
+        ({"type": "limit", "amount": "1", "limitPrice": "150", "maxPrice": "1"}, "maxPrice"),
+        ({"type": "market", "amount": "1", "limitPrice": "150"}, "limitPrice"),
+    ]
+    for body, field in cases:
+        status, answer = engine.request("POST", "/api/orders/execute", body)
+        assert status == 400 and field in answer["fields"], (body, answer)
