@@ -37,6 +37,10 @@ run: .run/engine.live
 
 FORCE:
 
+# The benchmark: `make bench ARGS="-n 2000 -c 50"`; see BENCHMARKS.md.
+bench: venv redis
+	$(BIN)/python -m bench $(ARGS)
+
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
