@@ -1,16 +1,18 @@
 """Orders in the admin: read-only. Operators act through the actions, which
-go through orders.services like every other write."""
+go through orders.services like every other write. The "Launch a token" page
+(orders/admin_views.py) hangs off this admin's URLs."""
 
 import uuid
 
 from django.contrib import admin, messages
 from django.db.models import F, Value
 from django.db.models.functions import Concat
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.html import format_html
 
 from orders import services
-from orders.models import ApiKey, Order, OrderEvent, OrderStatus
+from orders.admin_views import launch_token_view
+from orders.models import ApiKey, Order, OrderEvent, OrderStatus, OrderType
 from orders.serializers import decimal_str
 
 
@@ -69,6 +71,7 @@ class DexFilter(admin.SimpleListFilter):
 class OrderAdmin(admin.ModelAdmin):
     list_display = [
         "short_id",
+        "type",
         "pair",
         "amount_in",
         "status_badge",
@@ -77,7 +80,7 @@ class OrderAdmin(admin.ModelAdmin):
         "attempt",
         "created_at",
     ]
-    list_filter = ["status", DexFilter, PairFilter]
+    list_filter = ["status", "type", DexFilter, PairFilter]
     search_fields = ["tx_hash"]
     search_help_text = "Search by order id or transaction hash."
     date_hierarchy = "created_at"
@@ -85,7 +88,7 @@ class OrderAdmin(admin.ModelAdmin):
     list_per_page = 50
     inlines = [OrderEventInline]
     readonly_fields = ["page"]
-    actions = ["retry_failed", "cancel_pending"]
+    actions = ["retry_failed", "cancel_open"]
     fieldsets = [
         (
             None,
@@ -103,6 +106,7 @@ class OrderAdmin(admin.ModelAdmin):
                 ]
             },
         ),
+        ("Trigger", {"fields": ["limit_price", "max_price", "expires_at", "triggered_at"]}),
         ("Route", {"fields": ["dex", "quotes", "route", "expected_amount_out", "min_amount_out"]}),
         (
             "Execution",
@@ -119,6 +123,19 @@ class OrderAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def get_urls(self):
+        # admin_view: the admin's login, and staff only.
+        launch = path(
+            "launch-token/", self.admin_site.admin_view(launch_token_view), name="orders_launch_token"
+        )
+        return [launch, *super().get_urls()]
+
+    def get_fieldsets(self, request, obj=None):
+        # A market order has no trigger: leave the empty section out.
+        if obj is not None and obj.type == OrderType.MARKET:
+            return [fieldset for fieldset in self.fieldsets if fieldset[0] != "Trigger"]
+        return self.fieldsets
 
     def get_search_results(self, request, queryset, search_term):
         # Order ids are UUIDs: match one exactly (with or without dashes), since
@@ -155,6 +172,7 @@ class OrderAdmin(admin.ModelAdmin):
     @admin.display(description="status", ordering="status")
     def status_badge(self, order):
         colours = {
+            OrderStatus.WAITING: "#b45309",
             OrderStatus.CONFIRMED: "#15803d",
             OrderStatus.FAILED: "#b91c1c",
             OrderStatus.CANCELLED: "#64748b",
@@ -177,15 +195,18 @@ class OrderAdmin(admin.ModelAdmin):
         why = "not failed, or retried already"
         self._report(request, done=retried, verb="Retried", skipped=skipped, why=why)
 
-    @admin.action(description="Cancel selected pending orders")
-    def cancel_pending(self, request, queryset):
+    @admin.action(description="Cancel selected pending or waiting orders")
+    def cancel_open(self, request, queryset):
+        # order_cancel claims the row, so an order that starts routing
+        # meanwhile is left alone and counted as skipped.
         cancelled = skipped = 0
         for order in queryset:
             if services.order_cancel(order=order):
                 cancelled += 1
             else:
                 skipped += 1
-        self._report(request, done=cancelled, verb="Cancelled", skipped=skipped, why="no longer pending")
+        why = "already routing or finished"
+        self._report(request, done=cancelled, verb="Cancelled", skipped=skipped, why=why)
 
     def _report(self, request, *, done: int, verb: str, skipped: int, why: str) -> None:
         noun = "order" if done == 1 else "orders"

@@ -7,6 +7,7 @@ from orders import views
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("orders/<uuid:order_id>", views.order_page, name="order-page"),
+    path("orders/<uuid:order_id>/cancel", views.order_cancel, name="order-page-cancel"),
     path("market.json", views.market_json, name="market-json"),
     # Browsers ask for /favicon.ico on every page, the admin's too.
     path("favicon.ico", RedirectView.as_view(url=static("orders/favicon.svg"), permanent=True)),

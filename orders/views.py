@@ -1,5 +1,5 @@
-"""Dashboard pages: the order form, the live order table, one order's detail
-and the market panel.
+"""Dashboard pages: the order form (market, limit and sniper orders), the
+live order table, one order's detail and the market panel.
 
 Pages are rendered on the server and work without JavaScript; the small
 scripts in orders/static/orders/ make them live (quotes as you type, the
@@ -14,22 +14,78 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from rest_framework.exceptions import ValidationError
 
+from orders import services
 from orders.api.errors import _flatten
 from orders.api.views import BackPressure, place_order
-from orders.models import LIFECYCLE, TERMINAL_STATUSES, Order
+from orders.models import LIFECYCLE, TERMINAL_STATUSES, Order, OrderStatus, OrderType
 from orders.serializers import order_to_dict
-from routing.market import pool_summaries
+from orders.templatetags.orders_format import amount as fmt_amount
+from orders.templatetags.orders_format import price as fmt_price
+from routing.launch import QUOTE_TOKEN, launchable_tokens
+from routing.market import best_spot_price, pool_summaries, to_decimal
+from routing.models import Pool
 from routing.tokens import TOKENS
 
 RECENT_ORDERS = 50
-STEPS = [str(status) for status in LIFECYCLE]
+# The progress bar has five steps. `waiting` (limit and sniper orders) shares
+# the first one with `pending`: it is drawn as "armed" until the trigger fires.
+STEPS = [str(status) for status in LIFECYCLE if status != OrderStatus.WAITING]
+ORDER_TYPES = [(OrderType.MARKET, "Market"), (OrderType.LIMIT, "Limit"), (OrderType.SNIPER, "Sniper")]
+EXPIRY_CHOICES = [
+    (600, "10 minutes"),
+    (3600, "1 hour"),
+    (6 * 3600, "6 hours"),
+    (86400, "1 day"),
+    (7 * 86400, "7 days"),
+]
 
 
 def _form_defaults() -> dict:
-    return {"tokenIn": "SOL", "tokenOut": "USDC", "amount": "", "slippage": "0.5", "slippageUnit": "pct"}
+    return {
+        "type": OrderType.MARKET,
+        "tokenIn": "SOL",
+        "tokenOut": "USDC",
+        "amount": "",
+        "slippage": "0.5",
+        "slippageUnit": "pct",
+        "limitPrice": "",
+        "maxPrice": "",
+        "expiresIn": str(settings.DEFAULT_ORDER_EXPIRY_SECONDS),
+        "snipeToken": "",
+    }
+
+
+def _expiry_seconds(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise ValidationError({"expiresInSeconds": ["must be a whole number of seconds"]}) from None
+
+
+def _order_request(form: dict) -> dict:
+    """The REST request the form stands for: only the fields its type takes."""
+    order_type = form["type"]
+    data = {
+        "type": order_type,
+        "amount": form["amount"],
+        "tokenIn": form["tokenIn"],
+        "tokenOut": form["tokenOut"],
+    }
+    data["slippageBps"] = _slippage_bps(form["slippage"], form["slippageUnit"])
+    if order_type == OrderType.LIMIT:
+        if form["limitPrice"]:
+            data["limitPrice"] = form["limitPrice"]
+        data["expiresInSeconds"] = _expiry_seconds(form["expiresIn"])
+    elif order_type == OrderType.SNIPER:
+        # New tokens launch against SOL, so a sniper always pays in SOL.
+        data["tokenIn"], data["tokenOut"] = QUOTE_TOKEN, form["snipeToken"]
+        if form["maxPrice"]:
+            data["maxPrice"] = form["maxPrice"]
+        data["expiresInSeconds"] = _expiry_seconds(form["expiresIn"])
+    return data
 
 
 def _slippage_bps(value: str, unit: str) -> int:
@@ -46,15 +102,37 @@ def _slippage_bps(value: str, unit: str) -> int:
 
 def _page_context(request, **extra) -> dict:
     orders = Order.objects.prefetch_related("events")[:RECENT_ORDERS]
+    launchable = _launchable()
+    # Market and limit orders pick from the tokens that trade; a token still
+    # waiting for its first pool is offered to sniper orders only.
+    trading = [token for symbol, token in TOKENS.items() if symbol not in launchable] or list(TOKENS.values())
+    prices = _best_prices()
     return {
-        "tokens": TOKENS.values(),
+        "tokens": trading,
+        "launchable": launchable,
+        "order_types": ORDER_TYPES,
+        "expiry_choices": _expiry_choices(),
         "token_decimals": {symbol: token.decimals for symbol, token in TOKENS.items()},
-        "orders": [_row(order) for order in orders],
+        "orders": [_row(order, prices) for order in orders],
         "pools": _pools(),
-        "steps": STEPS,
         "may_place": _may_place(request),
         **extra,
     }
+
+
+def _expiry_choices() -> list[tuple[int, str]]:
+    """The presets, and the configured default when it is not one of them."""
+    default = settings.DEFAULT_ORDER_EXPIRY_SECONDS
+    if default in dict(EXPIRY_CHOICES):
+        return EXPIRY_CHOICES
+    return sorted([*EXPIRY_CHOICES, (default, f"{default} seconds (default)")])
+
+
+def _launchable() -> list[str]:
+    try:
+        return launchable_tokens()
+    except Exception:  # noqa: BLE001 -- as for _pools: the form must still render
+        return []
 
 
 def _pools() -> list[dict]:
@@ -66,27 +144,103 @@ def _pools() -> list[dict]:
         return []
 
 
-def _row(order: Order) -> dict:
+def _best_prices() -> dict[str, Decimal]:
+    """The best spot price of every traded pair, both ways: {"SOL/USDC":
+    USDC per SOL, "USDC/SOL": SOL per USDC, ...}. An upper bound of what any
+    order gets: fees and price impact only lower it."""
+    try:
+        pairs = set(Pool.objects.values_list("token_a", "token_b"))
+        prices = {}
+        for token_a, token_b in pairs:
+            for pay, get in ((token_a, token_b), (token_b, token_a)):
+                price = best_spot_price(TOKENS[pay], TOKENS[get])
+                if price:
+                    prices[f"{pay}/{get}"] = to_decimal(price)
+        return prices
+    except Exception:  # noqa: BLE001 -- as for _pools
+        return {}
+
+
+def _row(order: Order, prices: dict) -> dict:
     data = order_to_dict(order)
     data["createdAtDate"] = order.created_at
     data["progress"] = _progress(data)
+    data["trigger"] = _trigger(data, prices)
+    data["cancellable"] = _cancellable(data)
     return data
+
+
+def _cancellable(data: dict) -> bool:
+    # Market orders are pending for a blink; only armed orders get a button.
+    return data["status"] == OrderStatus.WAITING or (
+        data["status"] == OrderStatus.PENDING and data["type"] != OrderType.MARKET
+    )
+
+
+def _percent(value: Decimal) -> str:
+    return f"{value:.2f}" if abs(value) < 1 else f"{value:.1f}"
+
+
+def _trigger(data: dict, prices: dict) -> dict | None:
+    """What a limit or sniper order waits for and, while it waits, how far
+    the market is from it; the same rule as trigger() in app.js."""
+    pay, get = data["tokenIn"], data["tokenOut"]
+    armed = data["status"] in (OrderStatus.PENDING, OrderStatus.WAITING)
+    if data["type"] == OrderType.LIMIT and data["limitPrice"]:
+        limit = Decimal(data["limitPrice"])
+        text, distance = f"Limit {fmt_amount(limit)} {get} per {pay}", None
+        if armed:
+            current = prices.get(f"{pay}/{get}")
+            if current is None:
+                distance = f"no pool trades {pay}/{get} now"
+            elif current < limit:
+                gap = (limit - current) / limit * 100
+                distance = f"current best {fmt_price(current)}, {_percent(gap)} % below the limit"
+            else:
+                distance = f"current best {fmt_price(current)}: at the limit before fees and price impact"
+        return {"text": text, "distance": distance}
+    if data["type"] == OrderType.SNIPER:
+        text = f"Waits for {get}'s first pool"
+        if data["maxPrice"]:
+            text += f" · at most {fmt_amount(data['maxPrice'])} {pay} per {get}"
+        distance = None
+        if armed:
+            current = prices.get(f"{get}/{pay}")
+            distance = (
+                f"{get} is not trading yet"
+                if current is None
+                else f"{get} trades at {fmt_price(current)} {pay} per {get}"
+            )
+        return {"text": text, "distance": distance}
+    return None
+
+
+def _step_of(status: str) -> int:
+    """Which of the five steps a status belongs to (-1: none)."""
+    if status == OrderStatus.WAITING:
+        return 0
+    return STEPS.index(status) if status in STEPS else -1
 
 
 def _progress(data: dict) -> list[dict]:
     """The five steps and how far the order got; the same rule as progress() in app.js."""
     reached, status = _reached(data), data["status"]
+    first = "waiting" if data.get("type", OrderType.MARKET) != OrderType.MARKET else STEPS[0]
     steps = []
     for index, name in enumerate(STEPS):
         state = ""
-        if index < reached:
-            if status in ("failed", "cancelled"):
-                state = status
-            elif status == "confirmed" or index < reached - 1:
+        if status == OrderStatus.CANCELLED:
+            state = "cancelled"  # the whole bar greys out: closed before it ran
+        elif index < reached:
+            if status == OrderStatus.FAILED:
+                state = "failed"
+            elif status == OrderStatus.WAITING:
+                state = "armed"
+            elif status == OrderStatus.CONFIRMED or index < reached - 1:
                 state = "done"
             else:
                 state = "current"
-        steps.append({"name": name, "state": state})
+        steps.append({"name": first if index == 0 else name, "state": state})
     return steps
 
 
@@ -94,11 +248,9 @@ def _reached(data: dict) -> int:
     """How many of the five steps the order's current attempt has reached."""
     reached = 0
     for entry in data["history"]:
-        if entry["status"] in STEPS and entry.get("attempt", 1) == data["attempt"]:
-            reached = max(reached, STEPS.index(entry["status"]) + 1)
-    if data["status"] in STEPS:
-        reached = max(reached, STEPS.index(data["status"]) + 1)
-    return reached
+        if entry.get("attempt", 1) == data["attempt"]:
+            reached = max(reached, _step_of(entry["status"]) + 1)
+    return max(reached, _step_of(data["status"]) + 1)
 
 
 def _may_place(request) -> bool:
@@ -121,9 +273,7 @@ def dashboard(request):
         context = _page_context(request, form=form, errors=errors)
         return render(request, "orders/dashboard.html", context, status=403)
     try:
-        data = {"amount": form["amount"], "tokenIn": form["tokenIn"], "tokenOut": form["tokenOut"]}
-        data["slippageBps"] = _slippage_bps(form["slippage"], form["slippageUnit"])
-        order = place_order(data)
+        order = place_order(_order_request(form))
     except ValidationError as invalid:
         errors = _flatten(invalid.detail)
     except BackPressure as busy:
@@ -154,7 +304,7 @@ def _timeline(data: dict) -> list[dict]:
     return steps
 
 
-def _detail_context(order: Order) -> dict:
+def _detail_context(order: Order, **extra) -> dict:
     data = order_to_dict(order)
     token_in, token_out = TOKENS.get(order.token_in), TOKENS.get(order.token_out)
     legs = []
@@ -185,7 +335,12 @@ def _detail_context(order: Order) -> dict:
         "timeline": timeline,
         "total_ms": total,
         "progress": _progress(data),
+        "trigger": _trigger(data, _best_prices()) if order.type != OrderType.MARKET else None,
+        "cancellable": _cancellable(data),
+        "expires_at": order.expires_at,
+        "triggered_at": order.triggered_at,
         "terminal": order.is_terminal,
+        **extra,
     }
 
 
@@ -201,6 +356,26 @@ def order_page(request, order_id):
     return render(request, "orders/order_detail.html", context)
 
 
+@require_POST
+def order_cancel(request, order_id):
+    """The order page's Cancel button without JavaScript; with it, the page
+    calls POST /api/orders/<id>/cancel. Same rule as the API: pending or
+    waiting orders only, and a login when API keys are required."""
+    order = get_object_or_404(Order.objects.prefetch_related("events"), pk=order_id)
+    if not _may_place(request):
+        context = _detail_context(order, cancel_error="Log in to cancel orders from the dashboard.")
+        return render(request, "orders/order_detail.html", context, status=403)
+    if services.order_cancel(order=order):
+        return redirect("order-page", order_id=order.id)
+    order.refresh_from_db()
+    error = f"The order is {order.status}: only pending or waiting orders can be cancelled."
+    return render(request, "orders/order_detail.html", _detail_context(order, cancel_error=error), status=409)
+
+
 @require_GET
 def market_json(request):
-    return JsonResponse({"pools": _pools()})
+    """The market panel's data, and the best price of each pair both ways
+    ("SOL/USDC": USDC per SOL), from which waiting orders show their distance
+    to the trigger."""
+    prices = {pair: str(price) for pair, price in _best_prices().items()}
+    return JsonResponse({"pools": _pools(), "prices": prices})

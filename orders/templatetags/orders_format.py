@@ -54,3 +54,16 @@ def middle_truncate(text, keep: int = 8):
     text = str(text)
     keep = int(keep)
     return text if len(text) <= 2 * keep + 1 else f"{text[:keep]}…{text[-keep:]}"
+
+
+@register.filter
+def price(value):
+    """A market price to 6 significant digits (143.987, 7,620,000, 0.000512),
+    matching fmtPrice() in app.js: enough to see a distance move."""
+    if value is None or value == "":
+        return "—"
+    number = Decimal(str(value))
+    if number == 0 or abs(number) < 1:
+        return amount(number)
+    places = max(0, 6 - number.adjusted() - 1)
+    return amount(round(number, places), places)

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import User
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -105,3 +106,29 @@ def no_js_page(browser, console):
     context, page = _new_page(browser, console, java_script_enabled=False)
     yield page
     context.close()
+
+
+OPERATOR_PASSWORD = "operator-password-1"
+
+
+@pytest.fixture
+def operator(transactional_db):
+    return User.objects.create_superuser("operator", "operator@example.com", OPERATOR_PASSWORD)
+
+
+def log_in(page, engine, user) -> None:
+    """Log in through the admin's login form, in this page's browser context."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{engine.url}/admin/")
+    expect(page).to_have_url(re.compile(r"/admin/login/"))
+    page.fill("#id_username", user.username)
+    page.fill("#id_password", OPERATOR_PASSWORD)
+    page.click("input[type=submit]")
+    expect(page.locator("#user-tools")).to_contain_text(user.username)
+
+
+@pytest.fixture
+def admin_page(engine, page, operator):
+    log_in(page, engine, operator)
+    return page

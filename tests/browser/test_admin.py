@@ -2,29 +2,9 @@
 
 import re
 
-import pytest
-from django.contrib.auth.models import User
 from playwright.sync_api import expect
 
 from orders.models import Order
-
-PASSWORD = "operator-password-1"
-
-
-@pytest.fixture
-def operator(transactional_db):
-    return User.objects.create_superuser("operator", "operator@example.com", PASSWORD)
-
-
-@pytest.fixture
-def admin_page(engine, page, operator):
-    page.goto(f"{engine.url}/admin/")
-    expect(page).to_have_url(re.compile(r"/admin/login/"))
-    page.fill("#id_username", operator.username)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    expect(page.locator("#user-tools")).to_contain_text(operator.username)
-    return page
 
 
 def expect_rows(page, *order_ids: str) -> None:
@@ -98,10 +78,12 @@ def test_cancel_goes_through_the_service_and_leaves_finished_orders_alone(engine
     assert engine.wait_terminal(order_id)["status"] == "confirmed"
 
     page.goto(f"{engine.url}/admin/orders/order/")
-    run_action(page, "Cancel selected pending orders")
+    run_action(page, "Cancel selected pending or waiting orders")
 
     expect(page.locator(".messagelist")).to_contain_text("Cancelled 0 orders.")
-    expect(page.locator(".messagelist")).to_contain_text("1 order was left alone: no longer pending.")
+    expect(page.locator(".messagelist")).to_contain_text(
+        "1 order was left alone: already routing or finished."
+    )
     assert engine.order(order_id)["status"] == "confirmed"
 
 
@@ -118,3 +100,35 @@ def test_retry_places_a_failed_order_again_through_the_service(engine, admin_pag
     assert (retry.token_in, retry.token_out, retry.amount) == ("USDC", "BONK", 5)
     assert engine.wait_terminal(str(retry.id))["status"] == "failed"  # still no USDC/BONK pool
     assert engine.order(order_id)["status"] == "failed"
+
+
+def test_an_operator_filters_by_type_and_cancels_a_waiting_order(engine, admin_page):
+    page = admin_page
+    market = engine.place({"amount": "1"})["orderId"]
+    limit = engine.place({"type": "limit", "amount": "1", "limitPrice": "10000"})["orderId"]
+    assert engine.wait_terminal(market)["status"] == "confirmed"
+
+    page.goto(f"{engine.url}/admin/orders/order/")
+    page.locator("#changelist-filter").get_by_role("link", name="Limit", exact=True).click()
+    expect(page).to_have_url(re.compile(r"type__exact=limit"))
+    expect_rows(page, limit)
+
+    run_action(page, "Cancel selected pending or waiting orders")
+
+    expect(page.locator(".messagelist")).to_contain_text("Cancelled 1 order.")
+    assert engine.order(limit)["status"] == "cancelled"
+
+
+def test_an_order_page_shows_its_trigger(engine, admin_page):
+    page = admin_page
+    limit = engine.place({"type": "limit", "amount": "1", "limitPrice": "10000", "expiresInSeconds": 600})
+    market = engine.place({"amount": "1"})["orderId"]
+
+    page.goto(f"{engine.url}/admin/orders/order/{limit['orderId']}/change/")
+    expect(page.locator(".field-limit_price")).to_contain_text("10000")
+    expect(page.locator(".field-expires_at")).to_contain_text(re.compile(r"\d{4}"))
+    expect(page.locator(".field-max_price")).to_be_visible()
+    expect(page.locator(".field-triggered_at")).to_be_visible()
+
+    page.goto(f"{engine.url}/admin/orders/order/{market}/change/")
+    expect(page.locator(".field-limit_price")).to_have_count(0)

@@ -4,7 +4,10 @@
 (function () {
   "use strict";
 
+  // Five steps on the progress bar; `waiting` (limit and sniper orders) shares
+  // the first with `pending` and is drawn "armed" until its trigger fires.
   var STEPS = ["pending", "routing", "building", "submitted", "confirmed"];
+  var LIFECYCLE = ["pending", "waiting", "routing", "building", "submitted", "confirmed"];
   var TERMINAL = { confirmed: true, failed: true, cancelled: true };
   var MAX_ROWS = 50;
 
@@ -30,6 +33,14 @@
     if (!isFinite(n)) return String(value);
     if (n !== 0 && Math.abs(n) < 1) return n.toLocaleString("en-US", { maximumSignificantDigits: 6, useGrouping: false });
     return n.toLocaleString("en-US", { maximumFractionDigits: places === undefined ? 6 : places });
+  }
+
+  // Same rule as the `price` template filter: 6 significant digits.
+  function fmtPrice(value) {
+    var n = Number(value);
+    if (!isFinite(n) || n === 0 || Math.abs(n) < 1) return fmtAmount(value);
+    var places = Math.max(0, 6 - Math.floor(Math.log10(Math.abs(n))) - 1);
+    return fmtAmount(n.toFixed(places), places);
   }
 
   function fmtBps(bps) { return bps === null || bps === undefined ? "—" : (bps / 100).toFixed(2) + "%"; }
@@ -88,7 +99,9 @@
 
   // --- Order state ------------------------------------------------------------
 
-  function rank(status) { return TERMINAL[status] ? STEPS.length : STEPS.indexOf(status); }
+  function rank(status) { return TERMINAL[status] ? LIFECYCLE.length : LIFECYCLE.indexOf(status); }
+
+  function stepOf(status) { return status === "waiting" ? 0 : STEPS.indexOf(status); }
 
   // Is (attempt, status) later than what we show? Older or repeated events
   // (a resync racing the feed) must not move a row backwards.
@@ -101,19 +114,78 @@
   function reachedFromHistory(order) {
     var reached = 0;
     (order.history || []).forEach(function (entry) {
-      var index = STEPS.indexOf(entry.status);
+      var index = stepOf(entry.status);
       if (index >= 0 && (entry.attempt || 1) === order.attempt) reached = Math.max(reached, index + 1);
     });
-    var own = STEPS.indexOf(order.status);
-    return Math.max(reached, own + 1);
+    return Math.max(reached, stepOf(order.status) + 1);
   }
 
   // The same rule as orders.views._progress.
   function progress(order) {
     return STEPS.map(function (name, index) {
+      if (order.status === "cancelled") return "cancelled"; // the whole bar greys out
       if (index >= order.reached) return "";
-      if (order.status === "failed" || order.status === "cancelled") return order.status;
+      if (order.status === "failed") return "failed";
+      if (order.status === "waiting") return "armed";
       return order.status === "confirmed" || index < order.reached - 1 ? "done" : "current";
+    });
+  }
+
+  // --- Limit and sniper orders: the trigger and the distance to it --------------
+
+  // Best spot price per pair, both ways ("SOL/USDC": USDC per SOL), from /market.json.
+  var prices = null;
+
+  function percent(value) { return Math.abs(value) < 1 ? value.toFixed(2) : value.toFixed(1); }
+
+  function isArmed(order) { return order.status === "pending" || order.status === "waiting"; }
+
+  // The same rule as orders.views._trigger.
+  function trigger(order) {
+    var pay = order.tokenIn, get = order.tokenOut, distance = null, current;
+    if (order.type === "limit" && order.limitPrice) {
+      var limit = Number(order.limitPrice);
+      if (isArmed(order) && prices) {
+        current = prices[pay + "/" + get];
+        if (current === undefined) distance = "no pool trades " + pay + "/" + get + " now";
+        else if (Number(current) < limit) distance = "current best " + fmtPrice(current) + ", " + percent((limit - Number(current)) / limit * 100) + " % below the limit";
+        else distance = "current best " + fmtPrice(current) + ": at the limit before fees and price impact";
+      }
+      return { text: "Limit " + fmtAmount(order.limitPrice) + " " + get + " per " + pay, distance: distance };
+    }
+    if (order.type === "sniper") {
+      var text = "Waits for " + get + "'s first pool";
+      if (order.maxPrice) text += " · at most " + fmtAmount(order.maxPrice) + " " + pay + " per " + get;
+      if (isArmed(order) && prices) {
+        current = prices[get + "/" + pay];
+        distance = current === undefined ? get + " is not trading yet" : get + " trades at " + fmtPrice(current) + " " + pay + " per " + get;
+      }
+      return { text: text, distance: distance };
+    }
+    return null;
+  }
+
+  function cancellable(order) {
+    return order.status === "waiting" || (order.status === "pending" && !!order.type && order.type !== "market");
+  }
+
+  function csrfToken(scope) {
+    var input = (scope || document).querySelector("input[name=csrfmiddlewaretoken]");
+    return input ? input.value : "";
+  }
+
+  // POST /api/orders/<id>/cancel; resolves to {ok, status, body}, or an
+  // answer carrying the sentence to show when the engine cannot be reached.
+  function cancelOrder(orderId, token) {
+    return getJSON("/api/orders/" + orderId + "/cancel", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": token },
+      body: "{}",
+    }).then(function (answer) {
+      if (!answer.ok && !answer.body.error) answer.body.error = "The order was not cancelled (HTTP " + answer.status + ").";
+      return answer;
+    }, function () {
+      return { ok: false, status: 0, body: { error: "Could not reach the engine; the order was not cancelled." } };
     });
   }
 
@@ -129,6 +201,23 @@
   var orders = new Map();
   var rows = $("order-rows");
 
+  function renderTrigger(order) {
+    var info = trigger(order);
+    if (!info) return null;
+    return h("div", { "class": "trigger" }, [
+      h("span", { "class": "trigger-text" }, [info.text]),
+      info.distance ? h("span", { "class": "distance" }, [info.distance]) : null,
+    ]);
+  }
+
+  function renderCancel(order) {
+    if (!cancellable(order)) return null;
+    return h("form", { "class": "cancel-form", method: "post", action: "/orders/" + order.orderId + "/cancel" }, [
+      h("input", { type: "hidden", name: "csrfmiddlewaretoken", value: csrfToken(form) }),
+      h("button", { type: "submit", "class": "cancel" }, ["Cancel"]),
+    ]);
+  }
+
   function renderRow(order) {
     var out = order.amountOut ? fmtAmount(order.amountOut) + " " + order.tokenOut : "—";
     var statusLine = h("div", { "class": "status-line" }, [
@@ -141,9 +230,13 @@
       ]),
       h("td", { "data-label": "Order", "class": "pair" }, [
         fmtAmount(order.amount) + " " + order.tokenIn + " ", h("span", { "class": "arrow" }, ["→"]), " " + order.tokenOut,
+        order.type && order.type !== "market" ? " " : null,
+        order.type && order.type !== "market" ? h("span", { "class": "type-tag" }, [order.type]) : null,
       ]),
       h("td", { "data-label": "Status", "class": "status-cell" }, [
-        statusLine, steps(order, false), order.error ? h("div", { "class": "reason" }, [order.error]) : null,
+        statusLine, steps(order, false), renderTrigger(order), renderCancel(order),
+        order.cancelError ? h("div", { "class": "reason cancel-error", role: "alert" }, [order.cancelError]) : null,
+        order.error ? h("div", { "class": "reason" }, [order.error]) : null,
       ]),
       h("td", { "data-label": "Route", "class": "dex" }, [order.dex || "—"]),
       h("td", { "data-label": "Received", "class": "num out" }, [out]),
@@ -188,8 +281,13 @@
     return order;
   }
 
+  var ORDER_TYPES = { market: true, limit: true, sniper: true };
+
   function applyEvent(event) {
-    if (event.type !== "status" || !event.orderId) return;
+    // A `pending` message names the order's type; it may arrive as
+    // `orderType` or, as the engine sends it today, in place of `type`.
+    var kind = event.orderType || (ORDER_TYPES[event.type] ? event.type : null);
+    if ((event.type !== "status" && !kind) || !event.orderId || !event.status) return;
     var order = orders.get(event.orderId);
     var attempt = event.attempt || 1;
     if (!order && event.status !== "pending") {
@@ -200,19 +298,47 @@
     }
     if (!isNewer(order, attempt, event.status)) return;
     var isNew = !order;
+    var wasWaiting = !!order && order.status === "waiting";
     order = order || { orderId: event.orderId, createdAt: event.at, reached: 0, attempt: attempt };
     if (attempt !== order.attempt) {
       // A retry starts over from routing: what the last attempt chose is void.
       order.reached = 0; order.dex = null; order.amountOut = null; order.txHash = null;
     }
     Object.keys(event).forEach(function (key) {
-      if (key !== "type" && key !== "at" && event[key] !== undefined) order[key] = event[key];
+      if (key !== "type" && key !== "orderType" && key !== "at" && event[key] !== undefined) order[key] = event[key];
     });
+    if (kind) order.type = kind;
     order.attempt = attempt;
-    var index = STEPS.indexOf(event.status);
+    var index = stepOf(event.status);
     if (index >= 0) order.reached = Math.max(order.reached, index + 1);
     orders.set(order.orderId, order);
     showRow(order, isNew);
+    // A confirmed swap moved a pool; a sniper leaving `waiting` means a new
+    // pool opened: show the market as it is now rather than in 10 s.
+    if (event.status === "confirmed" || (wasWaiting && event.status === "routing")) scheduleMarket();
+  }
+
+  function cancelFromRow(event) {
+    var cancelForm = event.target.closest("form.cancel-form");
+    if (!cancelForm) return;
+    event.preventDefault();
+    var row = cancelForm.closest("tr"), orderId = row.getAttribute("data-order-id");
+    var button = cancelForm.querySelector("button");
+    button.disabled = true;
+    cancelOrder(orderId, csrfToken(cancelForm)).then(function (answer) {
+      button.disabled = false;
+      var order = orders.get(orderId);
+      if (answer.ok) {
+        var data = fromRest(answer.body);
+        if (!order || isNewer(order, data.attempt, data.status)) { orders.set(orderId, data); showRow(data, false); }
+        return;
+      }
+      // Too late (409: it started routing) or not allowed: say why, next to the order.
+      if (order) { order.cancelError = answer.body.error; showRow(order, false); return; }
+      var note = row.querySelector(".cancel-error") || row.querySelector(".status-cell").appendChild(h("div", { "class": "reason cancel-error", role: "alert" }));
+      note.textContent = answer.body.error;
+      scheduleResync();
+    });
   }
 
   var resyncTimer = null;
@@ -236,6 +362,48 @@
   // --- Dashboard: the order form and the live quote -----------------------------
 
   var form = $("order-form");
+  var lastQuote = null;
+
+  function orderType() {
+    var checked = form.querySelector("input[name=type]:checked");
+    return checked ? checked.value : "market";
+  }
+
+  function positive(text) {
+    var value = Number(String(text).trim());
+    return text.trim() !== "" && isFinite(value) && value > 0 ? value : null;
+  }
+
+  // Units follow the selected tokens: a limit price is tokenOut per tokenIn,
+  // a sniper's max price SOL per token.
+  function updateUnits() {
+    $("limit-unit").textContent = form.tokenOut.value + " per " + form.tokenIn.value;
+    $("max-unit").textContent = "SOL per " + (form.snipeToken.value || "token");
+  }
+
+  // "You receive": the best quote for a market order, at least amount x limit
+  // for a limit order, at least amount / max price for a sniper.
+  function updateEstimate() {
+    var type = orderType(), amount = positive(form.amount.value), text = "—";
+    var quoted = lastQuote && lastQuote.best ? fmtAmount(lastQuote.best.amountOut) : "—";
+    if (type === "market") text = quoted;
+    if (type === "limit") {
+      var limit = positive(form.limitPrice.value);
+      text = amount && limit ? "≥ " + fmtAmount(amount * limit) : quoted;
+    }
+    if (type === "sniper") {
+      var most = positive(form.maxPrice.value);
+      if (amount && most) text = "≥ " + fmtAmount(amount / most);
+    }
+    $("estimate").textContent = text;
+    var now = $("limit-now");
+    if (lastQuote && lastQuote.best && Number(lastQuote.amount) > 0) {
+      now.textContent = "Now " + fmtAmount(Number(lastQuote.best.amountOut) / Number(lastQuote.amount)) + " " + lastQuote.tokenOut +
+        " per " + lastQuote.tokenIn + " for this amount; the order fills when the price reaches your limit.";
+    } else {
+      now.textContent = "Fills when the whole amount gets at least this price.";
+    }
+  }
 
   function setErrors(fields) {
     form.querySelectorAll("[data-error-for]").forEach(function (node) {
@@ -280,7 +448,10 @@
     var seq = ++quoteSeq;
     var inputErrors = currentErrors();
     delete inputErrors.amount; delete inputErrors.tokenIn; delete inputErrors.tokenOut; delete inputErrors.non_field_errors;
-    if (!amount) { quoteBox.hidden = true; $("estimate").textContent = "—"; setErrors(inputErrors); return; }
+    if (!amount || orderType() === "sniper") {
+      // No quote without an amount, nor for a token that does not trade yet.
+      quoteBox.hidden = true; lastQuote = null; updateEstimate(); setErrors(inputErrors); return;
+    }
     var params = new URLSearchParams({ tokenIn: form.tokenIn.value, tokenOut: form.tokenOut.value, amount: amount });
     quoteBox.classList.add("loading");
     getJSON("/api/quote?" + params).then(function (answer) {
@@ -292,7 +463,8 @@
       } else if (answer.body.fields) {
         setErrors(Object.assign(inputErrors, answer.body.fields));
         quoteBox.hidden = true;
-        $("estimate").textContent = "—";
+        lastQuote = null;
+        updateEstimate();
       } else {
         setErrors(inputErrors);
         showQuoteError(answer.body.error || "No quote available right now.");
@@ -310,7 +482,8 @@
     $("quote-best").textContent = "";
     $("quote-error").hidden = false;
     $("quote-error").textContent = message;
-    $("estimate").textContent = "—";
+    lastQuote = null;
+    updateEstimate();
   }
 
   function showQuote(quote) {
@@ -332,7 +505,8 @@
     }
     $("quote-best").textContent = text + " → " + fmtAmount(best.amountOut) + " " + quote.tokenOut;
     $("quote-error").hidden = true;
-    $("estimate").textContent = fmtAmount(best.amountOut);
+    lastQuote = quote;
+    updateEstimate();
     quoteBox.hidden = false;
   }
 
@@ -342,7 +516,18 @@
     if (slippage.error) { setErrors({ slippageBps: [slippage.error] }); return; }
     var button = $("submit");
     button.disabled = true;
-    var body = { amount: form.amount.value.trim(), tokenIn: form.tokenIn.value, tokenOut: form.tokenOut.value, slippageBps: slippage.value };
+    var type = orderType();
+    var body = { type: type, amount: form.amount.value.trim(), tokenIn: form.tokenIn.value, tokenOut: form.tokenOut.value, slippageBps: slippage.value };
+    if (type === "limit") {
+      if (form.limitPrice.value.trim()) body.limitPrice = form.limitPrice.value.trim();
+      body.expiresInSeconds = Number(form.expiresIn.value);
+    }
+    if (type === "sniper") {
+      // New tokens launch against SOL: a sniper pays in SOL.
+      body.tokenIn = "SOL"; body.tokenOut = form.snipeToken.value;
+      if (form.maxPrice.value.trim()) body.maxPrice = form.maxPrice.value.trim();
+      body.expiresInSeconds = Number(form.expiresIn.value);
+    }
     getJSON("/api/orders/execute", {
       method: "POST",
       headers: { "Content-Type": "application/json", "X-CSRFToken": form.csrfmiddlewaretoken.value },
@@ -357,7 +542,8 @@
       // The feed usually announces the order first; if not, show it now.
       if (!orders.has(answer.body.orderId)) {
         applyEvent({ type: "status", orderId: answer.body.orderId, status: "pending", at: new Date().toISOString(), attempt: 1,
-                     tokenIn: body.tokenIn, tokenOut: body.tokenOut, amount: body.amount });
+                     tokenIn: body.tokenIn, tokenOut: body.tokenOut, amount: body.amount, orderType: type,
+                     limitPrice: body.limitPrice, maxPrice: body.maxPrice });
       }
     }).catch(function () {
       button.disabled = false;
@@ -367,10 +553,30 @@
 
   // --- Dashboard: market panel ---------------------------------------------------
 
+  var marketTimer = null;
+  function scheduleMarket() {
+    if (!marketTimer) marketTimer = setTimeout(function () { marketTimer = null; refreshMarket(); }, 500);
+  }
+
+  // Waiting orders' distance to their trigger, redrawn in place (not the
+  // whole row, so a Cancel button under the pointer stays put).
+  function updateDistances() {
+    orders.forEach(function (order) {
+      var info = isArmed(order) ? trigger(order) : null;
+      var row = info && rows.querySelector('tr[data-order-id="' + order.orderId + '"]');
+      if (!row || !info.distance) return;
+      var node = row.querySelector(".trigger .distance");
+      if (!node) node = row.querySelector(".trigger").appendChild(h("span", { "class": "distance" }));
+      node.textContent = info.distance;
+    });
+  }
+
   function refreshMarket() {
     if (document.hidden) return;
     getJSON("/market.json").then(function (answer) {
       if (!answer.ok) return;
+      prices = answer.body.prices || {};
+      updateDistances();
       $("market-rows").replaceChildren.apply($("market-rows"), answer.body.pools.map(function (pool) {
         return h("tr", {}, [
           h("td", { "data-label": "Pool" }, [
@@ -392,6 +598,22 @@
     ["amount", "tokenIn", "tokenOut"].forEach(function (name) {
       form[name].addEventListener(name === "amount" ? "input" : "change", scheduleQuote);
     });
+    form.querySelectorAll("input[name=type]").forEach(function (radio) {
+      radio.addEventListener("change", function () {
+        // Errors of the other type's fields no longer apply.
+        setErrors({});
+        scheduleQuote();
+      });
+    });
+    ["tokenIn", "tokenOut", "snipeToken"].forEach(function (name) { form[name].addEventListener("change", updateUnits); });
+    ["limitPrice", "maxPrice"].forEach(function (name) {
+      form[name].addEventListener("input", function () {
+        var fields = currentErrors(); delete fields[name]; setErrors(fields);
+        updateEstimate();
+      });
+    });
+    updateUnits();
+    rows.addEventListener("submit", cancelFromRow);
     ["slippage", "slippageUnit"].forEach(function (name) {
       form[name].addEventListener("input", function () {
         var fields = currentErrors(); delete fields.slippageBps; setErrors(fields);
@@ -401,11 +623,13 @@
     flip.hidden = false;
     flip.addEventListener("click", function () {
       var a = form.tokenIn.value; form.tokenIn.value = form.tokenOut.value; form.tokenOut.value = a;
+      updateUnits();
       scheduleQuote();
     });
     form.addEventListener("submit", submitOrder);
     if (form.amount.value.trim()) scheduleQuote();
     liveSocket("/ws/orders", { open: resync, message: applyEvent });
+    refreshMarket();
     setInterval(refreshMarket, 10000);
     document.addEventListener("visibilitychange", refreshMarket);
   }
@@ -414,7 +638,7 @@
 
   function startDetail(body) {
     var orderId = body.getAttribute("data-order-id");
-    var loading = false, again = false;
+    var loading = false, again = false, cancelError = null, waitTimer = null;
     // Each status message redraws the page body from the server's template, so
     // the live page and the no-JS page are drawn by the same code.
     function redraw() {
@@ -423,15 +647,40 @@
       fetch("/orders/" + orderId + "?fragment=1").then(function (response) {
         return response.ok ? response.text() : null;
       }).then(function (html) {
-        if (html !== null) body.innerHTML = html;
+        if (html !== null) { body.innerHTML = html; showCancelError(); }
       }).catch(function () { /* the next message redraws */ }).then(function () {
         loading = false;
         if (again) { again = false; redraw(); }
+        watchTrigger();
       });
     }
+    function showCancelError() {
+      var node = body.querySelector("#cancel-error");
+      if (!node || !cancelError) return;
+      node.hidden = false;
+      node.textContent = cancelError;
+    }
+    // Prices move without the order moving: while it waits, redraw its
+    // distance to the trigger every 10 s.
+    function watchTrigger() {
+      clearTimeout(waitTimer);
+      if (body.querySelector("[data-waiting]")) waitTimer = setTimeout(function () { if (!document.hidden) redraw(); else watchTrigger(); }, 10000);
+    }
+    body.addEventListener("submit", function (event) {
+      var cancelForm = event.target.closest("form.cancel-form");
+      if (!cancelForm) return;
+      event.preventDefault();
+      cancelForm.querySelector("button").disabled = true;
+      cancelOrder(orderId, csrfToken(cancelForm)).then(function (answer) {
+        cancelError = answer.ok ? null : answer.body.error;
+        showCancelError();
+        redraw();
+      });
+    });
+    watchTrigger();
     if (body.getAttribute("data-terminal") === "1") { setConn("idle", "final"); return; }
     liveSocket("/ws/orders/" + orderId, {
-      message: function (message) { if (message.type === "snapshot" || message.type === "status") redraw(); },
+      message: function (message) { if (message.type !== "error" && message.status) redraw(); },
       closed: function (code) { return code === 1000 || code === 4404; },
     });
   }
