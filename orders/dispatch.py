@@ -7,6 +7,7 @@ timers onto the queue. An order waiting on the chain therefore costs a few
 bytes in Redis, not a worker process.
 """
 
+import os
 import time
 
 import django_rq
@@ -17,12 +18,23 @@ TIMERS_KEY = "orders:timers"
 JOB_TIMEOUT = 30
 
 
-def queue():
-    return django_rq.get_queue(QUEUE)
+_clients: dict = {}
 
 
 def redis():
-    return django_rq.get_connection(QUEUE)
+    """This process's Redis client. Made once (a new client per call cost
+    1.7 ms of CPU and a connection); made anew in a forked child."""
+    if _clients.get("pid") != os.getpid():
+        _clients.clear()
+        _clients.update(pid=os.getpid(), redis=django_rq.get_connection(QUEUE))
+    return _clients["redis"]
+
+
+def queue():
+    connection = redis()
+    if "queue" not in _clients:
+        _clients["queue"] = django_rq.get_queue(QUEUE, connection=connection)
+    return _clients["queue"]
 
 
 def enqueue(job: str, order_id) -> None:

@@ -45,8 +45,9 @@ def route(order: Order) -> bool:
     """routing -> building: quote every venue and choose the best route."""
     token_in, token_out = resolve_token(order.token_in), resolve_token(order.token_out)
     try:
+        # The quotes' latency was waited out on a timer (orders.jobs).
         chosen = find_route(
-            token_in=token_in, token_out=token_out, amount_in=token_in.to_base_units(order.amount)
+            token_in=token_in, token_out=token_out, amount_in=token_in.to_base_units(order.amount), wait=False
         )
     except RoutingError as error:
         _permanent_or_transient(order, error)

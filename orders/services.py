@@ -34,7 +34,8 @@ log = logging.getLogger(__name__)
 
 # The fields a status message carries, besides orderId, status, at and attempt.
 STATUS_FIELDS = {
-    OrderStatus.PENDING: ("tokenIn", "tokenOut", "amount", "slippageBps", "type"),
+    # The order's type goes as orderType: "type" is the message's own ("status").
+    OrderStatus.PENDING: ("tokenIn", "tokenOut", "amount", "slippageBps", "orderType"),
     OrderStatus.WAITING: ("limitPrice", "maxPrice", "expiresAt"),
     OrderStatus.BUILDING: ("dex", "quotes", "route", "expectedAmountOut", "minAmountOut"),
     OrderStatus.SUBMITTED: ("dex", "txHash"),
@@ -54,7 +55,7 @@ class IdempotencyConflict(Exception):
 
 def _wire_fields(order: Order) -> dict:
     return {
-        "type": order.type,
+        "orderType": order.type,
         "tokenIn": order.token_in,
         "tokenOut": order.token_out,
         "amount": decimal_str(order.amount),
@@ -298,7 +299,8 @@ def orders_admit() -> int:
     connection = dispatch.redis()
     connection.delete(ADMISSION_REQUESTED)
     admitted = 0
-    with connection.lock(ADMISSION_LOCK, timeout=30, blocking_timeout=30):
+    # redis-py polls a held lock every 100 ms by default; admission is short.
+    with connection.lock(ADMISSION_LOCK, timeout=30, blocking_timeout=30, sleep=0.002):
         in_flight = Order.objects.filter(status__in=IN_FLIGHT_STATUSES).count()
         free = settings.ORDER_CONCURRENCY - in_flight
         if free <= 0:

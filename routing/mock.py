@@ -29,9 +29,11 @@ def swap_latency_seconds() -> float:
     return _draw_ms(settings.MOCK_SWAP_LATENCY_MS)
 
 
-def network_call(dex: str, what: str) -> None:
-    """One call to a DEX: its latency, and sometimes a transient failure."""
-    delay = quote_latency_seconds() if what == "quote" else 0
+def network_call(dex: str, what: str, *, wait: bool = True) -> None:
+    """One call to a DEX: its latency, and sometimes a transient failure.
+    `wait=False` when the caller has already waited the latency out (the
+    order engine waits on a timer rather than in a sleeping worker)."""
+    delay = quote_latency_seconds() if what == "quote" and wait else 0
     if delay:
         time.sleep(delay)
     if settings.MOCK_FAILURE_RATE and rng.random() < settings.MOCK_FAILURE_RATE:

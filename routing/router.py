@@ -181,16 +181,30 @@ def _check_pair(token_in: Token, token_out: Token, amount_in: int) -> list[Pool]
     return pools
 
 
-def _ask(venue: Venue, amount_in: int, now: int) -> Quote:
-    mock.network_call(venue.dex, "quote")
+def _ask(venue: Venue, amount_in: int, now: int, wait: bool = True) -> Quote:
+    mock.network_call(venue.dex, "quote", wait=wait)
     return venue.quote(amount_in, now)
 
 
+class _Answered:
+    """A quote computed on the spot, with a future's `result()`."""
+
+    def __init__(self, ask, *args):
+        self._ask, self._args = ask, args
+
+    def result(self) -> Quote:
+        return self._ask(*self._args)
+
+
 def _quote_venues(
-    venues: list[Venue], amount_in: int, now: int
+    venues: list[Venue], amount_in: int, now: int, *, wait: bool = True
 ) -> tuple[list[tuple[Venue, Quote]], list[str]]:
     """Ask every venue at once; one quote's latency, not the sum of them."""
-    futures = [(venue, _quote_pool.submit(_ask, venue, amount_in, now)) for venue in venues]
+    if wait:
+        futures = [(venue, _quote_pool.submit(_ask, venue, amount_in, now)) for venue in venues]
+    else:
+        # The latency was waited out by the caller: nothing to overlap.
+        futures = [(venue, _Answered(_ask, venue, amount_in, now, False)) for venue in venues]
     answered, errors = [], []
     for venue, future in futures:
         try:
@@ -302,12 +316,15 @@ def simulate_route(*, token_in: Token, token_out: Token, amount_in: int) -> Rout
     return choose_route(token_in, token_out, amount_in, [(v, v.quote(amount_in, now)) for v in venues], now)
 
 
-def find_route(*, token_in: Token, token_out: Token, amount_in: int) -> Route:
+def find_route(*, token_in: Token, token_out: Token, amount_in: int, wait: bool = True) -> Route:
+    """Quote every venue and choose. `wait=False` skips the simulated network
+    latency, for a caller that already waited it out on a timer; simulated
+    outages still happen."""
     pools = _check_pair(token_in, token_out, amount_in)
     now = market.now()
     # Pool state is read here, in the caller's thread and transaction; the
     # threads only wait out each DEX's latency and do arithmetic.
-    answered, errors = _quote_venues([_venue(pool, token_in) for pool in pools], amount_in, now)
+    answered, errors = _quote_venues([_venue(pool, token_in) for pool in pools], amount_in, now, wait=wait)
     route = choose_route(token_in, token_out, amount_in, answered, now)
     if errors:
         route = Route(

@@ -1,14 +1,17 @@
 """Our own processes fail: a worker is killed, Redis goes away, the engine is
 stopped. Every accepted order still ends exactly once, and swaps once."""
 
+import contextlib
 import os
 import signal
 import subprocess
 
 import pytest
 import redis
+from django.db import transaction
 from rq import Queue, Worker
 
+from orders.models import Order
 from routing.models import Pool
 from tests.engine import Engine, free_port, wait_until
 
@@ -26,46 +29,55 @@ def busy_worker_pid(redis_url: str, order_id: str) -> int | None:
     return None
 
 
-def test_a_worker_killed_mid_order_does_not_lose_or_double_it(engines, market, settings):
-    # Quotes take 3 s, so the kill lands while the order is being routed.
-    engine = engines("worker-kill", MOCK_QUOTE_LATENCY_MS="3000", ORDER_STALL_SECONDS="5")
-    before = swaps_executed()
-    placed = engine.place({"amount": "1"})
-    order_id = placed["orderId"]
+@contextlib.contextmanager
+def order_row_locked(order_id: str):
+    """Hold the order's row (on SQLite, the database's write lock) so that a
+    worker that comes to write it blocks there, in the middle of its job."""
+    with transaction.atomic():
+        Order.objects.select_for_update().get(pk=order_id)
+        yield
 
+
+def kill_the_worker_busy_with(redis_url: str, order_id: str) -> None:
     pid = wait_until(
-        lambda: busy_worker_pid(settings.REDIS_URL, order_id), timeout=15, message="a busy worker"
+        lambda: busy_worker_pid(redis_url, order_id), timeout=15, message="a worker on the order"
     )
-    assert engine.order(order_id)["status"] == "routing"
     os.kill(pid, signal.SIGKILL)
+
+
+def test_a_worker_killed_while_routing_an_order_does_not_lose_it(engines, market, settings):
+    engine = engines("worker-kill", MOCK_QUOTE_LATENCY_MS="500", ORDER_STALL_SECONDS="5")
+    before = swaps_executed()
+    order_id = engine.place({"amount": "1"})["orderId"]
+    wait_until(lambda: engine.order(order_id)["status"] == "routing", timeout=10, message="routing")
+
+    with order_row_locked(order_id):
+        # The quotes come back; the worker routes, and blocks recording it.
+        kill_the_worker_busy_with(settings.REDIS_URL, order_id)
 
     order = engine.wait_terminal(order_id, timeout=60)
     assert order["status"] == "confirmed"
     statuses = [entry["status"] for entry in order["history"]]
-    assert statuses.count("confirmed") == 1 and statuses.count("submitted") == 1
+    assert statuses.count("routing") == 1 and statuses.count("confirmed") == 1
     assert swaps_executed() - before == 1
-    assert engine.healthy(), "the worker pool replaces the killed worker"
+    wait_until(engine.healthy, timeout=15, message="the pool to replace the killed worker")
 
 
 def test_a_worker_killed_while_settling_swaps_exactly_once(engines, market, settings):
-    engine = engines("settle-kill", MOCK_SWAP_LATENCY_MS="300", ORDER_STALL_SECONDS="5")
+    engine = engines("settle-kill", MOCK_SWAP_LATENCY_MS="500", ORDER_STALL_SECONDS="5")
     before = swaps_executed()
-    orders = [engine.place({"amount": "0.3"})["orderId"] for _ in range(6)]
+    order_id = engine.place({"amount": "0.3"})["orderId"]
+    wait_until(lambda: engine.order(order_id)["status"] == "submitted", timeout=10, message="submitted")
 
-    # Kill whichever worker is busy as the orders settle, twice.
-    for _ in range(2):
-        pid = wait_until(
-            lambda: next(filter(None, (busy_worker_pid(settings.REDIS_URL, oid) for oid in orders)), None),
-            timeout=15,
-            interval=0.01,
-            message="a busy worker",
-        )
-        os.kill(pid, signal.SIGKILL)
+    with order_row_locked(order_id):
+        # The transaction lands; the worker swaps, and blocks confirming it.
+        # Its swap and its confirmation are one transaction: killed, neither stays.
+        kill_the_worker_busy_with(settings.REDIS_URL, order_id)
 
-    finished = [engine.wait_terminal(order_id, timeout=60) for order_id in orders]
-    confirmed = sum(order["status"] == "confirmed" for order in finished)
-    assert confirmed == len(orders)
-    assert swaps_executed() - before == confirmed
+    order = engine.wait_terminal(order_id, timeout=60)
+    assert order["status"] == "confirmed"
+    assert [entry["status"] for entry in order["history"]].count("confirmed") == 1
+    assert swaps_executed() - before == 1
 
 
 @pytest.fixture

@@ -1,0 +1,24 @@
+"""Every status message on the feeds is typed "status", whatever the order type."""
+
+import asyncio
+import json
+
+import websockets
+
+
+def test_every_message_on_the_all_orders_feed_is_a_status_message(engine):
+    async def watch_feed_while_placing():
+        async with asyncio.timeout(30), websockets.connect(f"{engine.ws}/ws/orders") as feed:
+            placed = await asyncio.to_thread(engine.place, {"amount": "0.2"})
+            messages = []
+            while not messages or messages[-1].get("status") != "confirmed":
+                message = json.loads(await feed.recv())
+                if message.get("orderId") == placed["orderId"]:
+                    messages.append(message)
+            return messages
+
+    messages = asyncio.run(watch_feed_while_placing())
+
+    assert [message["status"] for message in messages] == ["pending", "routing", "building", "submitted", "confirmed"]
+    assert all(message["type"] == "status" for message in messages)
+    assert messages[0]["orderType"] == "market" and messages[0]["tokenIn"] == "SOL"
