@@ -17,6 +17,7 @@ import json
 import os
 import platform
 import resource
+import signal
 import subprocess
 import sys
 import time
@@ -181,7 +182,14 @@ def git_revision() -> str | None:
         return None
 
 
+def _exit_on_sigterm(signum, frame):
+    # SIGTERM (a `timeout`, a CI runner) unwinds like Ctrl-C, so the engine
+    # this run started is stopped in the `finally` below, not orphaned.
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     args = parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")

@@ -81,6 +81,7 @@ class DlmmPool:
     last_update_timestamp: int = 0
     total_x: int = field(default=-1)
     total_y: int = field(default=-1)
+    _edges: dict | None = field(default=None, init=False, repr=False, compare=False)
 
     kind = "dlmm"
 
@@ -141,12 +142,7 @@ class DlmmPool:
             raise ValueError("amount_in must be positive")
         index_reference, volatility_reference = self._references_at(now)
         # Bins left to try in the direction of travel; past them there is no liquidity.
-        if a_to_b:
-            ids_with_liquidity = [i for i, (_, y) in self.bins.items() if y > 0 and i <= self.active_id]
-            limit, step = (min(ids_with_liquidity) if ids_with_liquidity else None), -1
-        else:
-            ids_with_liquidity = [i for i, (x, _) in self.bins.items() if x > 0 and i >= self.active_id]
-            limit, step = (max(ids_with_liquidity) if ids_with_liquidity else None), 1
+        limit, step = self._last_bin_with_liquidity(a_to_b), (-1 if a_to_b else 1)
         if limit is None:
             raise InsufficientLiquidity("no liquidity on that side of the pool")
 
@@ -230,7 +226,23 @@ class DlmmPool:
             reserve_x, reserve_y = reserve_x - amount_out, reserve_y + into_bin
         return BinFill(bin_id, amount_in, amount_out, fee, reserve_x, reserve_y)
 
+    def _last_bin_with_liquidity(self, a_to_b: bool) -> int | None:
+        """The farthest bin a swap in this direction could reach, or None.
+        Remembered until the next `apply`: the router asks it for every chunk
+        of a split, and scanning a thousand bins each time was most of a quote."""
+        if self._edges is None:
+            self._edges = {}
+        if a_to_b not in self._edges:
+            if a_to_b:
+                ids = [i for i, (_, y) in self.bins.items() if y > 0 and i <= self.active_id]
+                self._edges[a_to_b] = min(ids) if ids else None
+            else:
+                ids = [i for i, (x, _) in self.bins.items() if x > 0 and i >= self.active_id]
+                self._edges[a_to_b] = max(ids) if ids else None
+        return self._edges[a_to_b]
+
     def apply(self, result: SwapResult) -> None:
+        self._edges = None
         for fill in result.fills:
             old_x, old_y = self.bins.get(fill.bin_id, (0, 0))
             self.total_x += fill.reserve_x - old_x
@@ -248,4 +260,6 @@ class DlmmPool:
         return result
 
     def copy(self) -> "DlmmPool":
-        return replace(self, bins={i: list(amounts) for i, amounts in self.bins.items()})
+        twin = replace(self, bins={i: list(amounts) for i, amounts in self.bins.items()})
+        twin._edges = None
+        return twin

@@ -256,6 +256,39 @@ def plan_split(
     return [(venue, allocated[i], outputs[i]) for i, venue in enumerate(venues) if allocated[i]]
 
 
+def _best_venue_keeps_every_chunk(
+    answered: list[tuple[Venue, Quote]],
+    best_venue: Venue | None,
+    best_quote: Quote | None,
+    amount_in: int,
+    now: int,
+) -> bool:
+    """Whether the split search would put every chunk on the best venue.
+
+    Outputs are concave in the input (constant product; DLMM bins priced
+    worse as a swap walks on, and fees that only grow), so the best venue's
+    last chunk earns its least; if even that beats every other venue's first
+    chunk, greedy allocation never leaves the best venue. Two simulations
+    instead of a chunk-by-chunk search, for the small orders that are most.
+    """
+    if best_venue is None:
+        return False
+    chunks = _chunks(amount_in, SPLIT_CHUNKS)
+    if len(chunks) < 2:
+        return True
+    without_last = best_venue.simulate(amount_in - chunks[-1], now)
+    if without_last is None:
+        return False
+    last_gain = best_quote.amount_out - without_last.amount_out
+    for venue, _ in answered:
+        if venue is best_venue:
+            continue
+        first = venue.simulate(chunks[0], now)
+        if first is not None and first.amount_out > last_gain:
+            return False
+    return True
+
+
 def _legs(plan: list[tuple[Venue, int, int]], amount_in: int) -> tuple[Leg, ...]:
     legs, shares_left = [], 10_000
     for position, (venue, leg_in, leg_out) in enumerate(plan):
@@ -278,7 +311,10 @@ def choose_route(
     best_venue, best_quote = max(fillable, key=lambda pair: pair[1].amount_out) if fillable else (None, None)
     runner_up = max((q.amount_out for _, q in fillable if q is not best_quote), default=0)
 
-    plan = plan_split([venue for venue, _ in answered], amount_in, now) if len(answered) > 1 else []
+    worth_trying = len(answered) > 1 and not _best_venue_keeps_every_chunk(
+        answered, best_venue, best_quote, amount_in, now
+    )
+    plan = plan_split([venue for venue, _ in answered], amount_in, now) if worth_trying else []
     split_out = sum(leg_out for _, _, leg_out in plan)
     if len(plan) > 1 and split_out > (best_quote.amount_out if best_quote else 0):
         legs = _legs(plan, amount_in)

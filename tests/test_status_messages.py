@@ -19,6 +19,7 @@ def test_every_message_on_the_all_orders_feed_is_a_status_message(engine):
 
     messages = asyncio.run(watch_feed_while_placing())
 
-    assert [message["status"] for message in messages] == ["pending", "routing", "building", "submitted", "confirmed"]
+    statuses = [message["status"] for message in messages]
+    assert statuses == ["pending", "routing", "building", "submitted", "confirmed"]
     assert all(message["type"] == "status" for message in messages)
     assert messages[0]["orderType"] == "market" and messages[0]["tokenIn"] == "SOL"
