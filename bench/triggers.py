@@ -138,17 +138,21 @@ def main(argv=None) -> int:
 
     cpu_per_update(20)  # warm up
     empty = summary(cpu_per_update(args.updates))
-    add_waiting_orders(args.waiting)
+    add_waiting_orders(10)
+    few = summary(cpu_per_update(args.updates))
+    add_waiting_orders(args.waiting - 10)
     loaded = summary(cpu_per_update(args.updates))
     delay = crossing_delay()
     result = {
         "waiting_orders": Order.objects.filter(status="waiting").count(),
         "cpu_per_pool_update_no_waiting": empty,
+        "cpu_per_pool_update_10_waiting": few,
         f"cpu_per_pool_update_{args.waiting}_waiting": loaded,
         "crossing": delay,
     }
     rows = [
         ("CPU per pool update, no order waiting", empty),
+        ("CPU per pool update, 10 waiting", few),
         (f"CPU per pool update, {args.waiting:,} waiting", loaded),
     ]
     for name, cost in rows:

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from orders.models import Order, OrderStatus, OrderType
 from routing.errors import RoutingError
-from routing.market import best_spot_price
+from routing.market import best_spot_prices
 from routing.router import simulate_route
 from routing.signals import pools_changed
 from routing.tokens import resolve_token
@@ -63,9 +63,11 @@ def waiting_pairs() -> set[tuple[str, str]]:
 def orders_trigger(*, token_a: str, token_b: str) -> int:
     """Mark the orders waiting on this pair whose trigger has fired, and ask
     for their admission; returns how many fired."""
-    fired = 0
-    for token_in, token_out in ((token_a, token_b), (token_b, token_a)):
-        fired += _trigger_direction(resolve_token(token_in), resolve_token(token_out))
+    first, second = resolve_token(token_a), resolve_token(token_b)
+    prices = best_spot_prices(first, second)
+    if prices is None:
+        return 0  # not trading yet: snipers keep waiting
+    fired = _trigger_direction(first, second, prices[0]) + _trigger_direction(second, first, prices[1])
     if fired:
         from orders.services import request_admission
 
@@ -73,10 +75,7 @@ def orders_trigger(*, token_a: str, token_b: str) -> int:
     return fired
 
 
-def _trigger_direction(token_in, token_out) -> int:
-    spot = best_spot_price(token_in, token_out)
-    if spot is None:
-        return 0  # not trading yet: snipers keep waiting
+def _trigger_direction(token_in, token_out, spot) -> int:
     untriggered = Order.objects.filter(
         status=OrderStatus.WAITING,
         triggered_at__isnull=True,
@@ -84,13 +83,12 @@ def _trigger_direction(token_in, token_out) -> int:
         token_out=token_out.symbol,
     )
     fired = 0
-    for order in untriggered.filter(type=OrderType.SNIPER).order_by("created_at"):
+    # Snipers carry no trigger price: the index's NULL end finds them.
+    for order in untriggered.filter(trigger_price__isnull=True, type=OrderType.SNIPER).order_by("created_at"):
         fired += _mark_triggered(order)
-    candidates = untriggered.filter(type=OrderType.LIMIT, trigger_price__lte=float(spot)).order_by(
-        "created_at"
-    )
+    candidates = untriggered.filter(trigger_price__lte=float(spot)).order_by("created_at")
     for order in candidates:
-        if limit_reached(order):
+        if order.type == OrderType.LIMIT and limit_reached(order):
             fired += _mark_triggered(order)
     return fired
 

@@ -31,17 +31,25 @@ def token_trades(token: Token) -> bool:
     return Pool.objects.filter(Q(token_a=token.symbol) | Q(token_b=token.symbol)).exists()
 
 
-def best_spot_price(token_in: Token, token_out: Token) -> Fraction | None:
-    """Whole `token_out` per whole `token_in` at the best pool's spot price,
-    or None if no pool trades the pair. No order of any size fills at a
-    better average price: fees and price impact only lower it."""
-    best = None
+def best_spot_prices(token_in: Token, token_out: Token) -> tuple[Fraction, Fraction] | None:
+    """The best spot price each way, (whole `token_out` per whole `token_in`,
+    and the inverse direction's), or None if no pool trades the pair. No
+    order of any size fills at a better average price: fees and price
+    impact only lower it. Each pool is read once for both directions."""
+    forward = backward = None
     for pool in pools_for_pair(token_in, token_out):
         price = pool.price()  # whole B per whole A
         if pool.token_a != token_in.symbol:
             price = 1 / price if price else Fraction(0)
-        best = price if best is None else max(best, price)
-    return best
+        inverse = 1 / price if price else Fraction(0)
+        forward = price if forward is None else max(forward, price)
+        backward = inverse if backward is None else max(backward, inverse)
+    return None if forward is None else (forward, backward)
+
+
+def best_spot_price(token_in: Token, token_out: Token) -> Fraction | None:
+    prices = best_spot_prices(token_in, token_out)
+    return prices[0] if prices else None
 
 
 def to_decimal(value: Fraction, *, significant: int = 10) -> Decimal:
