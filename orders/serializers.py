@@ -20,17 +20,13 @@ def history_entry(event: OrderEvent) -> dict:
     return {"status": event.status, "at": isoformat(event.at), "attempt": event.attempt}
 
 
-def order_to_dict(order: Order, *, events: list[OrderEvent] | None = None) -> dict:
-    if events is None:
-        events = list(order.events.all())
+def order_fields(order: Order) -> dict:
+    """What an order says about its trade: the fields status messages carry."""
     return {
-        "orderId": str(order.id),
-        "type": order.type,
         "tokenIn": order.token_in,
         "tokenOut": order.token_out,
         "amount": decimal_str(order.amount),
         "slippageBps": order.slippage_bps,
-        "status": order.status,
         "dex": order.dex or None,
         "quotes": order.quotes,
         "route": order.route.get("legs") if order.route else None,
@@ -39,12 +35,23 @@ def order_to_dict(order: Order, *, events: list[OrderEvent] | None = None) -> di
         "amountOut": decimal_str(order.amount_out),
         "executedPrice": decimal_str(order.executed_price),
         "txHash": order.tx_hash or None,
-        "attempt": order.attempt,
         "error": order.error or None,
         "errorCode": order.error_code or None,
         "limitPrice": decimal_str(order.limit_price),
         "maxPrice": decimal_str(order.max_price),
         "expiresAt": isoformat(order.expires_at) if order.expires_at else None,
+    }
+
+
+def order_to_dict(order: Order, *, events: list[OrderEvent] | None = None) -> dict:
+    if events is None:
+        events = list(order.events.all())
+    return {
+        "orderId": str(order.id),
+        "type": order.type,
+        "status": order.status,
+        **order_fields(order),
+        "attempt": order.attempt,
         "triggeredAt": isoformat(order.triggered_at) if order.triggered_at else None,
         "createdAt": isoformat(order.created_at),
         "updatedAt": isoformat(order.updated_at),

@@ -28,7 +28,7 @@ from orders.models import (
     OrderStatus,
     OrderType,
 )
-from orders.serializers import decimal_str, isoformat
+from orders.serializers import isoformat, order_fields
 
 log = logging.getLogger(__name__)
 
@@ -54,26 +54,7 @@ class IdempotencyConflict(Exception):
 
 
 def _wire_fields(order: Order) -> dict:
-    return {
-        "orderType": order.type,
-        "tokenIn": order.token_in,
-        "tokenOut": order.token_out,
-        "amount": decimal_str(order.amount),
-        "slippageBps": order.slippage_bps,
-        "dex": order.dex or None,
-        "quotes": order.quotes,
-        "route": order.route.get("legs") if order.route else None,
-        "expectedAmountOut": decimal_str(order.expected_amount_out),
-        "minAmountOut": decimal_str(order.min_amount_out),
-        "amountOut": decimal_str(order.amount_out),
-        "executedPrice": decimal_str(order.executed_price),
-        "txHash": order.tx_hash or None,
-        "error": order.error or None,
-        "errorCode": order.error_code or None,
-        "limitPrice": decimal_str(order.limit_price),
-        "maxPrice": decimal_str(order.max_price),
-        "expiresAt": isoformat(order.expires_at) if order.expires_at else None,
-    }
+    return {"orderType": order.type, **order_fields(order)}
 
 
 def _record(order: Order, *, extra: dict | None = None) -> None:
