@@ -65,8 +65,13 @@ BAD_INPUT = _error(
         },
     ),
 )
+BAD_KEY_EXAMPLES = (
+    ("Not a bearer key", {"error": "The Authorization header must be 'Bearer <API key>'."}),
+    ("Unknown key", {"error": "This API key is unknown or revoked."}),
+)
 UNAUTHENTICATED = _error(
-    "With API_KEYS_REQUIRED on: no API key, or an unknown or revoked one.",
+    "With API_KEYS_REQUIRED on: no API key. Always: an Authorization header that is not "
+    "'Bearer <key>', or names an unknown or revoked key.",
     (
         "No key",
         {
@@ -74,6 +79,12 @@ UNAUTHENTICATED = _error(
             "or log in to the dashboard."
         },
     ),
+    *BAD_KEY_EXAMPLES,
+)
+BAD_KEY = _error(
+    "An Authorization header that is not 'Bearer <key>', or names an unknown or revoked key. "
+    "Reading needs no key: leave the header out.",
+    *BAD_KEY_EXAMPLES,
 )
 FORBIDDEN = _error(
     "A logged-in dashboard session without a valid CSRF token.",
@@ -369,7 +380,7 @@ order_detail = extend_schema(
     operation_id="orders_retrieve",
     summary="One order, with its history",
     tags=["orders"],
-    responses={200: OrderSerializer, 404: NOT_FOUND, 405: NOT_ALLOWED},
+    responses={200: OrderSerializer, 401: BAD_KEY, 404: NOT_FOUND, 405: NOT_ALLOWED},
     examples=[OpenApiExample("Confirmed", value=CONFIRMED_ORDER, response_only=True, status_codes=["200"])],
 )
 
@@ -383,6 +394,7 @@ cancel_order = extend_schema(
     responses={
         200: OrderSerializer,
         401: UNAUTHENTICATED,
+        403: FORBIDDEN,
         404: NOT_FOUND,
         405: NOT_ALLOWED,
         409: _error(
@@ -412,6 +424,7 @@ order_list = extend_schema(
     responses={
         200: OrderPageSerializer,
         400: BAD_INPUT,
+        401: BAD_KEY,
         404: _error("The cursor is not valid.", ("Bad cursor", {"error": "Invalid cursor"})),
         405: NOT_ALLOWED,
     },
@@ -438,6 +451,7 @@ quote = extend_schema(
     responses={
         200: QuoteResponseSerializer,
         400: BAD_INPUT,
+        401: BAD_KEY,
         405: NOT_ALLOWED,
         422: _error(
             "No route for this pair or amount.",
@@ -476,6 +490,7 @@ health = extend_schema(
     tags=["operations"],
     responses={
         200: HealthSerializer,
+        401: BAD_KEY,
         405: NOT_ALLOWED,
         503: OpenApiResponse(HealthSerializer, description="Something is down; `error` names it."),
     },
