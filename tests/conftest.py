@@ -1,9 +1,15 @@
+import contextlib
+from datetime import timedelta
+
 import pytest
 import redis
 from django.conf import settings
 from django.core.management import call_command
+from django.db.models import Q
+from django.utils import timezone
 
-from tests.engine import Engine
+from orders.models import Order
+from tests.engine import Engine, wait_until
 
 # Latencies for end-to-end tests: the same shape as production, shorter.
 FAST_MARKET = {
@@ -48,6 +54,7 @@ def engines(django_db_setup, django_db_blocker):
         running.clear()
 
     start.stop_all = stop_all
+    start.running = lambda: bool(running)
     yield start
     stop_all()
 
@@ -59,10 +66,26 @@ def no_engine(engines):
 
 
 @pytest.fixture
-def market(transactional_db):
+def market(transactional_db, engines):
     """The seeded mock market. Transactional tests empty every table after
     each test, pools included, so each test seeds its own."""
     call_command("seed_market", verbosity=0)
+    yield
+    if engines.running():
+        settle_in_flight_orders()
+
+
+def settle_in_flight_orders(timeout: float = 20) -> None:
+    """Let the running engine finish the orders a test left in flight before
+    the tables are emptied: on PostgreSQL, emptying them (TRUNCATE) while a
+    worker records a transition can deadlock. Best effort: an order that
+    cannot finish (no worker, a far settlement) only costs the timeout."""
+    soon = timezone.now() + timedelta(seconds=5)
+    moving = Q(status__in=("pending", "routing", "building")) | Q(status="submitted", settles_at__lt=soon)
+    with contextlib.suppress(AssertionError):
+        wait_until(
+            lambda: not Order.objects.filter(moving).exists(), timeout=timeout, message="a quiet engine"
+        )
 
 
 @pytest.fixture
