@@ -11,10 +11,10 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import httpx
-import websockets
+import aiohttp
 
 TERMINAL = {"confirmed", "failed", "cancelled"}
+POST_TIMEOUT = aiohttp.ClientTimeout(total=30)
 
 
 def parse_at(value: str) -> float:
@@ -81,16 +81,20 @@ class Progress:
             await asyncio.sleep(0.25)
 
 
-async def _follow(record: OrderRecord, ws_url: str, progress: Progress) -> None:
+async def _follow(
+    record: OrderRecord, ws_url: str, session: aiohttp.ClientSession, progress: Progress
+) -> None:
     """Read the order's socket until it closes after a terminal status; reconnect
     (the snapshot resyncs) if it closes before one."""
     while record.terminal is None:
         try:
             progress.open += 1
-            async with websockets.connect(ws_url, max_size=2**20, open_timeout=30, ping_interval=None) as ws:
-                async for raw in ws:
+            async with session.ws_connect(ws_url, max_msg_size=2**20, autoping=False) as ws:
+                async for frame in ws:
                     received = time.time()
-                    message = json.loads(raw)
+                    if frame.type != aiohttp.WSMsgType.TEXT:
+                        continue
+                    message = json.loads(frame.data)
                     kind = message.get("type")
                     if kind == "snapshot":
                         for entry in message.get("history") or []:
@@ -106,7 +110,7 @@ async def _follow(record: OrderRecord, ws_url: str, progress: Progress) -> None:
                     if status in TERMINAL and record.terminal is None:
                         record.terminal, record.terminal_seen = status, received
                         record.error_code = message.get("errorCode")
-        except (OSError, websockets.WebSocketException) as exc:
+        except (OSError, aiohttp.ClientError) as exc:
             record.problem = f"websocket: {exc!r}"
         finally:
             progress.open -= 1
@@ -117,7 +121,7 @@ async def _follow(record: OrderRecord, ws_url: str, progress: Progress) -> None:
 
 async def _one_order(
     record: OrderRecord,
-    http: httpx.AsyncClient,
+    http: aiohttp.ClientSession,
     url: str,
     progress: Progress,
     timeout: float,
@@ -126,21 +130,22 @@ async def _one_order(
     body = {"amount": record.amount, "tokenIn": "SOL", "tokenOut": "USDC", **body_extra}
     record.post_started = time.time()
     try:
-        response = await http.post(f"{url}/api/orders/execute", json=body)
-    except httpx.HTTPError as exc:
+        async with http.post(f"{url}/api/orders/execute", json=body, timeout=POST_TIMEOUT) as response:
+            text = await response.text()
+    except (OSError, aiohttp.ClientError) as exc:
         record.post_finished = time.time()
         record.problem = f"POST: {exc!r}"
         return
     record.post_finished = time.time()
-    record.http_status = response.status_code
-    if response.status_code not in (200, 201, 202):
-        record.problem = f"POST answered {response.status_code}: {response.text[:200]}"
+    record.http_status = response.status
+    if response.status not in (200, 201, 202):
+        record.problem = f"POST answered {response.status}: {text[:200]}"
         return
-    answer = response.json()
+    answer = json.loads(text)
     record.order_id = answer["orderId"]
     progress.placed += 1
     try:
-        await asyncio.wait_for(_follow(record, answer["wsUrl"], progress), timeout)
+        await asyncio.wait_for(_follow(record, answer["wsUrl"], http, progress), timeout)
     except TimeoutError:
         record.problem = f"no terminal status within {timeout:.0f}s of the POST"
 
@@ -163,7 +168,7 @@ async def run_load(
     for record in records:
         queue.put_nowait(record)
 
-    async def client(http: httpx.AsyncClient) -> None:
+    async def client(http: aiohttp.ClientSession) -> None:
         while True:
             try:
                 record = queue.get_nowait()
@@ -174,8 +179,11 @@ async def run_load(
             if record.terminal != "confirmed":
                 bar.failed += 1
 
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(limits=limits, timeout=30) as http:
+    # One keep-alive connection per client for the POSTs; each WebSocket has its own.
+    connector = aiohttp.TCPConnector(limit=0)
+    # No total timeout on the session: it would cut a socket that follows a long wait.
+    opening = aiohttp.ClientTimeout(total=None, sock_connect=30)
+    async with aiohttp.ClientSession(connector=connector, timeout=opening) as http:
         drawer = asyncio.create_task(bar.run())
         bar.started = time.time()
         await asyncio.gather(*(client(http) for _ in range(clients)))
