@@ -1,6 +1,6 @@
 """The router: quote every venue concurrently, pick the best net output.
 
-This is the interface the order engine uses:
+This is the interface the order engine uses, one order at a time:
 
 - `find_route(token_in=, token_out=, amount_in=)` -> `Route` (base units)
 - `execute_route(route=, min_amount_out=)` -> amount out, applied to the
@@ -8,389 +8,54 @@ This is the interface the order engine uses:
   confirmation commit together or not at all.
 - `Route.to_json()` / `Route.from_json()` so a route can be stored and
   executed later, by another process.
+
+For many orders in a row, `routing.session.MarketSession` does the same on
+pools read once. How a route is chosen is in `routing.routes`.
 """
 
-import json
-import logging
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from fractions import Fraction
-
 from django.db import transaction
-from django.db.models import F
 
-from routing import market, mock
-from routing.errors import DexUnavailable, InsufficientLiquidity, InvalidPair, NoRoute, SlippageExceeded
-from routing.models import Pool
-from routing.signals import announce_on_commit
-from routing.swap import SwapResult
-from routing.tokens import Token, resolve_token
+from routing.routes import DEXES, SPLIT, SPLIT_CHUNKS, Leg, Quote, Route, Venue, choose_route, plan_split
+from routing.session import MarketSession
+from routing.tokens import Token
 
-logger = logging.getLogger("routing")
-
-DEXES = ("raydium", "meteora")
-SPLIT = "split"
-# The split search hands out the order in this many equal chunks, each to the
-# venue whose next chunk returns the most.
-SPLIT_CHUNKS = 40
-
-# Quotes wait on (simulated) network latency, so threads overlap them well.
-_quote_pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="quote")
-
-
-@dataclass(frozen=True)
-class Quote:
-    dex: str
-    amount_out: int  # 0 when the pool cannot fill the whole amount
-    fee_bps: int
-    price_impact_bps: int
-    pool_id: int | None = None
-
-    def to_json(self) -> dict:
-        return {
-            "dex": self.dex,
-            "amountOut": str(self.amount_out),
-            "feeBps": self.fee_bps,
-            "priceImpactBps": self.price_impact_bps,
-            "poolId": self.pool_id,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict) -> "Quote":
-        return cls(
-            data["dex"],
-            int(data["amountOut"]),
-            int(data["feeBps"]),
-            int(data["priceImpactBps"]),
-            data.get("poolId"),
-        )
-
-
-@dataclass(frozen=True)
-class Leg:
-    dex: str
-    amount_in: int
-    amount_out: int
-    share_bps: int
-    pool_id: int | None = None
-
-    def to_json(self) -> dict:
-        return {
-            "dex": self.dex,
-            "amountIn": str(self.amount_in),
-            "amountOut": str(self.amount_out),
-            "shareBps": self.share_bps,
-            "poolId": self.pool_id,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict) -> "Leg":
-        return cls(
-            data["dex"],
-            int(data["amountIn"]),
-            int(data["amountOut"]),
-            int(data["shareBps"]),
-            data.get("poolId"),
-        )
-
-
-@dataclass(frozen=True)
-class Route:
-    token_in: Token
-    token_out: Token
-    amount_in: int
-    dex: str
-    expected_amount_out: int
-    quotes: tuple[Quote, ...]
-    legs: tuple[Leg, ...] = field(default=())
-    # Why this route won, in a sentence, for logs and the order's history.
-    reason: str = ""
-
-    def min_amount_out(self, slippage_bps: int) -> int:
-        return self.expected_amount_out * (10_000 - slippage_bps) // 10_000
-
-    def to_json(self) -> dict:
-        """A JSON-serialisable form; amounts are base units as strings."""
-        return {
-            "tokenIn": self.token_in.symbol,
-            "tokenOut": self.token_out.symbol,
-            "amountIn": str(self.amount_in),
-            "dex": self.dex,
-            "expectedAmountOut": str(self.expected_amount_out),
-            "quotes": [quote.to_json() for quote in self.quotes],
-            "legs": [leg.to_json() for leg in self.legs],
-            "reason": self.reason,
-        }
-
-    to_dict = to_json
-
-    @classmethod
-    def from_json(cls, data: dict) -> "Route":
-        token_in, token_out = resolve_token(data["tokenIn"]), resolve_token(data["tokenOut"])
-        if token_in is None or token_out is None:
-            raise InvalidPair(f"unknown token in stored route: {data['tokenIn']} -> {data['tokenOut']}")
-        return cls(
-            token_in=token_in,
-            token_out=token_out,
-            amount_in=int(data["amountIn"]),
-            dex=data["dex"],
-            expected_amount_out=int(data["expectedAmountOut"]),
-            quotes=tuple(Quote.from_json(quote) for quote in data["quotes"]),
-            legs=tuple(Leg.from_json(leg) for leg in data["legs"]),
-            reason=data.get("reason", ""),
-        )
-
-
-@dataclass
-class Venue:
-    """One pool, as loaded for this routing decision, in the order's direction."""
-
-    pool_id: int
-    dex: str
-    state: object  # ConstantProductPool | DlmmPool
-    a_to_b: bool
-
-    def simulate(self, amount_in: int, now: int) -> SwapResult | None:
-        """The swap of `amount_in` on the pool as loaded, or None if it cannot be filled."""
-        if amount_in <= 0:
-            return None
-        try:
-            return self.state.quote_swap(a_to_b=self.a_to_b, amount_in=amount_in, now=now)
-        except InsufficientLiquidity:
-            return None
-
-    def quote(self, amount_in: int, now: int) -> Quote:
-        result = self.simulate(amount_in, now)
-        if result is None:
-            return Quote(self.dex, 0, 0, 10_000, self.pool_id)
-        return Quote(self.dex, result.amount_out, result.fee_bps, result.price_impact_bps, self.pool_id)
-
-
-def _venue(pool: Pool, token_in: Token) -> Venue:
-    return Venue(pool.id, pool.dex, pool.state(), a_to_b=pool.token_a == token_in.symbol)
-
-
-def _check_pair(token_in: Token, token_out: Token, amount_in: int) -> list[Pool]:
-    if token_in == token_out:
-        raise InvalidPair(f"cannot swap {token_in.symbol} for itself")
-    if amount_in <= 0:
-        raise NoRoute("the amount to swap must be positive")
-    pools = market.pools_for_pair(token_in, token_out)
-    if not pools:
-        raise NoRoute(f"no pool trades {token_in.symbol}/{token_out.symbol} on Raydium or Meteora")
-    return pools
-
-
-def _ask(venue: Venue, amount_in: int, now: int, wait: bool = True) -> Quote:
-    mock.network_call(venue.dex, "quote", wait=wait)
-    return venue.quote(amount_in, now)
-
-
-class _Answered:
-    """A quote computed on the spot, with a future's `result()`."""
-
-    def __init__(self, ask, *args):
-        self._ask, self._args = ask, args
-
-    def result(self) -> Quote:
-        return self._ask(*self._args)
-
-
-def _quote_venues(
-    venues: list[Venue], amount_in: int, now: int, *, wait: bool = True
-) -> tuple[list[tuple[Venue, Quote]], list[str]]:
-    """Ask every venue at once; one quote's latency, not the sum of them."""
-    if wait:
-        futures = [(venue, _quote_pool.submit(_ask, venue, amount_in, now)) for venue in venues]
-    else:
-        # The latency was waited out by the caller: nothing to overlap.
-        futures = [(venue, _Answered(_ask, venue, amount_in, now, False)) for venue in venues]
-    answered, errors = [], []
-    for venue, future in futures:
-        try:
-            answered.append((venue, future.result()))
-        except DexUnavailable as exc:
-            errors.append(str(exc))
-    if not answered:
-        raise DexUnavailable("; ".join(errors) or "no DEX answered")
-    return answered, errors
+__all__ = [
+    "DEXES",
+    "SPLIT",
+    "SPLIT_CHUNKS",
+    "Leg",
+    "Quote",
+    "Route",
+    "Venue",
+    "choose_route",
+    "plan_split",
+    "quote_all",
+    "find_route",
+    "simulate_route",
+    "execute_route",
+]
 
 
 def quote_all(*, token_in: Token, token_out: Token, amount_in: int) -> list[Quote]:
     """One quote per pool that answered, fetched concurrently."""
-    pools = _check_pair(token_in, token_out, amount_in)
-    answered, _ = _quote_venues([_venue(pool, token_in) for pool in pools], amount_in, market.now())
-    return [quote for _, quote in answered]
-
-
-def _chunks(amount: int, count: int) -> list[int]:
-    count = max(1, min(count, amount))
-    size, extra = divmod(amount, count)
-    return [size + (1 if i < extra else 0) for i in range(count)]
-
-
-def plan_split(
-    venues: list[Venue], amount_in: int, now: int, *, chunks: int = SPLIT_CHUNKS
-) -> list[tuple[Venue, int, int]]:
-    """Share `amount_in` among venues greedily by marginal output.
-
-    Each chunk goes to the venue whose output grows most by taking it, given
-    what it already holds. Returns (venue, amount in, amount out) for each
-    venue that got something; empty if no venue can take the first chunk.
-    """
-    allocated = [0] * len(venues)
-    outputs = [0] * len(venues)
-    for chunk in _chunks(amount_in, chunks):
-        best, best_gain, best_out = None, -1, 0
-        for index, venue in enumerate(venues):
-            result = venue.simulate(allocated[index] + chunk, now)
-            if result is None:
-                continue
-            gain = result.amount_out - outputs[index]
-            if gain > best_gain:
-                best, best_gain, best_out = index, gain, result.amount_out
-        if best is None:
-            return []
-        allocated[best] += chunk
-        outputs[best] = best_out
-    return [(venue, allocated[i], outputs[i]) for i, venue in enumerate(venues) if allocated[i]]
-
-
-def _best_venue_keeps_every_chunk(
-    answered: list[tuple[Venue, Quote]],
-    best_venue: Venue | None,
-    best_quote: Quote | None,
-    amount_in: int,
-    now: int,
-) -> bool:
-    """Whether the split search would put every chunk on the best venue.
-
-    Outputs are concave in the input (constant product; DLMM bins priced
-    worse as a swap walks on, and fees that only grow), so the best venue's
-    last chunk earns its least; if even that beats every other venue's first
-    chunk, greedy allocation never leaves the best venue. Two simulations
-    instead of a chunk-by-chunk search, for the small orders that are most.
-    """
-    if best_venue is None:
-        return False
-    chunks = _chunks(amount_in, SPLIT_CHUNKS)
-    if len(chunks) < 2:
-        return True
-    without_last = best_venue.simulate(amount_in - chunks[-1], now)
-    if without_last is None:
-        return False
-    last_gain = best_quote.amount_out - without_last.amount_out
-    for venue, _ in answered:
-        if venue is best_venue:
-            continue
-        first = venue.simulate(chunks[0], now)
-        if first is not None and first.amount_out > last_gain:
-            return False
-    return True
-
-
-def _legs(plan: list[tuple[Venue, int, int]], amount_in: int) -> tuple[Leg, ...]:
-    legs, shares_left = [], 10_000
-    for position, (venue, leg_in, leg_out) in enumerate(plan):
-        share = shares_left if position == len(plan) - 1 else leg_in * 10_000 // amount_in
-        shares_left -= share
-        legs.append(Leg(venue.dex, leg_in, leg_out, share, venue.pool_id))
-    return tuple(legs)
-
-
-def _percent(better: int, worse: int) -> str:
-    return f"{float(Fraction(better - worse, worse) * 100):.3f}%" if worse > 0 else "everything"
-
-
-def choose_route(
-    token_in: Token, token_out: Token, amount_in: int, answered: list[tuple[Venue, Quote]], now: int
-) -> Route:
-    """The best single venue, or a split across venues when that returns more."""
-    quotes = tuple(quote for _, quote in answered)
-    fillable = [(venue, quote) for venue, quote in answered if quote.amount_out > 0]
-    best_venue, best_quote = max(fillable, key=lambda pair: pair[1].amount_out) if fillable else (None, None)
-    runner_up = max((q.amount_out for _, q in fillable if q is not best_quote), default=0)
-
-    worth_trying = len(answered) > 1 and not _best_venue_keeps_every_chunk(
-        answered, best_venue, best_quote, amount_in, now
-    )
-    plan = plan_split([venue for venue, _ in answered], amount_in, now) if worth_trying else []
-    split_out = sum(leg_out for _, _, leg_out in plan)
-    if len(plan) > 1 and split_out > (best_quote.amount_out if best_quote else 0):
-        legs = _legs(plan, amount_in)
-        shares = " / ".join(f"{leg.dex} {leg.share_bps / 100:g}%" for leg in legs)
-        if best_quote:
-            gain = _percent(split_out, best_quote.amount_out)
-            reason = f"splitting {shares} returns {gain} more than {best_quote.dex} alone"
-        else:
-            reason = f"no single venue can fill the amount; splitting {shares}"
-        return Route(token_in, token_out, amount_in, SPLIT, split_out, quotes, legs, reason)
-
-    if best_quote is None:
-        raise NoRoute(
-            f"no venue has enough liquidity to swap this much {token_in.symbol} for {token_out.symbol}"
-        )
-    if len(answered) == 1:
-        reason = f"only {best_quote.dex} answered"
-    elif runner_up:
-        others = ", ".join(q.dex for _, q in fillable if q is not best_quote)
-        gain = _percent(best_quote.amount_out, runner_up)
-        reason = f"{best_quote.dex} returns {gain} more than {others} after fees"
-    else:
-        reason = f"only {best_quote.dex} has enough liquidity"
-    legs = (Leg(best_quote.dex, amount_in, best_quote.amount_out, 10_000, best_venue.pool_id),)
-    return Route(token_in, token_out, amount_in, best_quote.dex, best_quote.amount_out, quotes, legs, reason)
+    session = MarketSession([(token_in, token_out)])
+    return session.quote_all(token_in=token_in, token_out=token_out, amount_in=amount_in)
 
 
 def simulate_route(*, token_in: Token, token_out: Token, amount_in: int) -> Route:
     """The route `find_route` would choose now, computed locally: no DEX is
     asked, so no latency and no simulated outage. For deciding whether a
     waiting order's trigger has fired, not for executing it."""
-    pools = _check_pair(token_in, token_out, amount_in)
-    now = market.now()
-    venues = [_venue(pool, token_in) for pool in pools]
-    return choose_route(token_in, token_out, amount_in, [(v, v.quote(amount_in, now)) for v in venues], now)
+    session = MarketSession([(token_in, token_out)])
+    return session.simulate_route(token_in=token_in, token_out=token_out, amount_in=amount_in)
 
 
 def find_route(*, token_in: Token, token_out: Token, amount_in: int, wait: bool = True) -> Route:
     """Quote every venue and choose. `wait=False` skips the simulated network
     latency, for a caller that already waited it out on a timer; simulated
     outages still happen."""
-    pools = _check_pair(token_in, token_out, amount_in)
-    now = market.now()
-    # Pool state is read here, in the caller's thread and transaction; the
-    # threads only wait out each DEX's latency and do arithmetic.
-    answered, errors = _quote_venues([_venue(pool, token_in) for pool in pools], amount_in, now, wait=wait)
-    route = choose_route(token_in, token_out, amount_in, answered, now)
-    if errors:
-        route = Route(
-            route.token_in,
-            route.token_out,
-            route.amount_in,
-            route.dex,
-            route.expected_amount_out,
-            route.quotes,
-            route.legs,
-            f"{route.reason} ({'; '.join(errors)})",
-        )
-    logger.info(
-        "routing decision %s",
-        json.dumps({"event": "route", **route.to_json()}),
-        extra={"route": route.to_json()},
-    )
-    return route
-
-
-def _pool_for_leg(leg: Leg, route: Route, locked: dict[int, Pool]) -> Pool:
-    if leg.pool_id in locked:
-        return locked[leg.pool_id]
-    for pool in locked.values():
-        if pool.dex == leg.dex and {pool.token_a, pool.token_b} == {
-            route.token_in.symbol,
-            route.token_out.symbol,
-        }:
-            return pool
-    raise NoRoute(f"the {leg.dex} pool for {route.token_in.symbol}/{route.token_out.symbol} no longer exists")
+    session = MarketSession([(token_in, token_out)])
+    return session.find_route(token_in=token_in, token_out=token_out, amount_in=amount_in, wait=wait)
 
 
 def execute_route(*, route: Route, min_amount_out: int) -> int:
@@ -399,60 +64,9 @@ def execute_route(*, route: Route, min_amount_out: int) -> int:
     Raises SlippageExceeded, having swapped nothing, if the output would be
     below `min_amount_out`.
     """
-    if not route.legs:
-        raise NoRoute("the route has no legs to execute")
-    now = market.now()
     with transaction.atomic():
-        # Lock in id order, so two orders that touch the same pools cannot deadlock.
-        locked = {
-            pool.id: pool
-            for pool in Pool.objects.select_for_update()
-            .filter(market.pair_filter(route.token_in, route.token_out))
-            .order_by("id")
-        }
-        states, results = {}, []
-        for leg in route.legs:
-            pool = _pool_for_leg(leg, route, locked)
-            state = states.setdefault(pool.id, pool.state())
-            try:
-                result = state.quote_swap(
-                    a_to_b=pool.token_a == route.token_in.symbol, amount_in=leg.amount_in, now=now
-                )
-            except InsufficientLiquidity:
-                raise SlippageExceeded(
-                    f"the {leg.dex} pool no longer has the liquidity to fill this swap"
-                ) from None
-            state.apply(result)
-            results.append((leg, result))
-        amount_out = sum(result.amount_out for _, result in results)
-        if amount_out < min_amount_out:
-            token = route.token_out
-            raise SlippageExceeded(
-                f"the swap would return {token.from_base_units(amount_out)} {token.symbol}, "
-                f"below the minimum of {token.from_base_units(min_amount_out)} {token.symbol}"
-            )
-        for pool_id, state in states.items():
-            pool = locked[pool_id]
-            pool.swaps_executed = F("swaps_executed") + 1
-            pool.save(update_fields=[*pool.store(state), "swaps_executed"])
-        announce_on_commit({(pool.token_a, pool.token_b) for pool in locked.values()})
-    logger.info(
-        "swap executed %s",
-        json.dumps(
-            {
-                "event": "swap",
-                "tokenIn": route.token_in.symbol,
-                "tokenOut": route.token_out.symbol,
-                "amountIn": str(route.amount_in),
-                "dex": route.dex,
-                "expectedAmountOut": str(route.expected_amount_out),
-                "minAmountOut": str(min_amount_out),
-                "amountOut": str(amount_out),
-                "legs": [
-                    {"dex": leg.dex, "poolId": leg.pool_id, "amountOut": str(r.amount_out)}
-                    for leg, r in results
-                ],
-            }
-        ),
-    )
-    return amount_out
+        session = MarketSession([(route.token_in, route.token_out)], for_update=True)
+        fill = session.fill(route, min_amount_out=min_amount_out)
+        session.apply(fill)
+        session.save()
+    return fill.amount_out

@@ -1,0 +1,192 @@
+"""A market session: the pools of some pairs, read once, for a run of orders.
+
+Reading a pool is most of the cost of routing one order: a DLMM pool's bins
+are a few hundred JSON entries to parse, and to write back after a swap. A
+job that routes or settles many orders therefore opens one session, decides
+and swaps in memory (each order sees the swaps of the ones before it), and
+writes each pool it changed once, inside the caller's transaction.
+
+`for_update=True` locks the pools (in id order, so two sessions cannot
+deadlock) until that transaction ends: what settles swaps takes it, what only
+quotes does not.
+"""
+
+import json
+import logging
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db.models import F, Q
+
+from routing import market
+from routing.errors import InsufficientLiquidity, InvalidPair, NoRoute, SlippageExceeded
+from routing.models import Pool
+from routing.routes import Leg, Quote, Route, Venue, choose_route, quote_venues
+from routing.signals import announce_on_commit
+from routing.swap import SwapResult
+from routing.tokens import Token
+
+logger = logging.getLogger("routing")
+
+
+@dataclass(frozen=True)
+class Fill:
+    """A route's swap worked out on the session's pools, not yet applied."""
+
+    route: Route
+    min_amount_out: int
+    amount_out: int
+    results: tuple[tuple[Leg, int, SwapResult], ...]  # (leg, pool id, result)
+
+
+class MarketSession:
+    def __init__(self, pairs: Iterable[tuple[Token, Token]], *, for_update: bool = False):
+        wanted = Q(pk__in=[])
+        for token_a, token_b in pairs:
+            wanted |= market.pair_filter(token_a, token_b)
+        pools = Pool.objects.filter(wanted).order_by("id")
+        if for_update:
+            pools = pools.select_for_update()
+        self._pools = {pool.id: pool for pool in pools}
+        self._states: dict[int, object] = {}
+        self._swaps: Counter[int] = Counter()
+        self.now = market.now()
+
+    # --- reading --------------------------------------------------------------
+
+    def _state(self, pool: Pool):
+        if pool.id not in self._states:
+            self._states[pool.id] = pool.state()
+        return self._states[pool.id]
+
+    def _pools_for(self, token_in: Token, token_out: Token) -> list[Pool]:
+        pair = {token_in.symbol, token_out.symbol}
+        return [pool for pool in self._pools.values() if {pool.token_a, pool.token_b} == pair]
+
+    def venues(self, token_in: Token, token_out: Token, amount_in: int) -> list[Venue]:
+        if token_in == token_out:
+            raise InvalidPair(f"cannot swap {token_in.symbol} for itself")
+        if amount_in <= 0:
+            raise NoRoute("the amount to swap must be positive")
+        pools = self._pools_for(token_in, token_out)
+        if not pools:
+            raise NoRoute(f"no pool trades {token_in.symbol}/{token_out.symbol} on Raydium or Meteora")
+        return [
+            Venue(pool.id, pool.dex, self._state(pool), a_to_b=pool.token_a == token_in.symbol)
+            for pool in pools
+        ]
+
+    def quote_all(self, *, token_in: Token, token_out: Token, amount_in: int) -> list[Quote]:
+        """One quote per pool that answered, fetched concurrently."""
+        venues = self.venues(token_in, token_out, amount_in)
+        answered, _ = quote_venues(venues, amount_in, self.now)
+        return [quote for _, quote in answered]
+
+    def simulate_route(self, *, token_in: Token, token_out: Token, amount_in: int) -> Route:
+        """The route `find_route` would choose now, computed locally: no DEX is
+        asked, so no latency and no simulated outage."""
+        venues = self.venues(token_in, token_out, amount_in)
+        answered = [(venue, venue.quote(amount_in, self.now)) for venue in venues]
+        return choose_route(token_in, token_out, amount_in, answered, self.now)
+
+    def find_route(self, *, token_in: Token, token_out: Token, amount_in: int, wait: bool = True) -> Route:
+        """Quote every venue and choose. `wait=False` skips the simulated network
+        latency, for a caller that already waited it out on a timer; simulated
+        outages still happen."""
+        venues = self.venues(token_in, token_out, amount_in)
+        answered, errors = quote_venues(venues, amount_in, self.now, wait=wait)
+        route = choose_route(token_in, token_out, amount_in, answered, self.now)
+        if errors:
+            route = Route(
+                route.token_in,
+                route.token_out,
+                route.amount_in,
+                route.dex,
+                route.expected_amount_out,
+                route.quotes,
+                route.legs,
+                f"{route.reason} ({'; '.join(errors)})",
+            )
+        described = route.to_json()
+        logger.info(
+            "routing decision %s", json.dumps({"event": "route", **described}), extra={"route": described}
+        )
+        return route
+
+    # --- swapping ---------------------------------------------------------------
+
+    def _pool_for_leg(self, leg: Leg, route: Route) -> Pool:
+        if leg.pool_id in self._pools:
+            return self._pools[leg.pool_id]
+        # The pool was replaced (a market reset) since the route was chosen.
+        for pool in self._pools_for(route.token_in, route.token_out):
+            if pool.dex == leg.dex:
+                return pool
+        raise NoRoute(
+            f"the {leg.dex} pool for {route.token_in.symbol}/{route.token_out.symbol} no longer exists"
+        )
+
+    def fill(self, route: Route, *, min_amount_out: int) -> Fill:
+        """The swap along `route` on the pools as they are in this session now.
+        Raises SlippageExceeded if it would return less than `min_amount_out`.
+        Changes nothing: `apply` does. A route has one leg per pool."""
+        if not route.legs:
+            raise NoRoute("the route has no legs to execute")
+        results = []
+        for leg in route.legs:
+            pool = self._pool_for_leg(leg, route)
+            try:
+                result = self._state(pool).quote_swap(
+                    a_to_b=pool.token_a == route.token_in.symbol, amount_in=leg.amount_in, now=self.now
+                )
+            except InsufficientLiquidity:
+                raise SlippageExceeded(
+                    f"the {leg.dex} pool no longer has the liquidity to fill this swap"
+                ) from None
+            results.append((leg, pool.id, result))
+        amount_out = sum(result.amount_out for _, _, result in results)
+        if amount_out < min_amount_out:
+            token = route.token_out
+            raise SlippageExceeded(
+                f"the swap would return {token.from_base_units(amount_out)} {token.symbol}, "
+                f"below the minimum of {token.from_base_units(min_amount_out)} {token.symbol}"
+            )
+        return Fill(route, min_amount_out, amount_out, tuple(results))
+
+    def apply(self, fill: Fill) -> None:
+        """Swap: the session's pools now include `fill`; `save` writes them."""
+        for _, pool_id, result in fill.results:
+            self._states[pool_id].apply(result)
+            self._swaps[pool_id] += 1
+        route = fill.route
+        logger.info(
+            "swap executed %s",
+            json.dumps(
+                {
+                    "event": "swap",
+                    "tokenIn": route.token_in.symbol,
+                    "tokenOut": route.token_out.symbol,
+                    "amountIn": str(route.amount_in),
+                    "dex": route.dex,
+                    "expectedAmountOut": str(route.expected_amount_out),
+                    "minAmountOut": str(fill.min_amount_out),
+                    "amountOut": str(fill.amount_out),
+                    "legs": [
+                        {"dex": leg.dex, "poolId": pool_id, "amountOut": str(result.amount_out)}
+                        for leg, pool_id, result in fill.results
+                    ],
+                }
+            ),
+        )
+
+    def save(self) -> int:
+        """Write every pool a swap changed, once, and tell the trigger watchers
+        after the commit. Call it inside the transaction that locked them."""
+        for pool_id, swaps in self._swaps.items():
+            pool = self._pools[pool_id]
+            pool.swaps_executed = F("swaps_executed") + swaps
+            pool.save(update_fields=[*pool.store(self._states[pool_id]), "swaps_executed"])
+        announce_on_commit({(self._pools[i].token_a, self._pools[i].token_b) for i in self._swaps})
+        saved, self._swaps = len(self._swaps), Counter()
+        return saved
