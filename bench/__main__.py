@@ -49,6 +49,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     target.add_argument("--workers", type=int, default=2, help="rq worker processes (default 2)")
     target.add_argument(
+        "--web-processes", type=int, default=2, help="daphne processes on the one port (default 2)"
+    )
+    target.add_argument(
         "--profile",
         choices=sorted(PROFILES),
         default="zero",
@@ -205,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         config = EngineConfig(
             profile=args.profile,
             workers=args.workers,
+            web_processes=args.web_processes,
             concurrency_cap=args.concurrency_cap,
             database_url=args.database_url,
             redis_url=args.redis_url,

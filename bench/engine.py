@@ -66,6 +66,7 @@ def flush_redis_db(url: str) -> None:
 class EngineConfig:
     profile: str = "zero"
     workers: int = 2
+    web_processes: int = 2
     concurrency_cap: int = 10
     database_url: str | None = None  # None: a fresh SQLite file in out_dir
     redis_url: str = DEFAULT_REDIS_URL
@@ -130,7 +131,17 @@ class LocalEngine:
         )
 
     def web_argv(self) -> list[str]:
-        return [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "config.asgi:application"]
+        return [
+            PYTHON,
+            "-m",
+            "config.web",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--processes",
+            str(self.config.web_processes),
+        ]
 
     def worker_argv(self) -> list[str]:
         return [

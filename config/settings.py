@@ -76,6 +76,8 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Writers queue for SQLite's write lock rather than poll for it (config/sqlite).
+    DATABASES["default"]["ENGINE"] = "config.sqlite"
     DATABASES["default"]["OPTIONS"] = {
         # WAL lets the web server read while a worker writes; IMMEDIATE takes the
         # write lock up front so concurrent writers queue instead of failing
@@ -110,18 +112,20 @@ CACHES = {
     }
 }
 
+# Redis pub/sub carries each group send as one PUBLISH, and each web process
+# keeps one subscriber connection for all its sockets. The list-based layer
+# (channels_redis.core) pays two round trips and a Lua script per group send
+# and a BZPOPMIN per message received: measured with one socket and five
+# messages per order, it cost the web server twice the CPU. Delivery is at
+# most once either way: a socket's snapshot (or REST) is the truth after a
+# reconnect.
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
         "CONFIG": {
             # redis-py 8 defaults to a 5 s socket timeout, which kills idle
-            # consumers blocked on a read (channels_redis issue 422).
+            # subscribers blocked on a read (channels_redis issue 422).
             "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
-            # The default capacity of 100 drops messages silently under load: a
-            # dashboard on the all-orders feed sees five messages per order.
-            "capacity": 10_000,
-            "expiry": 60,
-            "group_expiry": 86_400,
         },
     }
 }
@@ -150,6 +154,10 @@ MOCK_FAILURE_RATE = env_float("MOCK_FAILURE_RATE", 0.0, low=0.0, high=1.0)
 MOCK_SEED = env_str("MOCK_SEED", "")
 # Other traders move the mock pools this often (seconds); 0 stops them.
 MARKET_DRIFT_SECONDS = env_float("MARKET_DRIFT_SECONDS", 5.0, low=0, high=3600)
+
+# Threads per web process for Django's synchronous code (views, middleware,
+# queries); each keeps its database connection (config/http.py).
+WEB_THREADS = env_int("WEB_THREADS", 4, minimum=1)
 
 # --- Metrics -------------------------------------------------------------------
 

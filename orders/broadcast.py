@@ -1,5 +1,10 @@
 """Broadcasting order events to WebSocket subscribers through the channel layer.
 
+What goes out is one `order.events` message per order per write, carrying
+the statuses that write reached (a job that routes, submits and confirms an
+order in one transaction sends one message with three), and one message to
+the all-orders feed for the whole write. Consumers unpack them.
+
 A worker must not pay `async_to_sync(group_send)` per event: each call spins a
 new thread, event loop and Redis connection (about 3.5 ms). Instead each
 process keeps one event loop in a background thread with its own channel
@@ -58,17 +63,18 @@ class _Broadcaster:
         # made them, and daphne's consumers use the shared one on their loop.
         layer = channel_layers.make_backend("default")
         while True:
-            groups, message = await self._outbox.get()
-            for group in groups:
+            sends = await self._outbox.get()
+            for group, message in sends:
                 try:
                     await layer.group_send(group, message)
                 except Exception:
                     log.exception("broadcast to %s failed", group)
             self._outbox.task_done()
 
-    def publish(self, groups: list[str], message: dict) -> None:
+    def publish(self, sends: list[tuple[str, dict]]) -> None:
+        """Send each (group, message), in order, from this process's loop."""
         self._ensure_started()
-        self._loop.call_soon_threadsafe(self._outbox.put_nowait, (groups, message))
+        self._loop.call_soon_threadsafe(self._outbox.put_nowait, sends)
 
     def flush(self, timeout: float = 5.0) -> None:
         """Wait until everything published so far has been sent (tests, shutdown)."""
@@ -81,9 +87,14 @@ class _Broadcaster:
 broadcaster = _Broadcaster()
 
 
-def send_event_on_commit(order_id, event: dict) -> None:
-    """Broadcast `event` to the order's subscribers and the all-orders feed once
-    the current transaction commits; a rolled-back write broadcasts nothing."""
-    groups = [order_group(order_id), ALL_ORDERS_GROUP]
-    message = {"type": "order.event", "event": event}
-    transaction.on_commit(lambda: broadcaster.publish(groups, message))
+def events_message(events: list[dict]) -> dict:
+    return {"type": "order.events", "events": events}
+
+
+def send_moves_on_commit(moves) -> None:
+    """Broadcast the status messages of these moves (`orders.services.Move`)
+    to each order's subscribers and to the all-orders feed once the current
+    transaction commits; a rolled-back write broadcasts nothing."""
+    sends = [(order_group(move.order.id), events_message(move.messages)) for move in moves]
+    sends.append((ALL_ORDERS_GROUP, events_message([m for move in moves for m in move.messages])))
+    transaction.on_commit(lambda: broadcaster.publish(sends))

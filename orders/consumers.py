@@ -52,11 +52,23 @@ def _may_place_orders(scope) -> bool:
 
 @database_sync_to_async
 def _snapshot(order_id) -> dict | None:
-    order = Order.objects.filter(pk=order_id).prefetch_related("events").first()
-    return order_to_dict(order) if order else None
+    found = Order.with_history(order_id)
+    return order_to_dict(found[0], events=found[1]) if found else None
 
 
-class OrderStreamConsumer(AsyncWebsocketConsumer):
+class LayerEvents:
+    """Channels closes stale database connections before every handler it
+    dispatches, a hop to the database thread each time; the order events the
+    channel layer brings touch no database, so they skip it."""
+
+    async def dispatch(self, message):
+        if message["type"] == "order.events":
+            await self.order_events(message)
+        else:
+            await super().dispatch(message)
+
+
+class OrderStreamConsumer(LayerEvents, AsyncWebsocketConsumer):
     """Streams one order: snapshot, statuses, then close with 1000."""
 
     order_id = None
@@ -91,17 +103,19 @@ class OrderStreamConsumer(AsyncWebsocketConsumer):
         if self.order_id is not None:
             await self.channel_layer.group_discard(order_group(self.order_id), self.channel_name)
 
-    async def order_event(self, message):
-        event = message["event"]
-        if event["orderId"] != str(self.order_id):
-            return
-        progress = _progress(event["status"], event["attempt"])
-        if progress <= self.progress:
-            return
-        self.progress = progress
-        await self.send(_dumps(event))
-        if event["status"] in TERMINAL_STATUSES:
-            await self.close(code=CLOSE_NORMAL)
+    async def order_events(self, message):
+        """One frame per status, in order; close after the terminal one."""
+        for event in message["events"]:
+            if event["orderId"] != str(self.order_id):
+                continue
+            progress = _progress(event["status"], event["attempt"])
+            if progress <= self.progress:
+                continue
+            self.progress = progress
+            await self.send(_dumps(event))
+            if event["status"] in TERMINAL_STATUSES:
+                await self.close(code=CLOSE_NORMAL)
+                return
 
     async def receive(self, text_data=None, bytes_data=None):
         await self.send_error("This socket streams an order and takes no messages.")
@@ -151,8 +165,10 @@ class OrderPlacementConsumer(OrderStreamConsumer):
         await self.stream(order.id)
 
 
-class OrdersFeedConsumer(AsyncWebsocketConsumer):
-    """`/ws/orders`: every order's status messages, for dashboards."""
+class OrdersFeedConsumer(LayerEvents, AsyncWebsocketConsumer):
+    """`/ws/orders`: every order's status messages, for dashboards. The ones
+    one write produced come in one frame, `{"type": "batch", "events": [...]}`,
+    when there are several."""
 
     async def connect(self):
         await self.channel_layer.group_add(ALL_ORDERS_GROUP, self.channel_name)
@@ -163,8 +179,9 @@ class OrdersFeedConsumer(AsyncWebsocketConsumer):
         metrics.websocket_disconnected(self)
         await self.channel_layer.group_discard(ALL_ORDERS_GROUP, self.channel_name)
 
-    async def order_event(self, message):
-        await self.send(_dumps(message["event"]))
+    async def order_events(self, message):
+        events = message["events"]
+        await self.send(_dumps(events[0] if len(events) == 1 else {"type": "batch", "events": events}))
 
     async def receive(self, text_data=None, bytes_data=None):
         await self.send(_dumps({"type": "error", **error_body("This feed takes no messages.")}))

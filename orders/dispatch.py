@@ -1,14 +1,18 @@
 """Putting order work on the queue, now or at a time.
 
-Delayed work (a swap that settles in 2-3 s, a retry after back-off) is not
-left waiting inside a worker: it goes into a Redis sorted set of timers,
-scored by due time, and the engine clock (`manage.py run_clock`) moves due
-timers onto the queue. An order waiting on the chain therefore costs a few
-bytes in Redis, not a worker process.
+A job carries many orders at once: their ids are its arguments, and one
+job is one transaction for all of them (see orders.jobs). Delayed work (a
+swap that settles in 2-3 s, a retry after back-off) is not left waiting
+inside a worker: it goes into a Redis sorted set of timers, scored by due
+time, and the engine clock (`manage.py run_clock`) moves due timers onto the
+queue, the ones due together as one job. An order waiting on the chain
+therefore costs a few bytes in Redis, not a worker process.
 """
 
 import os
 import time
+from collections import defaultdict
+from collections.abc import Iterable
 
 import django_rq
 
@@ -16,6 +20,8 @@ QUEUE = "orders"
 TIMERS_KEY = "orders:timers"
 # A job that runs longer than this is killed by rq; the sweeper resumes the order.
 JOB_TIMEOUT = 30
+# The most orders one job carries.
+BATCH_SIZE = 100
 
 
 _clients: dict = {}
@@ -37,28 +43,41 @@ def queue():
     return _clients["queue"]
 
 
-def enqueue(job: str, order_id) -> None:
-    """Run `orders.jobs.<job>(order_id)` on a worker as soon as one is free."""
-    queue().enqueue(f"orders.jobs.{job}", str(order_id), job_timeout=JOB_TIMEOUT, result_ttl=0)
+def enqueue(job: str, order_ids: Iterable) -> None:
+    """Run `orders.jobs.<job>(*order_ids)` on a worker as soon as one is free,
+    BATCH_SIZE orders a job."""
+    ids = [str(order_id) for order_id in order_ids]
+    for start in range(0, len(ids), BATCH_SIZE):
+        chunk = ids[start : start + BATCH_SIZE]
+        queue().enqueue(f"orders.jobs.{job}", *chunk, job_timeout=JOB_TIMEOUT, result_ttl=0)
 
 
-def enqueue_at(job: str, order_id, due: float) -> None:
-    """Run the job at unix time `due` (or at once, if that has passed)."""
-    if due <= time.time():
-        enqueue(job, order_id)
-    else:
-        redis().zadd(TIMERS_KEY, {f"{job}:{order_id}": due})
+def enqueue_at(job: str, due: dict) -> None:
+    """Run the job for each order at its unix time in `due` ({order id: time});
+    at once for the ones whose time has passed."""
+    now = time.time()
+    enqueue(job, [order_id for order_id, at in due.items() if at <= now])
+    later = {f"{job}:{order_id}": at for order_id, at in due.items() if at > now}
+    if later:
+        redis().zadd(TIMERS_KEY, later)
 
 
 def release_due_timers(*, now: float | None = None, limit: int = 1000) -> int:
-    """Enqueue every timer that is due. Safe to run in several clocks at once:
-    ZREM answers 1 to exactly one of them for each timer."""
+    """Enqueue every timer that is due, the ones of a job together. Safe to run
+    in several clocks at once: ZREM answers 1 to exactly one of them for each
+    timer."""
     connection = redis()
     due = connection.zrangebyscore(TIMERS_KEY, "-inf", now or time.time(), start=0, num=limit)
-    released = 0
+    if not due:
+        return 0
+    pipeline = connection.pipeline(transaction=False)
     for member in due:
-        if connection.zrem(TIMERS_KEY, member):
+        pipeline.zrem(TIMERS_KEY, member)
+    by_job = defaultdict(list)
+    for member, removed in zip(due, pipeline.execute(), strict=True):
+        if removed:
             job, _, order_id = member.decode().partition(":")
-            enqueue(job, order_id)
-            released += 1
-    return released
+            by_job[job].append(order_id)
+    for job, order_ids in by_job.items():
+        enqueue(job, order_ids)
+    return sum(len(order_ids) for order_ids in by_job.values())

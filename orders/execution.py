@@ -1,23 +1,26 @@
-"""The steps of executing one order against the market in `routing`.
+"""The steps of executing an order against the market, from routing on.
 
-Each step reads the order, calls the router, and records the outcome through
-the services. A permanent routing error fails the order here; a transient one
-is raised as TransientFailure for the job layer's retry policy.
+Each step works on a `Move` (orders.services): it decides with the router on
+a market session (routing.session), notes the status the order reaches, and
+leaves the writing to the batch the job opened. A permanent routing error
+fails the order here; a transient one is raised as TransientFailure for the
+job layer's retry policy.
 """
 
 import logging
 from datetime import timedelta
 from decimal import Decimal
 
-from django.db import transaction
 from django.utils import timezone
 
-from orders import services, triggers
-from orders.models import Order, OrderStatus
+from orders import triggers
+from orders.models import OrderStatus
 from orders.serializers import decimal_str
+from orders.services import Batch, Move
 from routing import mock
 from routing.errors import RoutingError, SlippageExceeded
-from routing.router import Route, execute_route, find_route
+from routing.routes import Route
+from routing.session import MarketSession
 from routing.tokens import resolve_token
 
 log = logging.getLogger(__name__)
@@ -31,39 +34,39 @@ class TransientFailure(Exception):
         self.code = code
 
 
-class _AlreadySettled(Exception):
-    """Another run confirmed this order first; roll our swap back."""
+def fail(move: Move, *, error: str, code: str) -> None:
+    move.reach(OrderStatus.FAILED, error=error, error_code=code)
+    log.info("order %s failed: %s (%s)", move.order.id, error, code)
 
 
-def _permanent_or_transient(order: Order, error: RoutingError) -> None:
+def _permanent_or_transient(move: Move, error: RoutingError) -> None:
     if error.transient:
         raise TransientFailure(str(error), error.code)
-    services.order_fail(order=order, error=str(error), code=error.code)
+    fail(move, error=str(error), code=error.code)
 
 
-def route(order: Order) -> bool:
+def route(move: Move, session: MarketSession) -> None:
     """routing -> building: quote every venue and choose the best route."""
+    order = move.order
     token_in, token_out = resolve_token(order.token_in), resolve_token(order.token_out)
     try:
         # The quotes' latency was waited out on a timer (orders.jobs).
-        chosen = find_route(
+        chosen = session.find_route(
             token_in=token_in, token_out=token_out, amount_in=token_in.to_base_units(order.amount), wait=False
         )
     except RoutingError as error:
-        _permanent_or_transient(order, error)
-        return False
+        return _permanent_or_transient(move, error)
     minimum = max(chosen.min_amount_out(order.slippage_bps), triggers.limit_floor(order))
     if chosen.expected_amount_out < minimum:
         # A limit or sniper order whose price moved away after it triggered.
-        services.order_fail(
-            order=order,
+        return fail(
+            move,
             error=(
                 f"The best route now returns {token_out.from_base_units(chosen.expected_amount_out)} "
                 f"{token_out.symbol}, below the order's floor of {token_out.from_base_units(minimum)}."
             ),
             code=SlippageExceeded.code,
         )
-        return False
     quotes = [
         {
             "dex": quote.dex,
@@ -73,9 +76,8 @@ def route(order: Order) -> bool:
         }
         for quote in chosen.quotes
     ]
-    return services.order_transition(
-        order=order,
-        to=OrderStatus.BUILDING,
+    move.reach(
+        OrderStatus.BUILDING,
         # SOL is native; the swap program only takes SPL tokens, so it is wrapped.
         extra={"wrapSol": token_in.symbol == "SOL"},
         dex=chosen.dex,
@@ -86,46 +88,37 @@ def route(order: Order) -> bool:
     )
 
 
-def submit(order: Order) -> bool:
+def submit(move: Move) -> None:
     """building -> submitted: sign and send the transaction."""
     try:
-        mock.network_call(order.dex, "submit")
+        mock.network_call(move.order.dex, "submit")
     except RoutingError as error:
-        _permanent_or_transient(order, error)
-        return False
-    return services.order_transition(
-        order=order,
-        to=OrderStatus.SUBMITTED,
+        return _permanent_or_transient(move, error)
+    move.reach(
+        OrderStatus.SUBMITTED,
         tx_hash=mock.new_signature(),
         settles_at=timezone.now() + timedelta(seconds=mock.swap_latency_seconds()),
     )
 
 
-def settle(order: Order) -> bool:
-    """submitted -> confirmed: the swap executes against the pools as they are
-    now. The swap and the confirmation commit together, or neither does, so a
-    settlement that runs twice swaps once."""
+def settle(move: Move, session: MarketSession, moves: Batch) -> None:
+    """submitted -> confirmed: the swap executes against the pools as they
+    are now (the session holds them locked). The move is claimed here, before
+    the swap is applied: a settlement that runs twice swaps once."""
+    order = move.order
     chosen = Route.from_json(order.route)
     token_out = chosen.token_out
-    minimum = token_out.to_base_units(order.min_amount_out)
     try:
-        with transaction.atomic():
-            amount_out = execute_route(route=chosen, min_amount_out=minimum)
-            received = token_out.from_base_units(amount_out)
-            confirmed = services.order_transition(
-                order=order,
-                to=OrderStatus.CONFIRMED,
-                amount_out=received,
-                executed_price=(received / order.amount).quantize(PRICE_PLACES),
-            )
-            if not confirmed:
-                raise _AlreadySettled
-    except _AlreadySettled:
-        return False
+        fill = session.fill(chosen, min_amount_out=token_out.to_base_units(order.min_amount_out))
     except SlippageExceeded as error:
-        services.order_fail(order=order, error=str(error), code=error.code)
-        return False
+        return fail(move, error=str(error), code=error.code)
     except RoutingError as error:
-        _permanent_or_transient(order, error)
-        return False
-    return True
+        return _permanent_or_transient(move, error)
+    received = token_out.from_base_units(fill.amount_out)
+    move.reach(
+        OrderStatus.CONFIRMED,
+        amount_out=received,
+        executed_price=(received / order.amount).quantize(PRICE_PLACES),
+    )
+    if moves.claim(move):
+        session.apply(fill)

@@ -1,105 +1,183 @@
-"""rq jobs: thin. Fetch the order, do the step its status calls for, record it
-through the services, and leave every wait to the clock's timers.
+"""rq jobs: thin. Load the orders, do the steps their status calls for, record
+them through the services, and leave every wait to the clock's timers.
 
-An order's jobs: `execute_order` (admitted; waits for the DEXes' quotes on a
-timer), `route_order` (quotes in: route, build, submit), `settle_order` (the
-chain confirms). With zero latencies they run as one job. Every job is
-re-entrant: run it twice, or again after a worker died half-way, and the
-conditional transitions let exactly one run move the order.
+A job carries many orders (their ids are its arguments) and does their work
+in one transaction, on pools read once (routing.session): one row update per
+order and one insert of history rows, however many statuses each passed.
+
+- `admit_orders()`: admit pending orders into free slots and carry them on;
+  while orders wait and slots free up, go on for ADMISSION_RUN_SECONDS.
+- `execute_orders(*ids)`: admitted (or resumed, or retried): in routing they
+  ask both DEXes for quotes, which take MOCK_QUOTE_LATENCY_MS to come back:
+  a timer, not a busy worker. With zero latency they go straight on.
+- `advance_orders(*ids)`: the quotes are in, or the chain landed: route,
+  build and submit; settle what is due.
+
+Every job is re-entrant: run it twice, or again after a worker died half-way,
+and the conditional row updates let exactly one run move an order.
 """
 
 import logging
 import time
+from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.utils import timezone
 
 from orders import dispatch, execution, services
-from orders.logcontext import with_order_id
+from orders.logcontext import order_context
 from orders.models import Order, OrderStatus
+from orders.services import Move, retry_resets
 from routing import mock
+from routing.session import MarketSession
+from routing.tokens import resolve_token
 
 log = logging.getLogger(__name__)
 
+# How long one admission job goes on admitting while orders wait; then it
+# hands over to a new job, so that the queue's other work gets a turn.
+ADMISSION_RUN_SECONDS = 2.0
+# A transaction due this soon is settled now rather than put on a timer.
+SETTLE_EARLY = timedelta(milliseconds=5)
 
-def _load(order_id: str) -> Order | None:
-    order = Order.objects.filter(pk=order_id).first()
-    if order is None:
-        log.warning("order %s vanished before its job ran", order_id)
-    return order
+
+def _load(order_ids) -> list[Order]:
+    orders = list(Order.objects.filter(pk__in=order_ids).order_by("created_at"))
+    if len(orders) < len(set(order_ids)):
+        log.warning(
+            "%d of %d orders vanished before their job ran", len(order_ids) - len(orders), len(order_ids)
+        )
+    return orders
 
 
 def admit_orders() -> int:
-    return services.orders_admit()
+    deadline = time.monotonic() + ADMISSION_RUN_SECONDS
+    admitted = 0
+    while True:
+        orders = services.orders_admit()
+        if not orders:
+            return admitted
+        admitted += len(orders)
+        _execute(orders)
+        if time.monotonic() >= deadline:
+            services.request_admission()
+            return admitted
 
 
-@with_order_id
-def execute_order(order_id: str) -> None:
-    """Carry the order on from wherever it stands. In routing, the quotes
-    take MOCK_QUOTE_LATENCY_MS to come back: a timer, not a busy worker."""
-    order = _load(order_id)
-    if order is None or order.is_terminal:
-        return
-    if order.status == OrderStatus.ROUTING:
-        delay = mock.quote_latency_seconds()
-        if delay > 0:
-            dispatch.enqueue_at("route_order", order.id, time.time() + delay)
-            return
-    _advance(order)
+def execute_orders(*order_ids: str) -> None:
+    _execute(_load(order_ids))
 
 
-@with_order_id
-def route_order(order_id: str) -> None:
-    """Both DEXes have answered: route, build and submit."""
-    order = _load(order_id)
-    if order is None or order.is_terminal:
-        return
-    _advance(order)
+def advance_orders(*order_ids: str) -> None:
+    if _advance(_load(order_ids)).freed:
+        # Orders that ended free their slots: admit the next ones now.
+        admit_orders()
 
 
-@with_order_id
-def settle_order(order_id: str) -> None:
-    """The submitted transaction lands: swap against the pools as they are now."""
-    order = _load(order_id)
-    if order is None or order.status != OrderStatus.SUBMITTED:
-        return
-    _advance(order)
+def _execute(orders: list[Order]) -> None:
+    now = time.time()
+    quoting = {}
+    for order in orders:
+        if order.status == OrderStatus.ROUTING:
+            delay = mock.quote_latency_seconds()
+            if delay > 0:
+                quoting[order.id] = now + delay
+    dispatch.enqueue_at("advance_orders", quoting)
+    _advance([order for order in orders if order.id not in quoting]).schedule()
 
 
-def _advance(order: Order) -> None:
+@dataclass
+class FollowUps:
+    """What the orders of a committed batch wait for next."""
+
+    timers: dict = field(default_factory=dict)  # job -> {order id: due}
+    freed: int = 0
+
+    def note(self, order: Order) -> None:
+        if order.is_terminal:
+            self.freed += 1
+        elif order.status == OrderStatus.SUBMITTED:
+            self.timers.setdefault("advance_orders", {})[order.id] = order.settles_at.timestamp()
+        elif order.status == OrderStatus.ROUTING:
+            # A retry: back off before asking for quotes again.
+            backoff = settings.ORDER_RETRY_BACKOFF_SECONDS * 2 ** (order.attempt - 2)
+            self.timers.setdefault("execute_orders", {})[order.id] = time.time() + backoff
+
+    def merge(self, other: "FollowUps") -> None:
+        for job, due in other.timers.items():
+            self.timers.setdefault(job, {}).update(due)
+        self.freed += other.freed
+
+    def schedule(self) -> "FollowUps":
+        for job, due in self.timers.items():
+            dispatch.enqueue_at(job, due)
+        return self
+
+
+def _advance(orders: list[Order]) -> FollowUps:
+    """Carry the orders on as far as they can go now; schedules what waits."""
+    orders = [order for order in orders if not order.is_terminal]
+    if len(orders) <= 1:
+        return _advance_together(orders).schedule()
     try:
-        if order.status == OrderStatus.ROUTING and not execution.route(order):
-            return _after_terminal(order)
-        if order.status == OrderStatus.BUILDING and not execution.submit(order):
-            return _after_terminal(order)
-        if order.status == OrderStatus.SUBMITTED:
-            due = order.settles_at.timestamp()
-            if due > time.time() + 0.005:
-                # Not landed yet (or released early): wait for the chain.
-                dispatch.enqueue_at("settle_order", order.id, due)
-                return
-            execution.settle(order)
-    except execution.TransientFailure as failure:
-        _retry_or_fail(order, failure)
-    _after_terminal(order)
+        follow_ups = _advance_together(orders)
+    except Exception:
+        # One bad order must not hold up the others: carry them on one by one.
+        log.exception("a batch of %d orders failed; carrying them on one at a time", len(orders))
+        follow_ups = FollowUps()
+        for order in _load([order.id for order in orders]):
+            try:
+                follow_ups.merge(_advance_together([order]))
+            except Exception:
+                log.exception("order %s could not be carried on; the sweep will retry it", order.id)
+    return follow_ups.schedule()
 
 
-def _after_terminal(order: Order) -> None:
-    """An order that ended frees its slot: admit the next one now."""
-    if order.is_terminal:
-        services.orders_admit()
+def _settles_now(order: Order) -> bool:
+    return order.status == OrderStatus.SUBMITTED and order.settles_at <= timezone.now() + SETTLE_EARLY
 
 
-def _retry_or_fail(order: Order, failure: "execution.TransientFailure") -> None:
+def _advance_together(orders: list[Order]) -> FollowUps:
+    follow_ups = FollowUps()
+    if not orders:
+        return follow_ups
+    # Settling swaps, and so locks the pools: what is due, and with an
+    # instant chain whatever gets submitted now.
+    instant_chain = max(settings.MOCK_SWAP_LATENCY_MS) == 0
+    settles = any(_settles_now(order) for order in orders) or (
+        instant_chain and any(order.status in (OrderStatus.ROUTING, OrderStatus.BUILDING) for order in orders)
+    )
+    pairs = {(resolve_token(order.token_in), resolve_token(order.token_out)) for order in orders}
+    with services.batch() as moves:
+        session = MarketSession(pairs, for_update=settles)
+        for order in orders:
+            with order_context(order.id):
+                move = Move(order)
+                try:
+                    if order.status == OrderStatus.ROUTING:
+                        execution.route(move, session)
+                    if order.status == OrderStatus.BUILDING:
+                        execution.submit(move)
+                    if settles and _settles_now(order):
+                        execution.settle(move, session, moves)
+                except execution.TransientFailure as failure:
+                    _retry_or_fail(move, failure)
+                if move.claimed is None:
+                    moves.claim(move)
+                if move.claimed:
+                    follow_ups.note(order)
+        session.save()
+    return follow_ups
+
+
+def _retry_or_fail(move: Move, failure: "execution.TransientFailure") -> None:
     """Retry policy: exponential back-off, at most ORDER_MAX_ATTEMPTS in all."""
+    order = move.order
     if order.attempt >= settings.ORDER_MAX_ATTEMPTS:
-        services.order_fail(
-            order=order,
-            error=f"{failure} (gave up after {order.attempt} attempts)",
-            code=failure.code,
-        )
+        execution.fail(move, error=f"{failure} (gave up after {order.attempt} attempts)", code=failure.code)
         return
-    if services.order_retry(order=order, error=str(failure)):
-        backoff = settings.ORDER_RETRY_BACKOFF_SECONDS * 2 ** (order.attempt - 2)
-        log.info("order %s attempt %s after %.2fs: %s", order.id, order.attempt, backoff, failure)
-        transaction.on_commit(lambda: dispatch.enqueue_at("execute_order", order.id, time.time() + backoff))
+    move.reach(
+        OrderStatus.ROUTING, attempt=order.attempt + 1, extra={"retryReason": str(failure)}, **retry_resets()
+    )
+    log.info("order %s: attempt %s after a transient failure: %s", order.id, order.attempt, failure)

@@ -7,7 +7,7 @@ up (orders/metrics_view.py). What is a count of rows or of queued jobs is not
 kept in any process at all: `EngineCollector` reads it from the database and
 Redis when /metrics is scraped, so it is right whichever machine answers.
 
-The hooks are one line each: `order_recorded` in services._record, and
+The hooks are one line each: `moves_recorded` in services.batch(), and
 `websocket_connected` / `websocket_disconnected` in the consumers.
 """
 
@@ -62,46 +62,74 @@ WEBSOCKETS = Gauge(
 )
 
 
-def _observations(order: Order) -> list[tuple]:
-    """What the status the order just reached adds to the metrics; computed
+def _routing_times(moves) -> dict:
+    """When each order of these moves entered routing, oldest first: from the
+    moves themselves, or (one query for all) from the history."""
+    times = {move.order.id: [e.at for e in move.events if e.status == OrderStatus.ROUTING] for move in moves}
+    ask = [
+        move.order.id
+        for move in moves
+        if any(e.status in TIMED_STATUSES for e in move.events)
+        and not any(e.status == OrderStatus.ROUTING and e.attempt == 1 for e in move.events)
+    ]
+    if ask:
+        earlier = OrderEvent.objects.filter(order_id__in=ask, status=OrderStatus.ROUTING)
+        for order_id, at in earlier.order_by("at").values_list("order_id", "at"):
+            times[order_id].append(at)
+        for order_id in ask:
+            times[order_id] = sorted(set(times[order_id]))
+    return times
+
+
+# Statuses that end a timed stretch: routing ends at building, execution and
+# the whole order at a terminal status.
+TIMED_STATUSES = (OrderStatus.BUILDING, OrderStatus.CONFIRMED, OrderStatus.FAILED)
+
+
+def _observations(moves) -> list[tuple]:
+    """What the statuses these moves reached add to the metrics; computed
     inside the transaction, applied once it commits."""
-    dex = order.dex or "none"
-    out: list[tuple] = [(TRANSITIONS.labels(order.status, dex).inc, 1)]
-    if order.status == OrderStatus.ROUTING and order.attempt > 1:
-        out.append((RETRIES.inc, 1))
-    if order.status not in (OrderStatus.BUILDING, OrderStatus.CONFIRMED, OrderStatus.FAILED):
-        return out
-    routed = list(
-        OrderEvent.objects.filter(order=order, status=OrderStatus.ROUTING)
-        .order_by("at")
-        .values_list("at", flat=True)
-    )
-    if order.status == OrderStatus.BUILDING:
-        if routed:
-            out.append((ROUTING_SECONDS.observe, (order.updated_at - routed[-1]).total_seconds()))
-        return out
-    if routed:
-        out.append(
-            (EXECUTION_SECONDS.labels(order.status).observe, (order.updated_at - routed[0]).total_seconds())
-        )
-    out.append(
-        (
-            END_TO_END_SECONDS.labels(order.status).observe,
-            (order.updated_at - order.created_at).total_seconds(),
-        )
-    )
-    if order.status == OrderStatus.FAILED and order.error_code == "slippage_exceeded":
-        out.append((SLIPPAGE_FAILURES.labels(dex).inc, 1))
+    routed = _routing_times(moves)
+    out: list[tuple] = []
+    for move in moves:
+        order = move.order
+        for event in move.events:
+            # The venue as it was at that status: none before routing chose one.
+            early = event.status in (OrderStatus.PENDING, OrderStatus.WAITING, OrderStatus.ROUTING)
+            dex = event.data.get("dex") or ("none" if early else order.dex or "none")
+            out.append((TRANSITIONS.labels(event.status, dex).inc, 1))
+            if event.status == OrderStatus.ROUTING and event.attempt > 1:
+                out.append((RETRIES.inc, 1))
+            if event.status not in TIMED_STATUSES:
+                continue
+            starts = [at for at in routed[order.id] if at <= event.at]
+            if event.status == OrderStatus.BUILDING:
+                if starts:
+                    out.append((ROUTING_SECONDS.observe, (event.at - starts[-1]).total_seconds()))
+                continue
+            if starts:
+                out.append(
+                    (EXECUTION_SECONDS.labels(event.status).observe, (event.at - starts[0]).total_seconds())
+                )
+            out.append(
+                (
+                    END_TO_END_SECONDS.labels(event.status).observe,
+                    (event.at - order.created_at).total_seconds(),
+                )
+            )
+            if event.status == OrderStatus.FAILED and order.error_code == "slippage_exceeded":
+                out.append((SLIPPAGE_FAILURES.labels(dex).inc, 1))
     return out
 
 
-def order_recorded(order: Order) -> None:
-    """The order reached `order.status`: count it once the write commits, so a
-    rolled-back transition counts nothing. Metrics never fail a write."""
+def moves_recorded(moves) -> None:
+    """These moves (`orders.services.Move`) were written: count them once the
+    write commits, so a rolled-back transition counts nothing. Metrics never
+    fail a write."""
     try:
-        observations = _observations(order)
+        observations = _observations(moves)
     except Exception:
-        log.exception("could not compute metrics for order %s", order.id)
+        log.exception("could not compute metrics for %d orders", len(moves))
         return
 
     def apply():

@@ -108,6 +108,17 @@ class Order(models.Model):
     def is_terminal(self) -> bool:
         return self.status in TERMINAL_STATUSES
 
+    @classmethod
+    def with_history(cls, pk) -> "tuple[Order, list[OrderEvent]] | None":
+        """The order and its history read by one statement, so they agree: two
+        queries could see a status in the history that the row does not show
+        yet, or the other way round."""
+        events = list(OrderEvent.objects.filter(order_id=pk).select_related("order"))
+        if events:
+            return events[0].order, events
+        order = cls.objects.filter(pk=pk).first()
+        return (order, []) if order else None
+
 
 class OrderEvent(models.Model):
     """One row per status an order reached: its history."""

@@ -26,26 +26,24 @@ SETTLE_GRACE = timedelta(seconds=5)
 def sweep() -> int:
     now = timezone.now()
     stalled_before = now - timedelta(seconds=settings.ORDER_STALL_SECONDS)
-    resumed = 0
     stuck = Order.objects.filter(
         status__in=(OrderStatus.ROUTING, OrderStatus.BUILDING), updated_at__lt=stalled_before
-    ).only("id", "status", "attempt")
-    for order in stuck:
+    )
+    unsettled = Order.objects.filter(
+        status=OrderStatus.SUBMITTED, settles_at__lt=now - SETTLE_GRACE, updated_at__lt=stalled_before
+    )
+    resumed = _resume(stuck, now, "stalled in {status}; resuming it", "execute_orders")
+    return resumed + _resume(unsettled, now, "missed its settlement; settling it now", "advance_orders")
+
+
+def _resume(orders, now, why: str, job: str) -> int:
+    resumed = []
+    for order in orders.only("id", "status", "attempt"):
         # Touch the row so that the next sweep gives this run time to work.
         if Order.objects.filter(pk=order.pk, status=order.status, attempt=order.attempt).update(
             updated_at=now
         ):
-            log.warning("order %s stalled in %s; resuming it", order.id, order.status)
-            dispatch.enqueue("execute_order", order.id)
-            resumed += 1
-    unsettled = Order.objects.filter(
-        status=OrderStatus.SUBMITTED, settles_at__lt=now - SETTLE_GRACE, updated_at__lt=stalled_before
-    ).only("id", "status", "attempt")
-    for order in unsettled:
-        if Order.objects.filter(pk=order.pk, status=order.status, attempt=order.attempt).update(
-            updated_at=now
-        ):
-            log.warning("order %s missed its settlement; settling it now", order.id)
-            dispatch.enqueue("settle_order", order.id)
-            resumed += 1
-    return resumed
+            log.warning("order %s %s", order.id, why.format(status=order.status))
+            resumed.append(order.id)
+    dispatch.enqueue(job, resumed)
+    return len(resumed)

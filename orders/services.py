@@ -1,13 +1,16 @@
 """The only write path for orders.
 
 Views, jobs, the admin and management commands call these functions; none of
-them saves an Order on its own. Every status change goes through
-`order_transition`, which claims the row with a conditional update (so a job
-that runs twice cannot move an order twice), records an OrderEvent, and
-broadcasts once the transaction commits.
+them saves an Order on its own. A status change is a `Move`: the statuses one
+order reaches in one piece of work, each with its fields. A `batch()` writes
+moves in one transaction: each order's row with one conditional update,
+whatever number of statuses it passed (so a job that runs twice cannot move
+an order twice), every history row with one insert, and, once it commits,
+one broadcast per order.
 """
 
 import logging
+from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
 
@@ -18,7 +21,7 @@ from django.utils import timezone
 from redis.exceptions import RedisError
 
 from orders import dispatch, metrics, triggers
-from orders.broadcast import send_event_on_commit
+from orders.broadcast import send_moves_on_commit
 from orders.models import (
     IN_FLIGHT_STATUSES,
     LIFECYCLE,
@@ -53,31 +56,6 @@ class IdempotencyConflict(Exception):
     """The Idempotency-Key was used before with a different request."""
 
 
-def _wire_fields(order: Order) -> dict:
-    return {"orderType": order.type, **order_fields(order)}
-
-
-def _record(order: Order, *, extra: dict | None = None) -> None:
-    """Write the history row for the status the order just reached, and
-    broadcast it on commit."""
-    wire = _wire_fields(order)
-    data = {key: wire[key] for key in STATUS_FIELDS.get(order.status, ())}
-    data.update(extra or {})
-    event = OrderEvent.objects.create(
-        order=order, status=order.status, attempt=order.attempt, at=order.updated_at, data=data
-    )
-    metrics.order_recorded(order)
-    message = {
-        "type": "status",
-        "orderId": str(order.id),
-        "status": order.status,
-        "at": isoformat(event.at),
-        "attempt": order.attempt,
-        **data,
-    }
-    send_event_on_commit(order.id, message)
-
-
 def _may_move(current: str, to: str) -> bool:
     if current in TERMINAL_STATUSES:
         return False
@@ -88,21 +66,117 @@ def _may_move(current: str, to: str) -> bool:
     return LIFECYCLE.index(to) > LIFECYCLE.index(current)
 
 
-def _claim(order: Order, *, to: str, attempt: int, extra: dict | None = None, **fields) -> bool:
-    """Move the order from the status (and attempt) we last saw to `to`, if no
-    one else moved it first. On success `order` reflects the new row."""
-    now = timezone.now()
-    with transaction.atomic():
-        claimed = Order.objects.filter(pk=order.pk, status=order.status, attempt=order.attempt).update(
-            status=to, attempt=attempt, updated_at=now, **fields
+class Move:
+    """The statuses one order reaches in one piece of work, in order.
+
+    `reach` changes the order in memory and notes the status message; the
+    row is written when the move is claimed (`Batch.claim`), on condition
+    that it still has the status and attempt it had when the move began.
+    """
+
+    def __init__(self, order: Order):
+        self.order = order
+        self.claim = (order.status, order.attempt)
+        self.fields: dict = {}
+        self.events: list[OrderEvent] = []
+        self.messages: list[dict] = []
+        # None until the batch tries to write the row; then whether it could.
+        self.claimed: bool | None = None
+        self._before: dict = {}
+
+    def record(self, *, extra: dict | None = None) -> None:
+        """The history row and message for the status the order has now (a new order's first)."""
+        order = self.order
+        wire = {"orderType": order.type, **order_fields(order)}
+        data = {key: wire[key] for key in STATUS_FIELDS.get(order.status, ())}
+        data.update(extra or {})
+        self.events.append(
+            OrderEvent(
+                order=order, status=order.status, attempt=order.attempt, at=order.updated_at, data=data
+            )
         )
-        if not claimed:
-            return False
-        order.status, order.attempt, order.updated_at = to, attempt, now
+        self.messages.append(
+            {
+                "type": "status",
+                "orderId": str(order.id),
+                "status": order.status,
+                "at": isoformat(order.updated_at),
+                "attempt": order.attempt,
+                **data,
+            }
+        )
+
+    def reach(self, to: str, *, attempt: int | None = None, extra: dict | None = None, **fields) -> None:
+        """Move on to `to`; a retry (`attempt` raised) starts over from routing."""
+        order = self.order
+        retry = attempt is not None and attempt > order.attempt and to == OrderStatus.ROUTING
+        if not retry and not _may_move(order.status, to):
+            raise ValueError(f"an order cannot go from {order.status} to {to}")
+        for name in ("status", "attempt", "updated_at", *fields):
+            self._before.setdefault(name, getattr(order, name))
         for name, value in fields.items():
             setattr(order, name, value)
-        _record(order, extra=extra)
-    return True
+        order.status, order.updated_at = to, timezone.now()
+        if attempt is not None:
+            order.attempt = attempt
+        self.fields.update(fields)
+        self.record(extra=extra)
+
+    @property
+    def moved(self) -> bool:
+        return bool(self.fields) or self.claim != (self.order.status, self.order.attempt)
+
+    def write(self) -> bool:
+        """Claim the row: False (and the order as it was) if someone moved it first."""
+        if not self.moved:
+            return True
+        order, (status, attempt) = self.order, self.claim
+        claimed = Order.objects.filter(pk=order.pk, status=status, attempt=attempt).update(
+            status=order.status, attempt=order.attempt, updated_at=order.updated_at, **self.fields
+        )
+        if not claimed:
+            for name, value in self._before.items():
+                setattr(order, name, value)
+        return bool(claimed)
+
+
+class Batch:
+    def __init__(self):
+        self.moves: list[Move] = []
+
+    def claim(self, move: Move) -> bool:
+        """Write the move's row now, inside the batch's transaction."""
+        if move.claimed is not None:
+            raise RuntimeError(f"the move of order {move.order.id} was claimed already")
+        move.claimed = move.write()
+        if move.claimed and move.events:
+            self.moves.append(move)
+        return move.claimed
+
+    def _finish(self) -> None:
+        events = [event for move in self.moves for event in move.events]
+        if not events:
+            return
+        metrics.moves_recorded(self.moves)
+        OrderEvent.objects.bulk_create(events)
+        send_moves_on_commit(self.moves)
+
+
+@contextmanager
+def batch():
+    """One transaction for the moves claimed in it; they broadcast once it commits."""
+    with transaction.atomic():
+        moves = Batch()
+        yield moves
+        moves._finish()
+
+
+def _claim(order: Order, *, to: str, attempt: int, extra: dict | None = None, **fields) -> bool:
+    """Move one order to `to` in a transaction of its own (or the caller's)."""
+    move = Move(order)
+    move.reach(to, attempt=attempt, extra=extra, **fields)
+    with batch() as moves:
+        return moves.claim(move)
 
 
 def order_place(
@@ -129,7 +203,7 @@ def order_place(
     if existing:
         return _replay(existing, fingerprint), False
     try:
-        with transaction.atomic():
+        with batch() as moves:
             order = Order.objects.create(
                 type=order_type,
                 token_in=token_in,
@@ -142,17 +216,19 @@ def order_place(
                 idempotency_key=idempotency_key or None,
                 request_fingerprint=fingerprint,
             )
-            _record(order)
+            move = Move(order)
+            move.record()
             if order_type == OrderType.MARKET:
                 transaction.on_commit(request_admission)
             else:
                 expires_at = order.created_at + timedelta(
                     seconds=expires_in_seconds or settings.DEFAULT_ORDER_EXPIRY_SECONDS
                 )
-                order_transition(order=order, to=OrderStatus.WAITING, expires_at=expires_at)
+                move.reach(OrderStatus.WAITING, expires_at=expires_at)
                 # The market may already be past the limit (or the token launched).
                 pair = (token_in, token_out)
                 transaction.on_commit(lambda: triggers.check_pairs([pair]))
+            moves.claim(move)
     except IntegrityError:
         # Two requests with one Idempotency-Key raced; the other one won.
         existing = Order.objects.filter(idempotency_key=idempotency_key).first()
@@ -200,22 +276,9 @@ def order_fail(*, order: Order, error: str, code: str) -> bool:
     return failed
 
 
-def order_retry(*, order: Order, error: str) -> bool:
-    """Start the order over from routing with the next attempt number, after a
-    transient failure. Nothing was swapped, so routing again is safe."""
-    if order.status not in IN_FLIGHT_STATUSES:
-        return False
-    return _claim(
-        order,
-        to=OrderStatus.ROUTING,
-        attempt=order.attempt + 1,
-        extra={"retryReason": error},
-        dex="",
-        quotes=[],
-        route={},
-        tx_hash="",
-        settles_at=None,
-    )
+def retry_resets() -> dict:
+    """What a retry resets: the next attempt routes from scratch."""
+    return {"dex": "", "quotes": [], "route": {}, "tx_hash": "", "settles_at": None}
 
 
 def order_cancel(*, order: Order) -> bool:
@@ -233,7 +296,7 @@ def order_retry_failed(*, order: Order) -> Order | None:
     not failed or was retried already."""
     if order.status != OrderStatus.FAILED or Order.objects.filter(retry_of=order).exists():
         return None
-    with transaction.atomic():
+    with batch() as moves:
         retry = Order.objects.create(
             type=order.type,
             token_in=order.token_in,
@@ -242,7 +305,9 @@ def order_retry_failed(*, order: Order) -> Order | None:
             slippage_bps=order.slippage_bps,
             retry_of=order,
         )
-        _record(retry, extra={"retryOf": str(order.id)})
+        move = Move(retry)
+        move.record(extra={"retryOf": str(order.id)})
+        moves.claim(move)
         transaction.on_commit(request_admission)
     return retry
 
@@ -269,9 +334,17 @@ def request_admission() -> None:
         log.warning("could not request admission (%s); the clock will admit the order", exc)
 
 
-def orders_admit() -> int:
+def orders_ready():
+    """Orders waiting for a slot: market orders, and limit and sniper orders
+    whose trigger fired."""
+    return Order.objects.filter(
+        Q(status=OrderStatus.PENDING) | Q(status=OrderStatus.WAITING, triggered_at__isnull=False)
+    )
+
+
+def orders_admit() -> list[Order]:
     """Move the oldest pending orders to routing while fewer than
-    ORDER_CONCURRENCY are in flight, and queue their execution.
+    ORDER_CONCURRENCY are in flight; returns them, for the caller to carry on.
 
     The in-flight count is read from the database, the one truth shared by
     every worker on every machine; a Redis lock makes count-then-claim atomic
@@ -279,21 +352,19 @@ def orders_admit() -> int:
     """
     connection = dispatch.redis()
     connection.delete(ADMISSION_REQUESTED)
-    admitted = 0
     # redis-py polls a held lock every 100 ms by default; admission is short.
     with connection.lock(ADMISSION_LOCK, timeout=30, blocking_timeout=30, sleep=0.002):
         in_flight = Order.objects.filter(status__in=IN_FLIGHT_STATUSES).count()
         free = settings.ORDER_CONCURRENCY - in_flight
         if free <= 0:
-            return 0
-        # Market orders, and limit and sniper orders whose trigger fired, by arrival.
-        ready = Q(status=OrderStatus.PENDING) | Q(status=OrderStatus.WAITING, triggered_at__isnull=False)
-        for order in Order.objects.filter(ready).order_by("created_at")[:free]:
-            if order.type == OrderType.LIMIT and not triggers.limit_reached(order):
-                # The price moved back while the order waited for a slot: re-arm it.
-                Order.objects.filter(pk=order.pk, status=OrderStatus.WAITING).update(triggered_at=None)
-                continue
-            if order_transition(order=order, to=OrderStatus.ROUTING):
-                dispatch.enqueue("execute_order", order.id)
-                admitted += 1
-    return admitted
+            return []
+        with batch() as moves:
+            for order in orders_ready().order_by("created_at")[:free]:
+                if order.type == OrderType.LIMIT and not triggers.limit_reached(order):
+                    # The price moved back while the order waited for a slot: re-arm it.
+                    Order.objects.filter(pk=order.pk, status=OrderStatus.WAITING).update(triggered_at=None)
+                    continue
+                move = Move(order)
+                move.reach(OrderStatus.ROUTING)
+                moves.claim(move)
+    return [move.order for move in moves.moves]

@@ -30,7 +30,7 @@ def free_port() -> int:
 def database_url() -> str:
     """The URL of the database pytest-django set up for this session."""
     db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
+    if connection.vendor == "sqlite":
         return f"sqlite:///{db['NAME']}"
     auth = db["USER"] or ""
     if db.get("PASSWORD"):
@@ -81,7 +81,7 @@ class Engine:
         if web:
             self._spawn(
                 "web",
-                [python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "config.asgi:application"],
+                [python, "-m", "config.web", "--bind", "127.0.0.1", "--port", str(self.port)],
             )
         if worker:
             self.start_worker()

@@ -28,7 +28,8 @@ class Subscriber:
             )
         except TimeoutError:
             return None
-        return message["event"]
+        (event,) = message["events"]
+        return event
 
     def close(self):
         self.loop.run_until_complete(self.layer.group_discard(ALL_ORDERS_GROUP, self.channel))

@@ -1,4 +1,5 @@
-"""Every status message on the feeds is typed "status", whatever the order type."""
+"""Every status message on the feeds is typed "status", whatever the order type;
+the all-orders feed may carry several in one "batch" frame, in order."""
 
 import asyncio
 import json
@@ -12,9 +13,11 @@ def test_every_message_on_the_all_orders_feed_is_a_status_message(engine):
             placed = await asyncio.to_thread(engine.place, {"amount": "0.2"})
             messages = []
             while not messages or messages[-1].get("status") != "confirmed":
-                message = json.loads(await feed.recv())
-                if message.get("orderId") == placed["orderId"]:
-                    messages.append(message)
+                frame = json.loads(await feed.recv())
+                assert frame["type"] in ("status", "batch"), frame
+                for message in frame["events"] if frame["type"] == "batch" else [frame]:
+                    if message.get("orderId") == placed["orderId"]:
+                        messages.append(message)
             return messages
 
     messages = asyncio.run(watch_feed_while_placing())

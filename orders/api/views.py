@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from redis.exceptions import RedisError
 from rest_framework import status
@@ -120,8 +121,11 @@ class OrderExecuteView(APIView):
 class OrderDetailView(APIView):
     @schema.order_detail
     def get(self, request, order_id):
-        order = get_object_or_404(Order.objects.prefetch_related("events"), pk=order_id)
-        return Response(order_to_dict(order))
+        found = Order.with_history(order_id)
+        if found is None:
+            raise Http404("No Order matches the given query.")
+        order, events = found
+        return Response(order_to_dict(order, events=events))
 
 
 class OrderCancelView(APIView):

@@ -2,8 +2,8 @@
 
 Each tick it releases due timers (settlements, retries) onto the queue; every
 few seconds it sweeps for orders whose work was lost, expires waiting orders
-whose time is up, admits pending orders into free slots, and lets the mock
-market drift. Running several clocks
+whose time is up, asks the workers to admit pending orders into free slots,
+and lets the mock market drift. Running several clocks
 (one per machine) is safe: every step claims its work atomically.
 """
 
@@ -42,7 +42,10 @@ class Command(BaseCommand):
                 if started >= next_sweep:
                     recovery.sweep()
                     triggers.orders_expire()
-                    services.orders_admit()
+                    # Placements ask for admission themselves; this catches the
+                    # ones Redis lost, and slots freed while no one was asking.
+                    if services.orders_ready().exists():
+                        services.request_admission()
                     next_sweep = started + SWEEP_EVERY_SECONDS
                 if started >= next_recheck:
                     triggers.check_pairs(triggers.waiting_pairs())

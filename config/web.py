@@ -1,0 +1,112 @@
+"""python -m config.web: several daphne processes serving one port.
+
+One daphne process runs Python on one core at a time, and the web side (the
+REST calls, every WebSocket and its messages) is most of the engine's CPU:
+one process capped the whole engine near 110 orders/s on two cores. This
+binds the listening socket once and starts WEB_PROCESSES daphne servers that
+share it (daphne's `--fd`); the kernel gives each new connection
+to whichever process accepts it first. They need nothing else in common:
+sockets of one order may land on different processes, and the channel layer
+reaches them all.
+
+A daphne that dies is started again; SIGTERM or SIGINT stops them all. Any
+argument after the ones below goes to every daphne as it is.
+"""
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+STOP_TIMEOUT = 15
+# A daphne that exits sooner than this after starting failed to start (a bad
+# setting, an import error): starting it again would only fail again.
+STARTUP_SECONDS = 5
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    # Twisted adopts an inherited socket as IPv4 only (its fd endpoint).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    sock.set_inheritable(True)
+    return sock
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m config.web", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bind", default=os.environ.get("HOST") or "127.0.0.1")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 8000))
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=int(os.environ.get("WEB_PROCESSES") or 2),
+        help="daphne processes (default: WEB_PROCESSES, or 2)",
+    )
+    args, daphne_args = parser.parse_known_args(argv)
+    if args.processes < 1:
+        parser.error("--processes must be at least 1")
+    try:
+        sock = listening_socket(args.bind, args.port)
+    except socket.gaierror:
+        parser.error(f"--bind {args.bind}: an IPv4 address or host name is needed")
+    argv = [
+        sys.executable,
+        "-m",
+        "daphne",
+        "--fd",
+        str(sock.fileno()),
+        *daphne_args,
+        "config.asgi:application",
+    ]
+
+    def start() -> subprocess.Popen:
+        server = subprocess.Popen(argv, pass_fds=(sock.fileno(),))
+        server.started = time.monotonic()
+        return server
+
+    stopping = False
+
+    def stop(signum, frame):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    servers = [start() for _ in range(args.processes)]
+    print(
+        f"web: {args.processes} daphne processes on http://{args.bind}:{args.port} "
+        f"(pids {', '.join(str(server.pid) for server in servers)})",
+        flush=True,
+    )
+    failed = 0
+    while not stopping and not failed:
+        for index, server in enumerate(servers):
+            if server.poll() is None or stopping:
+                continue
+            if time.monotonic() - server.started < STARTUP_SECONDS:
+                print(f"web: daphne {server.pid} failed to start ({server.returncode}); stopping", flush=True)
+                failed = server.returncode or 1
+                break
+            print(f"web: daphne {server.pid} exited with {server.returncode}; starting another", flush=True)
+            servers[index] = start()
+        time.sleep(0.5)
+    for server in servers:
+        if server.poll() is None:
+            server.terminate()
+    deadline = time.monotonic() + STOP_TIMEOUT
+    for server in servers:
+        try:
+            server.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+    return failed
+
+
+if __name__ == "__main__":
+    sys.exit(main())
