@@ -65,6 +65,21 @@ def no_engine(engines):
     engines.stop_all()
 
 
+@pytest.fixture(autouse=True)
+def no_engine_behind_the_tests_back(request):
+    """A test that commits to the database without asking for an engine must
+    not share it with one still running from an earlier test: the engine would
+    take its orders up (its clock admits whatever is pending), and on
+    PostgreSQL the engine's writes can deadlock with the TRUNCATE that empties
+    the tables after the test."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = "transactional_db" in request.fixturenames or bool(
+        marker and marker.kwargs.get("transaction")
+    )
+    if transactional and not {"engine", "engines"} & set(request.fixturenames):
+        request.getfixturevalue("no_engine")
+
+
 @pytest.fixture
 def market(transactional_db, engines):
     """The seeded mock market. Transactional tests empty every table after
