@@ -10,6 +10,7 @@ import json
 import uuid
 from decimal import Decimal
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -56,19 +57,21 @@ def _snapshot(order_id) -> dict | None:
     return order_to_dict(found[0], events=found[1]) if found else None
 
 
-class LayerEvents:
+class DatabaseCallsCloseTheirOwn:
     """Channels closes stale database connections before every handler it
-    dispatches, a hop to the database thread each time; the order events the
-    channel layer brings touch no database, so they skip it."""
+    dispatches (a socket's connect, each message, its disconnect), a hop to
+    the database thread each time. These consumers touch the database only
+    through database_sync_to_async, which does the same on the thread that
+    owns the connection, around each call; so they skip the extra hops."""
 
     async def dispatch(self, message):
-        if message["type"] == "order.events":
-            await self.order_events(message)
-        else:
-            await super().dispatch(message)
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
 
-class OrderStreamConsumer(LayerEvents, AsyncWebsocketConsumer):
+class OrderStreamConsumer(DatabaseCallsCloseTheirOwn, AsyncWebsocketConsumer):
     """Streams one order: snapshot, statuses, then close with 1000."""
 
     order_id = None
@@ -165,7 +168,7 @@ class OrderPlacementConsumer(OrderStreamConsumer):
         await self.stream(order.id)
 
 
-class OrdersFeedConsumer(LayerEvents, AsyncWebsocketConsumer):
+class OrdersFeedConsumer(DatabaseCallsCloseTheirOwn, AsyncWebsocketConsumer):
     """`/ws/orders`: every order's status messages, for dashboards. The ones
     one write produced come in one frame, `{"type": "batch", "events": [...]}`,
     when there are several."""

@@ -52,17 +52,41 @@ def _load(order_ids) -> list[Order]:
 
 
 def admit_orders() -> int:
+    """Admit orders into free slots and start them, while any wait.
+
+    The admission request stays up while this runs, so placements meanwhile
+    only look at it. With no order left, the job takes it down and looks once
+    more, for an order placed in between; with no free slot left, it leaves
+    it up: whatever frees a slot admits next."""
     deadline = time.monotonic() + ADMISSION_RUN_SECONDS
     admitted = 0
     while True:
-        orders = services.orders_admit()
-        if not orders:
-            return admitted
-        admitted += len(orders)
-        _execute(orders)
-        if time.monotonic() >= deadline:
+        admission = _admit_and_start()
+        admitted += len(admission.orders)
+        if admission.orders and time.monotonic() < deadline:
+            continue
+        if admission.orders:
+            # Hand over to a new job, so that the queue's other work gets a turn.
+            services.admission_answered()
             services.request_admission()
             return admitted
+        if not admission.free:
+            return admitted
+        services.admission_answered()
+        if not services.orders_ready().exists():
+            return admitted
+
+
+def _admit_and_start() -> services.Admission:
+    if max(settings.MOCK_QUOTE_LATENCY_MS) > 0:
+        admission = services.orders_admit()
+        _execute(admission.orders)
+        return admission
+    # Quotes come back at once: admit, route and (with an instant chain)
+    # settle in one transaction, one row update per order.
+    with services.admission() as admission:
+        _advance(admission.orders, admit=True)
+    return admission
 
 
 def execute_orders(*order_ids: str) -> None:
@@ -115,20 +139,21 @@ class FollowUps:
         return self
 
 
-def _advance(orders: list[Order]) -> FollowUps:
-    """Carry the orders on as far as they can go now; schedules what waits."""
+def _advance(orders: list[Order], *, admit: bool = False) -> FollowUps:
+    """Carry the orders on as far as they can go now (`admit`: from pending,
+    under the admission lock); schedules what waits."""
     orders = [order for order in orders if not order.is_terminal]
     if len(orders) <= 1:
-        return _advance_together(orders).schedule()
+        return _advance_together(orders, admit=admit).schedule()
     try:
-        follow_ups = _advance_together(orders)
+        follow_ups = _advance_together(orders, admit=admit)
     except Exception:
         # One bad order must not hold up the others: carry them on one by one.
         log.exception("a batch of %d orders failed; carrying them on one at a time", len(orders))
         follow_ups = FollowUps()
         for order in _load([order.id for order in orders]):
             try:
-                follow_ups.merge(_advance_together([order]))
+                follow_ups.merge(_advance_together([order], admit=admit))
             except Exception:
                 log.exception("order %s could not be carried on; the sweep will retry it", order.id)
     return follow_ups.schedule()
@@ -138,7 +163,7 @@ def _settles_now(order: Order) -> bool:
     return order.status == OrderStatus.SUBMITTED and order.settles_at <= timezone.now() + SETTLE_EARLY
 
 
-def _advance_together(orders: list[Order]) -> FollowUps:
+def _advance_together(orders: list[Order], *, admit: bool = False) -> FollowUps:
     follow_ups = FollowUps()
     if not orders:
         return follow_ups
@@ -146,7 +171,7 @@ def _advance_together(orders: list[Order]) -> FollowUps:
     # instant chain whatever gets submitted now.
     instant_chain = max(settings.MOCK_SWAP_LATENCY_MS) == 0
     settles = any(_settles_now(order) for order in orders) or (
-        instant_chain and any(order.status in (OrderStatus.ROUTING, OrderStatus.BUILDING) for order in orders)
+        instant_chain and any(order.status != OrderStatus.SUBMITTED for order in orders)
     )
     pairs = {(resolve_token(order.token_in), resolve_token(order.token_out)) for order in orders}
     with services.batch() as moves:
@@ -154,6 +179,8 @@ def _advance_together(orders: list[Order]) -> FollowUps:
         for order in orders:
             with order_context(order.id):
                 move = Move(order)
+                if admit and order.status in (OrderStatus.PENDING, OrderStatus.WAITING):
+                    move.reach(OrderStatus.ROUTING)
                 try:
                     if order.status == OrderStatus.ROUTING:
                         execution.route(move, session)

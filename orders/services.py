@@ -11,6 +11,7 @@ one broadcast per order.
 
 import logging
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
@@ -320,7 +321,8 @@ ADMISSION_REQUESTED = "orders:admission-requested"
 
 def request_admission() -> None:
     """Ask a worker to admit pending orders. Requests coalesce: while one is
-    queued, more placements add nothing to the queue.
+    queued or an admission job works (orders.jobs.admit_orders), more
+    placements add nothing to the queue.
 
     If Redis is down the order is still stored; the clock admits it once Redis
     is back, so placement does not fail for want of the queue."""
@@ -334,6 +336,11 @@ def request_admission() -> None:
         log.warning("could not request admission (%s); the clock will admit the order", exc)
 
 
+def admission_answered() -> None:
+    """An admission job has admitted all it could: the next request queues a new one."""
+    dispatch.redis().delete(ADMISSION_REQUESTED)
+
+
 def orders_ready():
     """Orders waiting for a slot: market orders, and limit and sniper orders
     whose trigger fired."""
@@ -342,29 +349,44 @@ def orders_ready():
     )
 
 
-def orders_admit() -> list[Order]:
-    """Move the oldest pending orders to routing while fewer than
-    ORDER_CONCURRENCY are in flight; returns them, for the caller to carry on.
+@dataclass
+class Admission:
+    free: int  # slots free when the block began
+    orders: list[Order]  # the ones to move to routing, oldest first
+
+
+@contextmanager
+def admission():
+    """Yield the orders that may start routing now: the oldest ready ones, at
+    most as many as there are free slots (a limit order whose price moved
+    back while it waited is re-armed instead). The caller moves each one to
+    routing, or further, in a batch inside the block.
 
     The in-flight count is read from the database, the one truth shared by
-    every worker on every machine; a Redis lock makes count-then-claim atomic
-    across them.
+    every worker on every machine; a Redis lock, held to the end of the
+    block, makes count-then-claim atomic across them.
     """
     connection = dispatch.redis()
-    connection.delete(ADMISSION_REQUESTED)
     # redis-py polls a held lock every 100 ms by default; admission is short.
     with connection.lock(ADMISSION_LOCK, timeout=30, blocking_timeout=30, sleep=0.002):
         in_flight = Order.objects.filter(status__in=IN_FLIGHT_STATUSES).count()
-        free = settings.ORDER_CONCURRENCY - in_flight
-        if free <= 0:
-            return []
-        with batch() as moves:
-            for order in orders_ready().order_by("created_at")[:free]:
-                if order.type == OrderType.LIMIT and not triggers.limit_reached(order):
-                    # The price moved back while the order waited for a slot: re-arm it.
-                    Order.objects.filter(pk=order.pk, status=OrderStatus.WAITING).update(triggered_at=None)
-                    continue
-                move = Move(order)
-                move.reach(OrderStatus.ROUTING)
-                moves.claim(move)
-    return [move.order for move in moves.moves]
+        free = max(settings.ORDER_CONCURRENCY - in_flight, 0)
+        ready = []
+        for order in orders_ready().order_by("created_at")[:free]:
+            if order.type == OrderType.LIMIT and not triggers.limit_reached(order):
+                # The price moved back while the order waited for a slot: re-arm it.
+                Order.objects.filter(pk=order.pk, status=OrderStatus.WAITING).update(triggered_at=None)
+                continue
+            ready.append(order)
+        yield Admission(free, ready)
+
+
+def orders_admit() -> Admission:
+    """Move the oldest ready orders to routing while fewer than
+    ORDER_CONCURRENCY are in flight; returns them, for the caller to carry on."""
+    with admission() as admitted, batch() as moves:
+        for order in admitted.orders:
+            move = Move(order)
+            move.reach(OrderStatus.ROUTING)
+            moves.claim(move)
+    return Admission(admitted.free, [move.order for move in moves.moves])
