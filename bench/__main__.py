@@ -79,6 +79,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     load.add_argument("-n", "--orders", type=int, default=500, help="orders to place (default 500)")
     load.add_argument("-c", "--clients", type=int, default=50, help="concurrent clients (default 50)")
     load.add_argument(
+        "--rate",
+        type=float,
+        metavar="ORDERS_PER_S",
+        help="open loop: place orders at this rate whatever the engine does, instead of C clients "
+        "that each wait for their last order (latency at a given load, not at saturation)",
+    )
+    load.add_argument(
         "--order-timeout",
         type=float,
         default=None,
@@ -200,7 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     label = args.label or (
         f"idle {args.idle:g}s"
         if args.idle
-        else f"{args.profile}, cap {args.concurrency_cap}, N={args.orders}, C={args.clients}"
+        else f"{args.profile}, cap {args.concurrency_cap}, N={args.orders}, "
+        + (f"{args.rate:g} orders/s offered" if args.rate else f"C={args.clients}")
     )
     engine = None
     if not args.url:
@@ -258,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
                     url=url,
                     orders=args.orders,
                     clients=args.clients,
+                    rate=args.rate,
                     order_timeout=args.order_timeout,
                     progress=not args.no_progress,
                 )

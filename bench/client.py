@@ -156,10 +156,15 @@ async def run_load(
     orders: int,
     clients: int,
     order_timeout: float,
+    rate: float | None = None,
     seed: int = 1,
     progress: bool = True,
     body_extra: dict | None = None,
 ) -> list[OrderRecord]:
+    """Closed loop (the default): C clients, each placing its next order when
+    the last one ended, as fast as the engine lets them. Open loop (`rate`):
+    one order every 1/rate seconds whatever the engine does, so latencies are
+    those of that load, not of a queue the clients themselves keep full."""
     rng = random.Random(seed)
     # Small orders (0.01..0.1 SOL) move the pools too little for slippage to fail them.
     records = [OrderRecord(index, f"{rng.uniform(0.01, 0.1):.3f}") for index in range(orders)]
@@ -168,25 +173,40 @@ async def run_load(
     for record in records:
         queue.put_nowait(record)
 
+    async def place(record: OrderRecord, http: aiohttp.ClientSession) -> None:
+        await _one_order(record, http, url, bar, order_timeout, body_extra or {})
+        bar.done += 1
+        if record.terminal != "confirmed":
+            bar.failed += 1
+
     async def client(http: aiohttp.ClientSession) -> None:
         while True:
             try:
                 record = queue.get_nowait()
             except asyncio.QueueEmpty:
                 return
-            await _one_order(record, http, url, bar, order_timeout, body_extra or {})
-            bar.done += 1
-            if record.terminal != "confirmed":
-                bar.failed += 1
+            await place(record, http)
 
-    # One keep-alive connection per client for the POSTs; each WebSocket has its own.
+    async def paced(http: aiohttp.ClientSession) -> None:
+        started, placing = time.time(), []
+        for index, record in enumerate(records):
+            delay = started + index / rate - time.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            placing.append(asyncio.create_task(place(record, http)))
+        await asyncio.gather(*placing)
+
+    # Keep-alive connections for the POSTs, one per client at most; each WebSocket has its own.
     connector = aiohttp.TCPConnector(limit=0)
     # No total timeout on the session: it would cut a socket that follows a long wait.
     opening = aiohttp.ClientTimeout(total=None, sock_connect=30)
     async with aiohttp.ClientSession(connector=connector, timeout=opening) as http:
         drawer = asyncio.create_task(bar.run())
         bar.started = time.time()
-        await asyncio.gather(*(client(http) for _ in range(clients)))
+        if rate:
+            await paced(http)
+        else:
+            await asyncio.gather(*(client(http) for _ in range(clients)))
         drawer.cancel()
     bar.draw(final=True)
     return records

@@ -6,6 +6,7 @@ joins late misses nothing, then one message per status. Group sends are
 at-most-once; the snapshot (or REST) is the truth after a reconnect.
 """
 
+import asyncio
 import json
 import uuid
 from decimal import Decimal
@@ -57,6 +58,21 @@ def _snapshot(order_id) -> dict | None:
     return order_to_dict(found[0], events=found[1]) if found else None
 
 
+_listening: dict = {}
+
+
+async def keep_layer_listening(layer) -> None:
+    """The pub/sub channel layer's reader sleeps 100 ms at a time whenever its
+    connection has no subscription left, so a message for a socket that
+    subscribed during that sleep waited for it: at 100 orders/s a third of
+    the status messages came 60-100 ms late. A channel subscribed for the
+    life of the process (one per event loop) keeps the reader reading."""
+    loop = asyncio.get_running_loop()
+    if loop not in _listening:
+        _listening[loop] = True
+        await layer.new_channel(prefix="listening.")
+
+
 class DatabaseCallsCloseTheirOwn:
     """Channels closes stale database connections before every handler it
     dispatches (a socket's connect, each message, its disconnect), a hop to
@@ -91,6 +107,7 @@ class OrderStreamConsumer(DatabaseCallsCloseTheirOwn, AsyncWebsocketConsumer):
         # Join before reading the snapshot, so no event falls in between; the
         # progress check drops the ones the snapshot already shows.
         self.order_id = order_id
+        await keep_layer_listening(self.channel_layer)
         await self.channel_layer.group_add(order_group(order_id), self.channel_name)
         snapshot = await _snapshot(order_id)
         if snapshot is None:
@@ -174,6 +191,7 @@ class OrdersFeedConsumer(DatabaseCallsCloseTheirOwn, AsyncWebsocketConsumer):
     when there are several."""
 
     async def connect(self):
+        await keep_layer_listening(self.channel_layer)
         await self.channel_layer.group_add(ALL_ORDERS_GROUP, self.channel_name)
         await self.accept()
         metrics.websocket_connected(self)

@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 # How long one admission job goes on admitting while orders wait; then it
 # hands over to a new job, so that the queue's other work gets a turn.
 ADMISSION_RUN_SECONDS = 2.0
+# How long an admission job with nothing to admit waits for the next order.
+ADMISSION_LINGER_SECONDS = 0.5
 # A transaction due this soon is settled now rather than put on a timer.
 SETTLE_EARLY = timedelta(milliseconds=5)
 
@@ -55,26 +57,30 @@ def admit_orders() -> int:
     """Admit orders into free slots and start them, while any wait.
 
     The admission request stays up while this runs, so placements meanwhile
-    only look at it. With no order left, the job takes it down and looks once
-    more, for an order placed in between; with no free slot left, it leaves
-    it up: whatever frees a slot admits next."""
+    only look at it (and wake the job). Out of orders, the job waits
+    ADMISSION_LINGER_SECONDS for the next one rather than end: a job per
+    order, when they come one at a time, cost more than the orders. Then it
+    takes the request down and looks once more, for an order placed in
+    between. With no free slot, it leaves the request up: whatever frees a
+    slot admits next."""
     deadline = time.monotonic() + ADMISSION_RUN_SECONDS
     admitted = 0
     while True:
         admission = _admit_and_start()
         admitted += len(admission.orders)
-        if admission.orders and time.monotonic() < deadline:
-            continue
+        if time.monotonic() >= deadline:
+            break
         if admission.orders:
-            # Hand over to a new job, so that the queue's other work gets a turn.
-            services.admission_answered()
-            services.request_admission()
-            return admitted
+            continue
         if not admission.free:
             return admitted
-        services.admission_answered()
-        if not services.orders_ready().exists():
-            return admitted
+        if not services.await_placement(ADMISSION_LINGER_SECONDS):
+            break
+    services.admission_answered()
+    if services.orders_ready().exists():
+        # Hand over to a new job, so that the queue's other work gets a turn.
+        services.request_admission()
+    return admitted
 
 
 def _admit_and_start() -> services.Admission:

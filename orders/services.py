@@ -317,18 +317,23 @@ def order_retry_failed(*, order: Order) -> Order | None:
 
 ADMISSION_LOCK = "orders:admission-lock"
 ADMISSION_REQUESTED = "orders:admission-requested"
+# A list of at most one element, pushed by every request for admission.
+ORDERS_PLACED = "orders:placed"
 
 
 def request_admission() -> None:
     """Ask a worker to admit pending orders. Requests coalesce: while one is
-    queued or an admission job works (orders.jobs.admit_orders), more
-    placements add nothing to the queue.
+    queued or an admission job works (orders.jobs.admit_orders), placements
+    add nothing to the queue, and wake that job if it waits for them.
 
     If Redis is down the order is still stored; the clock admits it once Redis
     is back, so placement does not fail for want of the queue."""
     try:
-        connection = dispatch.redis()
-        if connection.set(ADMISSION_REQUESTED, 1, nx=True, ex=10):
+        pipeline = dispatch.redis().pipeline(transaction=False)
+        pipeline.set(ADMISSION_REQUESTED, 1, nx=True, ex=10)
+        pipeline.lpush(ORDERS_PLACED, 1)
+        pipeline.ltrim(ORDERS_PLACED, 0, 0)
+        if pipeline.execute()[0]:
             dispatch.queue().enqueue(
                 "orders.jobs.admit_orders", job_timeout=dispatch.JOB_TIMEOUT, result_ttl=0
             )
@@ -339,6 +344,12 @@ def request_admission() -> None:
 def admission_answered() -> None:
     """An admission job has admitted all it could: the next request queues a new one."""
     dispatch.redis().delete(ADMISSION_REQUESTED)
+
+
+def await_placement(timeout: float) -> bool:
+    """Wait up to `timeout` seconds for an order to be placed (or a trigger
+    to fire); whether one was."""
+    return dispatch.redis().blpop([ORDERS_PLACED], timeout=timeout) is not None
 
 
 def orders_ready():

@@ -1,8 +1,12 @@
 """Pool state of the mock market.
 
 One row per pool. Raydium pools keep their two reserves; Meteora pools keep
-their bins as JSON (`{"<bin id>": ["<x>", "<y>"]}`), which is read and written
-whole: a pool has a few hundred bins, and a swap reads them all anyway.
+their bins as JSON (`{"<bin id>": [x, y]}`), which is read and written whole:
+a pool has a few hundred bins, and a swap reads them all anyway. (Rows
+written before kept x and y as strings; both read the same.)
+
+Every save raises `version`, so a process that keeps a pool's state in
+memory (routing.session) knows whether the row has moved since.
 """
 
 from fractions import Fraction
@@ -71,6 +75,7 @@ class Pool(models.Model):
     # Swaps executed for orders (the background drift is not counted): an
     # audit figure, and how tests prove that no order swapped twice.
     swaps_executed = models.PositiveBigIntegerField(default=0)
+    version = models.PositiveBigIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -81,6 +86,13 @@ class Pool(models.Model):
 
     def __str__(self):
         return f"{self.get_dex_display()} {self.pair}"
+
+    def save(self, *args, **kwargs):
+        # Writers hold the row (select_for_update), so versions never collide.
+        self.version += 1
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = [*kwargs["update_fields"], "version"]
+        super().save(*args, **kwargs)
 
     @property
     def pair(self) -> str:
@@ -124,7 +136,7 @@ class Pool(models.Model):
         if isinstance(state, ConstantProductPool):
             return ["reserve_a", "reserve_b", "updated_at"]
         self.active_id = state.active_id
-        self.bins = {str(i): [str(x), str(y)] for i, (x, y) in sorted(state.bins.items())}
+        self.bins = {str(i): amounts for i, amounts in sorted(state.bins.items())}
         self.volatility_accumulator = state.volatility_accumulator
         self.volatility_reference = state.volatility_reference
         self.index_reference = state.index_reference

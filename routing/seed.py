@@ -141,7 +141,7 @@ def _meteora_fields(seed: MeteoraSeed) -> dict:
         else:
             x = in_base_units // 2
             y = (in_base_units - x) * price >> 64
-        bins[str(bin_id)] = [str(x), str(y)]
+        bins[str(bin_id)] = [x, y]
     return {
         "reserve_a": sum(int(x) for x, _ in bins.values()),
         "reserve_b": sum(int(y) for _, y in bins.values()),

@@ -9,6 +9,12 @@ writes each pool it changed once, inside the caller's transaction.
 `for_update=True` locks the pools (in id order, so two sessions cannot
 deadlock) until that transaction ends: what settles swaps takes it, what only
 quotes does not.
+
+Each process also keeps the state of the pools it last read or wrote, with
+the row's `version`: a session whose row still has that version skips the
+bins altogether. A session that will write takes the state out of that
+cache, and puts it back, with the new version, once its transaction commits;
+if it rolls back, the next session reads the row.
 """
 
 import json
@@ -17,6 +23,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.db import transaction
 from django.db.models import F, Q
 
 from routing import market
@@ -28,6 +35,9 @@ from routing.swap import SwapResult
 from routing.tokens import Token
 
 logger = logging.getLogger("routing")
+
+# pool id -> (row version, state as of that version), for this process.
+_known_states: dict[int, tuple[int, object]] = {}
 
 
 @dataclass(frozen=True)
@@ -45,9 +55,10 @@ class MarketSession:
         wanted = Q(pk__in=[])
         for token_a, token_b in pairs:
             wanted |= market.pair_filter(token_a, token_b)
-        pools = Pool.objects.filter(wanted).order_by("id")
+        pools = Pool.objects.filter(wanted).order_by("id").defer("bins")
         if for_update:
             pools = pools.select_for_update()
+        self._for_update = for_update
         self._pools = {pool.id: pool for pool in pools}
         self._states: dict[int, object] = {}
         self._swaps: Counter[int] = Counter()
@@ -57,7 +68,13 @@ class MarketSession:
 
     def _state(self, pool: Pool):
         if pool.id not in self._states:
-            self._states[pool.id] = pool.state()
+            version, state = _known_states.get(pool.id, (None, None))
+            if version != pool.version:
+                state = pool.state()  # reads the bins
+                _known_states[pool.id] = (pool.version, state)
+            if self._for_update:
+                del _known_states[pool.id]
+            self._states[pool.id] = state
         return self._states[pool.id]
 
     def _pools_for(self, token_in: Token, token_out: Token) -> list[Pool]:
@@ -187,6 +204,12 @@ class MarketSession:
             pool = self._pools[pool_id]
             pool.swaps_executed = F("swaps_executed") + swaps
             pool.save(update_fields=[*pool.store(self._states[pool_id]), "swaps_executed"])
+        if self._for_update:
+            # Swapped or not, the states this session took go back to the cache.
+            known = {
+                pool_id: (self._pools[pool_id].version, state) for pool_id, state in self._states.items()
+            }
+            transaction.on_commit(lambda: _known_states.update(known))
         announce_on_commit({(self._pools[i].token_a, self._pools[i].token_b) for i in self._swaps})
         saved, self._swaps = len(self._swaps), Counter()
         return saved
