@@ -22,8 +22,9 @@ import sys
 import time
 
 STOP_TIMEOUT = 15
-# A daphne that exits sooner than this after starting failed to start (a bad
-# setting, an import error): starting it again would only fail again.
+# A daphne that exits by itself sooner than this after starting failed to
+# start (a bad setting, an import error): starting it again would only fail
+# again. One killed by a signal is started again, however young.
 STARTUP_SECONDS = 5
 
 
@@ -88,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         for index, server in enumerate(servers):
             if server.poll() is None or stopping:
                 continue
-            if time.monotonic() - server.started < STARTUP_SECONDS:
+            if server.returncode > 0 and time.monotonic() - server.started < STARTUP_SECONDS:
                 print(f"web: daphne {server.pid} failed to start ({server.returncode}); stopping", flush=True)
                 failed = server.returncode or 1
                 break

@@ -23,7 +23,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from orders import dispatch, execution, services
 from orders.logcontext import order_context
@@ -149,19 +151,28 @@ def _advance(orders: list[Order], *, admit: bool = False) -> FollowUps:
     """Carry the orders on as far as they can go now (`admit`: from pending,
     under the admission lock); schedules what waits."""
     orders = [order for order in orders if not order.is_terminal]
-    if len(orders) <= 1:
-        return _advance_together(orders, admit=admit).schedule()
     try:
-        follow_ups = _advance_together(orders, admit=admit)
+        return _advance_together(orders, admit=admit).schedule()
+    except (DatabaseError, RedisError):
+        raise  # not the orders' fault: the job fails, and the sweep resumes them
     except Exception:
         # One bad order must not hold up the others: carry them on one by one.
         log.exception("a batch of %d orders failed; carrying them on one at a time", len(orders))
-        follow_ups = FollowUps()
-        for order in _load([order.id for order in orders]):
-            try:
-                follow_ups.merge(_advance_together([order], admit=admit))
-            except Exception:
-                log.exception("order %s could not be carried on; the sweep will retry it", order.id)
+    follow_ups = FollowUps()
+    for order in _load([order.id for order in orders]):
+        try:
+            follow_ups.merge(_advance_together([order], admit=admit))
+        except (DatabaseError, RedisError):
+            raise
+        except Exception as exc:
+            # Its transaction rolled back, so nothing was swapped; trying it
+            # again would only fail again, and hold up everything behind it.
+            log.exception("order %s could not be carried on; failing it", order.id)
+            order.refresh_from_db()  # as the rolled-back transaction left it
+            what = exc.__class__.__name__
+            error = f"The engine could not process this order ({what}); nothing was swapped."
+            services.order_fail(order=order, error=error, code="internal_error")
+            follow_ups.freed += 1
     return follow_ups.schedule()
 
 

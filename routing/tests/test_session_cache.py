@@ -1,0 +1,77 @@
+"""A process keeps the pools it read or wrote in memory, and uses them only
+while the row still has the version it saw: another writer, or a rolled-back
+swap, never leaves a session quoting stale pools."""
+
+import pytest
+from django.db import transaction
+
+from routing import session
+from routing.drift import apply_drift
+from routing.models import Pool
+from routing.router import execute_route, find_route
+from routing.seed import seed_market
+from routing.tokens import TOKENS
+
+SOL, USDC = TOKENS["SOL"], TOKENS["USDC"]
+
+
+@pytest.fixture
+def market(transactional_db):
+    """Committed pools: what a session keeps is kept when its transaction commits."""
+    seed_market()
+    session._known_states.clear()
+    return {(pool.dex, pool.pair): pool for pool in Pool.objects.all()}
+
+
+def quote(amount: int = 10**9) -> dict[str, int]:
+    return {q.dex: q.amount_out for q in find_route(token_in=SOL, token_out=USDC, amount_in=amount).quotes}
+
+
+def fresh_quote(amount: int = 10**9) -> dict[str, int]:
+    """The same quote from the rows alone, with this process's memory emptied."""
+    session._known_states.clear()
+    return quote(amount)
+
+
+def test_every_write_raises_the_pool_version(market):
+    pool = market["meteora", "SOL/USDC"]
+    before = pool.version
+    execute_route(route=find_route(token_in=SOL, token_out=USDC, amount_in=10**9), min_amount_out=0)
+    pool.refresh_from_db()
+    assert pool.version == before + 1
+
+
+def test_a_pool_read_twice_is_decoded_once_while_its_row_is_unchanged(market, monkeypatch):
+    first = quote()
+    decoded = []
+    original = Pool.state
+    monkeypatch.setattr(Pool, "state", lambda pool: decoded.append(pool.id) or original(pool))
+    assert quote() == first
+    assert decoded == []
+
+
+def test_a_swap_by_this_process_is_seen_by_its_next_session(market, monkeypatch):
+    before = quote(100 * 10**9)
+    execute_route(route=find_route(token_in=SOL, token_out=USDC, amount_in=500 * 10**9), min_amount_out=0)
+    decoded = []
+    original = Pool.state
+    monkeypatch.setattr(Pool, "state", lambda pool: decoded.append(pool.id) or original(pool))
+    after = quote(100 * 10**9)
+    assert decoded == [], "the swapped pools were read again instead of kept"
+    monkeypatch.undo()
+    assert after == fresh_quote(100 * 10**9)
+    assert all(after[dex] < before[dex] for dex in before)
+
+
+def test_another_writer_makes_the_kept_state_stale(market):
+    quote()
+    apply_drift()  # writes every pool without a session
+    assert quote() == fresh_quote()
+
+
+def test_a_rolled_back_swap_leaves_nothing_behind(market):
+    before = quote(100 * 10**9)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        execute_route(route=find_route(token_in=SOL, token_out=USDC, amount_in=500 * 10**9), min_amount_out=0)
+        raise RuntimeError("the order's transaction failed after the swap")
+    assert quote(100 * 10**9) == before == fresh_quote(100 * 10**9)

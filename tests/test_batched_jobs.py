@@ -1,0 +1,72 @@
+"""A job carries many orders in one transaction: each order's row is written
+once however many statuses it passes, and their history in one insert."""
+
+from decimal import Decimal
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from orders import jobs, services
+from orders.models import Order, OrderEvent
+from routing.models import Pool
+
+LIFECYCLE = ["pending", "routing", "building", "submitted", "confirmed"]
+
+
+def statements(queries, prefix: str) -> int:
+    return sum(1 for query in queries if query["sql"].startswith(prefix))
+
+
+def test_an_admission_job_admits_routes_and_settles_twenty_orders_with_one_update_each(
+    market, no_engine, settings
+):
+    settings.MOCK_QUOTE_LATENCY_MS = (0, 0)
+    settings.MOCK_SWAP_LATENCY_MS = (0, 0)
+    settings.ORDER_CONCURRENCY = 100
+    placed = [
+        services.order_place(amount=Decimal("0.05"), token_in="SOL", token_out="USDC")[0] for _ in range(20)
+    ]
+    swaps_before = sum(Pool.objects.values_list("swaps_executed", flat=True))
+
+    with CaptureQueriesContext(connection) as captured:
+        assert jobs.admit_orders() == 20
+
+    orders = Order.objects.filter(pk__in=[order.pk for order in placed])
+    assert sorted(order.status for order in orders) == ["confirmed"] * 20
+    for order in orders:
+        history = list(OrderEvent.objects.filter(order=order).values_list("status", flat=True))
+        assert history == LIFECYCLE
+    assert statements(captured, 'UPDATE "orders_order"') == 20
+    assert statements(captured, 'INSERT INTO "orders_orderevent"') == 1
+    assert sum(Pool.objects.values_list("swaps_executed", flat=True)) - swaps_before == 20
+
+
+def test_an_order_that_breaks_its_batch_fails_alone_and_the_others_go_on(
+    market, no_engine, settings, monkeypatch
+):
+    """An order whose processing raises (a bug) rolls its batch back; the job
+    carries the others on one at a time, and fails that one with
+    internal_error rather than try it forever."""
+    settings.MOCK_QUOTE_LATENCY_MS = (0, 0)
+    settings.MOCK_SWAP_LATENCY_MS = (0, 0)
+    settings.ORDER_CONCURRENCY = 100
+    placed = [
+        services.order_place(amount=Decimal("0.05"), token_in="SOL", token_out="USDC")[0] for _ in range(5)
+    ]
+    poisoned = placed[2].pk
+    original = jobs.execution.route
+
+    def route(move, session):
+        if move.order.pk == poisoned:
+            raise RuntimeError("a bug in one order's routing")
+        return original(move, session)
+
+    monkeypatch.setattr(jobs.execution, "route", route)
+
+    jobs.admit_orders()
+
+    orders = {order.pk: order for order in Order.objects.filter(pk__in=[o.pk for o in placed])}
+    failed = orders.pop(poisoned)
+    assert (failed.status, failed.error_code) == ("failed", "internal_error")
+    assert "nothing was swapped" in failed.error
+    assert [order.status for order in orders.values()] == ["confirmed"] * 4

@@ -1,0 +1,59 @@
+"""The web side is several daphne processes on one port (python -m
+config.web): they share the listening socket, and one that dies is replaced
+while the others go on serving."""
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.engine import ROOT, free_port, wait_until
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return sorted(found)
+
+
+def test_a_killed_web_process_is_replaced_and_the_port_keeps_answering(engines, market):
+    engine = engines()
+    launcher = engine.processes["web"].pid
+    servers = wait_until(lambda: len(children(launcher)) == 2 and children(launcher), timeout=10, message="2")
+
+    os.kill(servers[0], signal.SIGKILL)
+    # The other process holds the same socket: the port still answers.
+    wait_until(engine.healthy, timeout=10, message="the surviving web process to answer")
+    replaced = wait_until(
+        lambda: len(now := children(launcher)) == 2 and servers[0] not in now and now,
+        timeout=20,
+        message="the launcher to start a new web process",
+    )
+
+    assert servers[1] in replaced
+    placed = engine.place({"amount": "0.1"})
+    assert engine.wait_terminal(placed["orderId"])["status"] == "confirmed"
+
+
+def test_a_web_process_that_cannot_start_stops_the_launcher(tmp_path):
+    """A bad setting fails every daphne at import: the launcher reports it and
+    exits, rather than start them again forever."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "ORDER_CONCURRENCY": "many"}
+    run = subprocess.run(
+        [sys.executable, "-m", "config.web", "--port", str(free_port())],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode != 0
+    assert "failed to start" in run.stdout
+    assert "ORDER_CONCURRENCY must be an integer" in run.stderr
