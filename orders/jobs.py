@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 # How long one admission job goes on admitting while orders wait; then it
 # hands over to a new job, so that the queue's other work gets a turn.
 ADMISSION_RUN_SECONDS = 2.0
+# Orders admitted and executed in one transaction when quotes are instant:
+# their statuses go out when it commits, so more would make them wait longer.
+INSTANT_BATCH = 10
 # How long an admission job with nothing to admit waits for the next order.
 ADMISSION_LINGER_SECONDS = 0.5
 # A transaction due this soon is settled now rather than put on a timer.
@@ -92,7 +95,7 @@ def _admit_and_start() -> services.Admission:
         return admission
     # Quotes come back at once: admit, route and (with an instant chain)
     # settle in one transaction, one row update per order.
-    with services.admission() as admission:
+    with services.admission(most=INSTANT_BATCH) as admission:
         _advance(admission.orders, admit=True)
     return admission
 

@@ -367,10 +367,10 @@ class Admission:
 
 
 @contextmanager
-def admission():
+def admission(*, most: int | None = None):
     """Yield the orders that may start routing now: the oldest ready ones, at
-    most as many as there are free slots (a limit order whose price moved
-    back while it waited is re-armed instead). The caller moves each one to
+    most as many as there are free slots (and `most`; a limit order whose
+    price moved back while it waited is re-armed instead). The caller moves each one to
     routing, or further, in a batch inside the block.
 
     The in-flight count is read from the database, the one truth shared by
@@ -383,7 +383,7 @@ def admission():
         in_flight = Order.objects.filter(status__in=IN_FLIGHT_STATUSES).count()
         free = max(settings.ORDER_CONCURRENCY - in_flight, 0)
         ready = []
-        for order in orders_ready().order_by("created_at")[:free]:
+        for order in orders_ready().order_by("created_at")[: min(free, most or free)]:
             if order.type == OrderType.LIMIT and not triggers.limit_reached(order):
                 # The price moved back while the order waited for a slot: re-arm it.
                 Order.objects.filter(pk=order.pk, status=OrderStatus.WAITING).update(triggered_at=None)
