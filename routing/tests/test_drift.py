@@ -56,3 +56,17 @@ def test_drift_pulls_prices_back_towards_where_they_were_seeded(market):
 @pytest.mark.django_db
 def test_drift_on_an_empty_market_does_nothing():
     assert apply_drift() == 0
+
+
+def test_the_clock_drifts_one_pool_a_step_and_every_pool_once_a_round(market):
+    from routing.drift import Drift
+
+    versions = {pool.id: pool.version for pool in Pool.objects.all()}
+    drift = Drift()
+    waits = []
+    with mock.patch("routing.mock.rng", random.Random(11)):
+        for step in range(len(versions)):
+            waits.append(drift.step(5.0))
+            moved = [pool.id for pool in Pool.objects.all() if pool.version != versions[pool.id]]
+            assert len(moved) == step + 1  # one more pool each step
+    assert waits == [5.0 / len(versions)] * len(versions)

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from orders import dispatch, recovery, services, triggers
-from routing.drift import apply_drift
+from routing.drift import Drift
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, self._stop)
         tick = settings.CLOCK_TICK_SECONDS
         next_sweep = next_drift = next_recheck = time.monotonic()
+        drift = Drift()
         log.info("clock started; tick %.3fs", tick)
         while self._running:
             started = time.monotonic()
@@ -51,8 +52,7 @@ class Command(BaseCommand):
                     triggers.check_pairs(triggers.waiting_pairs())
                     next_recheck = started + RECHECK_TRIGGERS_EVERY_SECONDS
                 if settings.MARKET_DRIFT_SECONDS and started >= next_drift:
-                    apply_drift()
-                    next_drift = started + settings.MARKET_DRIFT_SECONDS
+                    next_drift = started + drift.step(settings.MARKET_DRIFT_SECONDS)
             except Exception:
                 # Redis or the database may be down for a while; keep ticking.
                 log.exception("clock tick failed")
