@@ -38,8 +38,9 @@ class Command(BaseCommand):
         log.info("clock started; tick %.3fs", tick)
         while self._running:
             started = time.monotonic()
+            next_due = None
             try:
-                dispatch.release_due_timers()
+                _, next_due = dispatch.release_due_timers()
                 if started >= next_sweep:
                     recovery.sweep()
                     triggers.orders_expire()
@@ -57,7 +58,11 @@ class Command(BaseCommand):
                 # Redis or the database may be down for a while; keep ticking.
                 log.exception("clock tick failed")
                 time.sleep(1)
-            time.sleep(max(0.0, tick - (time.monotonic() - started)))
+            wait = tick - (time.monotonic() - started)
+            if next_due is not None:
+                # Wake when the next timer is due, not up to a tick after it.
+                wait = min(wait, next_due - time.time())
+            time.sleep(max(0.0, wait))
         log.info("clock stopped")
 
     def _stop(self, signum, frame):
