@@ -49,7 +49,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     target.add_argument("--workers", type=int, default=2, help="rq worker processes (default 2)")
     target.add_argument(
-        "--web-processes", type=int, default=2, help="daphne processes on the one port (default 2)"
+        "--web-processes",
+        type=int,
+        help="daphne processes on the one port (default: the engine's, one more than the cores)",
     )
     target.add_argument(
         "--profile",

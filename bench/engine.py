@@ -66,7 +66,7 @@ def flush_redis_db(url: str) -> None:
 class EngineConfig:
     profile: str = "zero"
     workers: int = 2
-    web_processes: int = 2
+    web_processes: int | None = None  # None: the engine's default (WEB_PROCESSES)
     concurrency_cap: int = 10
     database_url: str | None = None  # None: a fresh SQLite file in out_dir
     redis_url: str = DEFAULT_REDIS_URL
@@ -139,8 +139,7 @@ class LocalEngine:
             "127.0.0.1",
             "--port",
             str(self.port),
-            "--processes",
-            str(self.config.web_processes),
+            *(["--processes", str(self.config.web_processes)] if self.config.web_processes else []),
         ]
 
     def worker_argv(self) -> list[str]:

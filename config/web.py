@@ -28,6 +28,14 @@ STOP_TIMEOUT = 15
 STARTUP_SECONDS = 5
 
 
+def default_processes() -> int:
+    """One more than the cores: a daphne process also waits (for its database
+    thread, the write lock, Redis), and with one per core the cores idled a
+    sixth of the time; on 2 cores 3 processes carried 188-191 orders/s where
+    2 carried 165-175."""
+    return (os.cpu_count() or 1) + 1
+
+
 def listening_socket(host: str, port: int) -> socket.socket:
     # Twisted adopts an inherited socket as IPv4 only (its fd endpoint).
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -45,8 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--processes",
         type=int,
-        default=int(os.environ.get("WEB_PROCESSES") or 2),
-        help="daphne processes (default: WEB_PROCESSES, or 2)",
+        default=int(os.environ.get("WEB_PROCESSES") or default_processes()),
+        help="daphne processes (default: WEB_PROCESSES, or one more than the cores)",
     )
     args, daphne_args = parser.parse_known_args(argv)
     if args.processes < 1:
