@@ -29,6 +29,9 @@ CLOSE_UNAUTHORIZED = 4401
 CLOSE_NOT_FOUND = 4404
 CLOSE_NORMAL = 1000
 MAX_FRAME_BYTES = 64 * 1024
+# How long a socket waits for its subscription to be confirmed before it reads
+# the snapshot anyway (see OrderStreamConsumer).
+SUBSCRIPTION_WAIT_SECONDS = 2.0
 
 
 def _progress(status: str, attempt: int) -> tuple[int, int]:
@@ -88,10 +91,22 @@ class DatabaseCallsCloseTheirOwn:
 
 
 class OrderStreamConsumer(DatabaseCallsCloseTheirOwn, AsyncWebsocketConsumer):
-    """Streams one order: snapshot, statuses, then close with 1000."""
+    """Streams one order: snapshot, statuses, then close with 1000.
+
+    Redis subscribes asynchronously: SUBSCRIBE is sent, and a status
+    published before the server has taken it reaches no one. So the socket
+    joins its order's group, then sends itself a marker through that group;
+    once the marker is back, every status published later reaches the
+    socket, and every one published earlier was committed before the
+    snapshot is read, so the snapshot shows it. Statuses that come before the
+    snapshot is sent are held, then sent if the snapshot does not show them.
+    """
 
     order_id = None
     progress = (0, -1)
+    _snapshot_begun = False
+    _held: list | None = None
+    _fallback = None
 
     async def connect(self):
         await self.accept()
@@ -104,12 +119,31 @@ class OrderStreamConsumer(DatabaseCallsCloseTheirOwn, AsyncWebsocketConsumer):
         await self.stream(order_id)
 
     async def stream(self, order_id) -> None:
-        # Join before reading the snapshot, so no event falls in between; the
-        # progress check drops the ones the snapshot already shows.
-        self.order_id = order_id
+        self.order_id, self._held = order_id, []
         await keep_layer_listening(self.channel_layer)
         await self.channel_layer.group_add(order_group(order_id), self.channel_name)
-        snapshot = await _snapshot(order_id)
+        marker = {"type": "order.subscribed", "channel": self.channel_name}
+        await self.channel_layer.group_send(order_group(order_id), marker)
+        # If the marker never comes back (Redis lost it), the snapshot is read anyway.
+        self._fallback = asyncio.get_running_loop().create_task(
+            self._snapshot_after(SUBSCRIPTION_WAIT_SECONDS)
+        )
+
+    async def _snapshot_after(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        await self.send_snapshot()
+
+    async def order_subscribed(self, message):
+        if message["channel"] == self.channel_name:
+            await self.send_snapshot()
+
+    async def send_snapshot(self) -> None:
+        if self._snapshot_begun:
+            return
+        self._snapshot_begun = True
+        if self._fallback is not None and self._fallback is not asyncio.current_task():
+            self._fallback.cancel()
+        snapshot = await _snapshot(self.order_id)
         if snapshot is None:
             await self.close(code=CLOSE_NOT_FOUND)
             return
@@ -117,15 +151,26 @@ class OrderStreamConsumer(DatabaseCallsCloseTheirOwn, AsyncWebsocketConsumer):
         await self.send(_dumps({**snapshot, "type": "snapshot", "orderType": snapshot["type"]}))
         if snapshot["status"] in TERMINAL_STATUSES:
             await self.close(code=CLOSE_NORMAL)
+            return
+        held, self._held = self._held, None
+        await self._send_events(held)
 
     async def disconnect(self, code):
         metrics.websocket_disconnected(self)
+        if self._fallback is not None:
+            self._fallback.cancel()
         if self.order_id is not None:
             await self.channel_layer.group_discard(order_group(self.order_id), self.channel_name)
 
     async def order_events(self, message):
+        if self._held is not None:
+            self._held.extend(message["events"])
+        else:
+            await self._send_events(message["events"])
+
+    async def _send_events(self, events) -> None:
         """One frame per status, in order; close after the terminal one."""
-        for event in message["events"]:
+        for event in events:
             if event["orderId"] != str(self.order_id):
                 continue
             progress = _progress(event["status"], event["attempt"])
