@@ -10,6 +10,7 @@ therefore costs a few bytes in Redis, not a worker process.
 """
 
 import os
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable
@@ -25,21 +26,27 @@ BATCH_SIZE = 100
 
 
 _clients: dict = {}
+_making = threading.Lock()
 
 
 def redis():
     """This process's Redis client. Made once (a new client per call cost
-    1.7 ms of CPU and a connection); made anew in a forked child."""
+    1.7 ms of CPU and a connection); made anew in a forked child. Under a
+    lock: two threads of a web process that each made one would drop one,
+    and a dropped client disconnects its pool, under the thread still using
+    it ("Bad file descriptor")."""
     if _clients.get("pid") != os.getpid():
-        _clients.clear()
-        _clients.update(pid=os.getpid(), redis=django_rq.get_connection(QUEUE))
+        with _making:
+            if _clients.get("pid") != os.getpid():
+                connection = django_rq.get_connection(QUEUE)
+                _clients.clear()
+                _clients.update(redis=connection, queue=django_rq.get_queue(QUEUE, connection=connection))
+                _clients["pid"] = os.getpid()
     return _clients["redis"]
 
 
 def queue():
-    connection = redis()
-    if "queue" not in _clients:
-        _clients["queue"] = django_rq.get_queue(QUEUE, connection=connection)
+    redis()
     return _clients["queue"]
 
 

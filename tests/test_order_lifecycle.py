@@ -20,7 +20,10 @@ async def read_until_closed(url: str, *, timeout: float = 30) -> tuple[list[dict
             return messages, socket.close_code
 
 
-def test_an_order_streams_every_status_in_order_then_closes(engine):
+def test_an_order_streams_every_status_in_order_then_closes(engines, market):
+    # Quotes slow enough that the socket is open before the order reaches
+    # building, so that every status from building on comes as a message.
+    engine = engines("slow-quotes", MOCK_QUOTE_LATENCY_MS="500")
     placed = engine.place({"amount": "1.5", "tokenIn": "SOL", "tokenOut": "USDC", "slippageBps": 100})
     assert placed["status"] == "pending"
     assert placed["wsUrl"] == f"{engine.ws}/ws/orders/{placed['orderId']}"
