@@ -69,30 +69,22 @@ def enqueue_at(job: str, due: dict) -> None:
         redis().zadd(TIMERS_KEY, later)
 
 
-def release_due_timers(*, now: float | None = None, limit: int = 1000) -> tuple[int, float | None]:
-    """Enqueue every timer that is due, the ones of a job together; returns
-    how many, and when the next one is due (None if there is none), so that
-    the clock can wake for it rather than a tick late. Safe to run in several
-    clocks at once: ZREM answers 1 to exactly one of them for each timer."""
+def release_due_timers(*, now: float | None = None, limit: int = 1000) -> int:
+    """Enqueue every timer that is due, the ones of a job together. Safe to run
+    in several clocks at once: ZREM answers 1 to exactly one of them for each
+    timer."""
     connection = redis()
-    now = now or time.time()
-    looking = connection.pipeline(transaction=False)
-    looking.zrangebyscore(TIMERS_KEY, "-inf", now, start=0, num=limit)
-    looking.zrangebyscore(TIMERS_KEY, f"({now}", "+inf", start=0, num=1, withscores=True)
-    due, upcoming = looking.execute()
-    next_due = upcoming[0][1] if upcoming else None
+    due = connection.zrangebyscore(TIMERS_KEY, "-inf", now or time.time(), start=0, num=limit)
     if not due:
-        return 0, next_due
-    claiming = connection.pipeline(transaction=False)
+        return 0
+    pipeline = connection.pipeline(transaction=False)
     for member in due:
-        claiming.zrem(TIMERS_KEY, member)
+        pipeline.zrem(TIMERS_KEY, member)
     by_job = defaultdict(list)
-    for member, removed in zip(due, claiming.execute(), strict=True):
+    for member, removed in zip(due, pipeline.execute(), strict=True):
         if removed:
             job, _, order_id = member.decode().partition(":")
             by_job[job].append(order_id)
     for job, order_ids in by_job.items():
         enqueue(job, order_ids)
-    if len(due) == limit:
-        next_due = now  # more are due than one call takes
-    return sum(len(order_ids) for order_ids in by_job.values()), next_due
+    return sum(len(order_ids) for order_ids in by_job.values())

@@ -58,16 +58,15 @@ def _load(order_ids) -> list[Order]:
     return orders
 
 
-def admit_orders() -> int:
+def admit_orders(*, linger: float = ADMISSION_LINGER_SECONDS) -> int:
     """Admit orders into free slots and start them, while any wait.
 
     The admission request stays up while this runs, so placements meanwhile
-    only look at it (and wake the job). Out of orders, the job waits
-    ADMISSION_LINGER_SECONDS for the next one rather than end: a job per
-    order, when they come one at a time, cost more than the orders. Then it
-    takes the request down and looks once more, for an order placed in
-    between. With no free slot, it leaves the request up: whatever frees a
-    slot admits next."""
+    only look at it (and wake the job). Out of orders, the job waits `linger`
+    seconds for the next one rather than end: a job per order, when they come
+    one at a time, cost more than the orders. Then it takes the request down
+    and looks once more, for an order placed in between. With no free slot,
+    it leaves the request up: whatever frees a slot admits next."""
     deadline = time.monotonic() + ADMISSION_RUN_SECONDS
     admitted = 0
     while True:
@@ -79,7 +78,7 @@ def admit_orders() -> int:
             continue
         if not admission.free:
             return admitted
-        if not services.await_placement(ADMISSION_LINGER_SECONDS):
+        if not linger or not services.await_placement(linger):
             break
     services.admission_answered()
     if services.orders_ready().exists():
@@ -106,8 +105,9 @@ def execute_orders(*order_ids: str) -> None:
 
 def advance_orders(*order_ids: str) -> None:
     if _advance(_load(order_ids)).freed:
-        # Orders that ended free their slots: admit the next ones now.
-        admit_orders()
+        # Orders that ended free their slots: admit the next ones now, but
+        # wait for no placement: this job has timers behind it in the queue.
+        admit_orders(linger=0)
 
 
 def _execute(orders: list[Order]) -> None:

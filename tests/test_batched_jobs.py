@@ -73,3 +73,22 @@ def test_an_order_that_breaks_its_batch_fails_alone_and_the_others_go_on(
     assert (failed.status, failed.error_code) == ("failed", "internal_error")
     assert "nothing was swapped" in failed.error
     assert [order.status for order in orders.values()] == ["confirmed"] * 4
+
+
+def test_a_settlement_that_frees_slots_admits_at_once_and_waits_for_no_placement(
+    market, no_engine, settings, monkeypatch
+):
+    """Only the admission job lingers for the next placement; a settlement job
+    has timers queued behind it, so its admission ends as soon as nothing is
+    ready (lingering there made every settlement wait half a second)."""
+    settings.MOCK_QUOTE_LATENCY_MS = (0, 0)
+    settings.MOCK_SWAP_LATENCY_MS = (1, 1)
+    order, _ = services.order_place(amount=Decimal("0.05"), token_in="SOL", token_out="USDC")
+    jobs.admit_orders(linger=0)  # admitted, routed, submitted; settles in a millisecond
+    waits = []
+    monkeypatch.setattr(services, "await_placement", lambda timeout: waits.append(timeout) or False)
+
+    jobs.advance_orders(str(order.pk))
+
+    assert Order.objects.get(pk=order.pk).status == "confirmed"
+    assert waits == []

@@ -38,9 +38,8 @@ class Command(BaseCommand):
         log.info("clock started; tick %.3fs", tick)
         while self._running:
             started = time.monotonic()
-            next_due = None
             try:
-                _, next_due = dispatch.release_due_timers()
+                dispatch.release_due_timers()
                 if started >= next_sweep:
                     recovery.sweep()
                     triggers.orders_expire()
@@ -58,11 +57,7 @@ class Command(BaseCommand):
                 # Redis or the database may be down for a while; keep ticking.
                 log.exception("clock tick failed")
                 time.sleep(1)
-            wait = tick - (time.monotonic() - started)
-            if next_due is not None:
-                # Wake when the next timer is due, not up to a tick after it.
-                wait = min(wait, next_due - time.time())
-            time.sleep(max(0.0, wait))
+            time.sleep(max(0.0, tick - (time.monotonic() - started)))
         log.info("clock stopped")
 
     def _stop(self, signum, frame):
