@@ -1,4 +1,5 @@
-"""One daphne serves HTTP (Django) and WebSocket (Channels)."""
+"""Each daphne process (python -m config.web runs several) serves HTTP (Django)
+and WebSocket (Channels)."""
 
 import gc
 import os

@@ -1,6 +1,6 @@
 """The order id on every log line of that order's life.
 
-A job sets the order it works on for its duration (`with_order_id`); a
+A job sets the order it works on while it works on it (`order_context`); a
 logging filter (`OrderIdFilter`, installed on the console handler in
 settings) copies it onto each record as `order_id`, so a line logged deep in
 `routing` or by rq while the job runs carries it too, without every call
@@ -9,7 +9,6 @@ threads and in asyncio tasks alike.
 """
 
 import contextvars
-import functools
 import logging
 import re
 from contextlib import contextmanager
@@ -30,19 +29,10 @@ def order_context(order_id):
         _order_id.reset(token)
 
 
-def with_order_id(job):
-    """Decorate a job whose first argument is the order id."""
-
-    @functools.wraps(job)
-    def run(order_id, *args, **kwargs):
-        with order_context(order_id):
-            return job(order_id, *args, **kwargs)
-
-    return run
-
-
 # rq logs each job as it takes and finishes it, outside the job's context:
-# "orders: orders.jobs.execute_order('<order id>') (<job id>)".
+# "orders: orders.jobs.advance_orders('<order id>') (<job id>)". A job of
+# several orders credits its lines to none of them; the job's own lines, about
+# one order each, carry that order's id.
 _RQ_JOB_LINE = re.compile(r"orders\.jobs\.\w+\('([0-9a-f-]{36})'\)")
 
 

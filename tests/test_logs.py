@@ -5,7 +5,7 @@ import json
 import logging
 
 from config.logformat import JsonFormatter, PlainFormatter
-from orders.logcontext import OrderIdFilter, order_context, with_order_id
+from orders.logcontext import OrderIdFilter, order_context
 from tests.engine import LOG_DIR, wait_until
 
 
@@ -57,18 +57,13 @@ def test_plain_lines_name_the_order_for_people():
     assert _log_with(PlainFormatter(), emit).rstrip().endswith("INFO tests.logs hello [order 5f0c]")
 
 
-def test_a_job_sets_the_order_for_its_duration_only():
-    seen = []
-
-    @with_order_id
-    def job(order_id):
-        seen.append(logging.makeLogRecord({}))
-        OrderIdFilter().filter(seen[-1])
-
-    job("abc")
+def test_a_job_sets_the_order_while_it_works_on_it_only():
+    with order_context("abc"):
+        inside = logging.makeLogRecord({})
+        OrderIdFilter().filter(inside)
     after = logging.makeLogRecord({})
     OrderIdFilter().filter(after)
-    assert seen[0].order_id == "abc" and after.order_id is None
+    assert inside.order_id == "abc" and after.order_id is None
 
 
 def test_the_workers_log_the_routing_decision_with_the_order_id(engine):
