@@ -94,7 +94,8 @@ def events_message(events: list[dict]) -> dict:
 def send_moves_on_commit(moves) -> None:
     """Broadcast the status messages of these moves (`orders.services.Move`)
     to each order's subscribers and to the all-orders feed once the current
-    transaction commits; a rolled-back write broadcasts nothing."""
-    sends = [(order_group(move.order.id), events_message(move.messages)) for move in moves]
+    transaction commits; a rolled-back write broadcasts nothing. An order
+    created by the write has no subscriber yet: only the feed hears of it."""
+    sends = [(order_group(move.order.id), events_message(move.messages)) for move in moves if not move.new]
     sends.append((ALL_ORDERS_GROUP, events_message([m for move in moves for m in move.messages])))
     transaction.on_commit(lambda: broadcaster.publish(sends))

@@ -75,8 +75,11 @@ class Move:
     that it still has the status and attempt it had when the move began.
     """
 
-    def __init__(self, order: Order):
+    def __init__(self, order: Order, *, new: bool = False):
         self.order = order
+        # The order was created in this transaction: no socket can be
+        # subscribed to it yet (its snapshot will show these statuses).
+        self.new = new
         self.claim = (order.status, order.attempt)
         self.fields: dict = {}
         self.events: list[OrderEvent] = []
@@ -217,7 +220,7 @@ def order_place(
                 idempotency_key=idempotency_key or None,
                 request_fingerprint=fingerprint,
             )
-            move = Move(order)
+            move = Move(order, new=True)
             move.record()
             if order_type == OrderType.MARKET:
                 transaction.on_commit(request_admission)
@@ -306,7 +309,7 @@ def order_retry_failed(*, order: Order) -> Order | None:
             slippage_bps=order.slippage_bps,
             retry_of=order,
         )
-        move = Move(retry)
+        move = Move(retry, new=True)
         move.record(extra={"retryOf": str(order.id)})
         moves.claim(move)
         transaction.on_commit(request_admission)
