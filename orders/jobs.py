@@ -119,7 +119,7 @@ def _execute(orders: list[Order]) -> None:
             if delay > 0:
                 quoting[order.id] = now + delay
     dispatch.enqueue_at("advance_orders", quoting)
-    _advance([order for order in orders if order.id not in quoting]).schedule()
+    _advance([order for order in orders if order.id not in quoting])
 
 
 @dataclass

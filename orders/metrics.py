@@ -62,6 +62,11 @@ WEBSOCKETS = Gauge(
 )
 
 
+# Statuses that end a timed stretch: routing ends at building, execution and
+# the whole order at a terminal status.
+TIMED_STATUSES = (OrderStatus.BUILDING, OrderStatus.CONFIRMED, OrderStatus.FAILED)
+
+
 def _routing_times(moves) -> dict:
     """When each order of these moves entered routing, oldest first: from the
     moves themselves, or (one query for all) from the history."""
@@ -74,16 +79,11 @@ def _routing_times(moves) -> dict:
     ]
     if ask:
         earlier = OrderEvent.objects.filter(order_id__in=ask, status=OrderStatus.ROUTING)
-        for order_id, at in earlier.order_by("at").values_list("order_id", "at"):
+        for order_id, at in earlier.values_list("order_id", "at"):
             times[order_id].append(at)
         for order_id in ask:
             times[order_id] = sorted(set(times[order_id]))
     return times
-
-
-# Statuses that end a timed stretch: routing ends at building, execution and
-# the whole order at a terminal status.
-TIMED_STATUSES = (OrderStatus.BUILDING, OrderStatus.CONFIRMED, OrderStatus.FAILED)
 
 
 def _observations(moves) -> list[tuple]:

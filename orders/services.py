@@ -175,10 +175,11 @@ def batch():
         moves._finish()
 
 
-def _claim(order: Order, *, to: str, attempt: int, extra: dict | None = None, **fields) -> bool:
-    """Move one order to `to` in a transaction of its own (or the caller's)."""
+def _claim(order: Order, *, to: str, extra: dict | None = None, **fields) -> bool:
+    """Move one order to `to` in a transaction of its own (or the caller's);
+    ValueError if its lifecycle does not allow it."""
     move = Move(order)
-    move.reach(to, attempt=attempt, extra=extra, **fields)
+    move.reach(to, extra=extra, **fields)
     with batch() as moves:
         return moves.claim(move)
 
@@ -265,16 +266,14 @@ def _replay(existing: Order, fingerprint: str) -> Order:
 
 def order_transition(*, order: Order, to: str, extra: dict | None = None, **fields) -> bool:
     """Move an order forward along its lifecycle. False if it had already moved."""
-    if not _may_move(order.status, to):
-        raise ValueError(f"an order cannot go from {order.status} to {to}")
-    return _claim(order, to=to, attempt=order.attempt, extra=extra, **fields)
+    return _claim(order, to=to, extra=extra, **fields)
 
 
 def order_fail(*, order: Order, error: str, code: str) -> bool:
     """The order ends in `failed`, with a sentence and a machine-readable code."""
     if order.is_terminal:
         return False
-    failed = _claim(order, to=OrderStatus.FAILED, attempt=order.attempt, error=error, error_code=code)
+    failed = _claim(order, to=OrderStatus.FAILED, error=error, error_code=code)
     if failed:
         log.info("order %s failed: %s (%s)", order.id, error, code)
     return failed
@@ -291,7 +290,7 @@ def order_cancel(*, order: Order) -> bool:
     of a cancel and a racing admission win."""
     if order.status not in (OrderStatus.PENDING, OrderStatus.WAITING):
         return False
-    return _claim(order, to=OrderStatus.CANCELLED, attempt=order.attempt)
+    return _claim(order, to=OrderStatus.CANCELLED)
 
 
 def order_retry_failed(*, order: Order) -> Order | None:
