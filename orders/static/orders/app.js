@@ -77,7 +77,15 @@
     var delay = 500, socket = null, stopped = false;
     function connect() {
       socket = new WebSocket(wsUrl(path));
-      socket.onopen = function () { delay = 500; setConn("live", "live"); if (handlers.open) handlers.open(); };
+      socket.onopen = function () {
+        delay = 500;
+        // "live" only once what the page shows has caught up (the dashboard
+        // resyncs on open): before that, a row may still show old news.
+        var opened = socket;
+        Promise.resolve(handlers.open && handlers.open()).then(function () {
+          if (opened === socket && opened.readyState === WebSocket.OPEN) setConn("live", "live");
+        });
+      };
       socket.onmessage = function (event) {
         var message;
         try { message = JSON.parse(event.data); } catch (e) { return; }
@@ -347,7 +355,7 @@
   }
 
   function resync() {
-    getJSON("/api/orders?limit=" + MAX_ROWS).then(function (answer) {
+    return getJSON("/api/orders?limit=" + MAX_ROWS).then(function (answer) {
       if (!answer.ok) return;
       (answer.body.results || []).forEach(function (data) {
         var current = orders.get(data.orderId);
