@@ -64,7 +64,9 @@ def admit_orders(*, linger: float = ADMISSION_LINGER_SECONDS) -> int:
     The admission request stays up while this runs, so placements meanwhile
     only look at it (and wake the job). Out of orders, the job waits `linger`
     seconds for the next one rather than end: a job per order, when they come
-    one at a time, cost more than the orders. Then it takes the request down
+    one at a time, cost more than the orders. (It waits straight after a round
+    that found fewer orders than it could take: one placed since has woken it
+    already.) Then it takes the request down
     and looks once more, for an order placed in between. With no free slot,
     it leaves the request up: whatever frees a slot admits next."""
     deadline = time.monotonic() + ADMISSION_RUN_SECONDS
@@ -74,7 +76,7 @@ def admit_orders(*, linger: float = ADMISSION_LINGER_SECONDS) -> int:
         admitted += len(admission.orders)
         if time.monotonic() >= deadline:
             break
-        if admission.orders:
+        if admission.orders and not admission.exhausted:
             continue
         if not admission.free:
             return admitted

@@ -366,6 +366,8 @@ def orders_ready():
 class Admission:
     free: int  # slots free when the block began
     orders: list[Order]  # the ones to move to routing, oldest first
+    # No other order was ready: admitting again now would find none.
+    exhausted: bool = False
 
 
 @contextmanager
@@ -384,14 +386,16 @@ def admission(*, most: int | None = None):
     with connection.lock(ADMISSION_LOCK, timeout=30, blocking_timeout=30, sleep=0.002):
         in_flight = Order.objects.filter(status__in=IN_FLIGHT_STATUSES).count()
         free = max(settings.ORDER_CONCURRENCY - in_flight, 0)
+        wanted = min(free, most or free)
+        found = list(orders_ready().order_by("created_at")[:wanted])
         ready = []
-        for order in orders_ready().order_by("created_at")[: min(free, most or free)]:
+        for order in found:
             if order.type == OrderType.LIMIT and not triggers.limit_reached(order):
                 # The price moved back while the order waited for a slot: re-arm it.
                 Order.objects.filter(pk=order.pk, status=OrderStatus.WAITING).update(triggered_at=None)
                 continue
             ready.append(order)
-        yield Admission(free, ready)
+        yield Admission(free, ready, exhausted=len(found) < wanted)
 
 
 def orders_admit() -> Admission:
@@ -402,4 +406,4 @@ def orders_admit() -> Admission:
             move = Move(order)
             move.reach(OrderStatus.ROUTING)
             moves.claim(move)
-    return Admission(admitted.free, [move.order for move in moves.moves])
+    return Admission(admitted.free, [move.order for move in moves.moves], admitted.exhausted)

@@ -92,3 +92,33 @@ def test_a_settlement_that_frees_slots_admits_at_once_and_waits_for_no_placement
 
     assert Order.objects.get(pk=order.pk).status == "confirmed"
     assert waits == []
+
+
+def test_a_round_that_found_fewer_orders_than_it_could_take_waits_at_once(
+    market, no_engine, settings, monkeypatch
+):
+    """Three orders ready and ten slots free: one round admits all three, and
+    the job goes straight to waiting for the next placement, without a second
+    round that could only find none (at one order a round, that round cost as
+    much as the order)."""
+    settings.MOCK_QUOTE_LATENCY_MS = (0, 0)
+    settings.MOCK_SWAP_LATENCY_MS = (0, 0)
+    settings.ORDER_CONCURRENCY = 10
+    for _ in range(3):
+        services.order_place(amount=Decimal("0.05"), token_in="SOL", token_out="USDC")
+    rounds = []
+    admission = services.admission
+
+    def counted(**kwargs):
+        rounds.append(kwargs)
+        return admission(**kwargs)
+
+    monkeypatch.setattr(services, "admission", counted)
+    waits = []
+    monkeypatch.setattr(services, "await_placement", lambda timeout: waits.append(timeout) or False)
+
+    assert jobs.admit_orders(linger=0.5) == 3
+
+    assert len(rounds) == 1
+    assert waits == [0.5]
+    assert Order.objects.filter(status="confirmed").count() == 3
