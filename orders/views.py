@@ -12,8 +12,8 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
-from django.http import JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404, JsonResponse
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from rest_framework.exceptions import ValidationError
 
@@ -304,8 +304,17 @@ def _timeline(data: dict) -> list[dict]:
     return steps
 
 
-def _detail_context(order: Order, **extra) -> dict:
-    data = order_to_dict(order)
+def _order_with_history(order_id) -> tuple[Order, list]:
+    """The order page shows the order's status and its steps: read them in one
+    statement (Order.with_history), so the two agree."""
+    found = Order.with_history(order_id)
+    if found is None:
+        raise Http404("No Order matches the given query.")
+    return found
+
+
+def _detail_context(order: Order, events: list, **extra) -> dict:
+    data = order_to_dict(order, events=events)
     token_in, token_out = TOKENS.get(order.token_in), TOKENS.get(order.token_out)
     legs = []
     for leg in data["route"] or []:
@@ -346,8 +355,8 @@ def _detail_context(order: Order, **extra) -> dict:
 
 @require_GET
 def order_page(request, order_id):
-    order = get_object_or_404(Order.objects.prefetch_related("events"), pk=order_id)
-    context = _detail_context(order)
+    order, events = _order_with_history(order_id)
+    context = _detail_context(order, events)
     if request.GET.get("fragment"):
         # The live page swaps this in when the order's socket reports a change,
         # so the server's template stays the one way an order is drawn.
@@ -361,15 +370,16 @@ def order_cancel(request, order_id):
     """The order page's Cancel button without JavaScript; with it, the page
     calls POST /api/orders/<id>/cancel. Same rule as the API: pending or
     waiting orders only, and a login when API keys are required."""
-    order = get_object_or_404(Order.objects.prefetch_related("events"), pk=order_id)
+    order, events = _order_with_history(order_id)
     if not _may_place(request):
-        context = _detail_context(order, cancel_error="Log in to cancel orders from the dashboard.")
+        context = _detail_context(order, events, cancel_error="Log in to cancel orders from the dashboard.")
         return render(request, "orders/order_detail.html", context, status=403)
     if services.order_cancel(order=order):
         return redirect("order-page", order_id=order.id)
-    order.refresh_from_db()
+    order, events = _order_with_history(order_id)
     error = f"The order is {order.status}: only pending or waiting orders can be cancelled."
-    return render(request, "orders/order_detail.html", _detail_context(order, cancel_error=error), status=409)
+    context = _detail_context(order, events, cancel_error=error)
+    return render(request, "orders/order_detail.html", context, status=409)
 
 
 @require_GET

@@ -1,0 +1,32 @@
+"""The order page shows an order's status and the steps it passed; both come
+from one statement, so a status written in between cannot make them disagree."""
+
+from decimal import Decimal
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from orders import services
+
+
+def reads_of(captured, table: str) -> list[str]:
+    return [q["sql"] for q in captured if q["sql"].startswith("SELECT") and f'FROM "{table}"' in q["sql"]]
+
+
+def test_the_order_page_reads_the_order_with_its_steps_in_one_statement(market, no_engine, client):
+    order, _ = services.order_place(amount=Decimal("0.05"), token_in="SOL", token_out="USDC")
+
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(f"/orders/{order.pk}?fragment=1")
+
+    assert response.status_code == 200
+    assert "pending" in response.content.decode()
+    (history,) = reads_of(captured, "orders_orderevent")
+    assert 'JOIN "orders_order"' in history
+    assert reads_of(captured, "orders_order") == []
+
+
+def test_an_unknown_order_is_a_404(db, client):
+    response = client.get("/orders/00000000-0000-0000-0000-000000000000")
+
+    assert response.status_code == 404
