@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import shlex
-import signal
 import socket
 import subprocess
 import sys
@@ -16,6 +15,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from bench.procs import stop_process_groups
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -203,16 +204,7 @@ class LocalEngine:
         return {role: process.pid for role, process in self.processes.items()}
 
     def stop(self) -> None:
-        for process in self.processes.values():
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in self.processes.values():
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        stop_process_groups(self.processes.values(), timeout=15)
         self.processes.clear()
 
     def __enter__(self) -> "LocalEngine":

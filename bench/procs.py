@@ -13,9 +13,13 @@ minus nothing if it started during the run). Children's reaped time
 adding it would count a pool worker twice when it exits.
 """
 
+import contextlib
 import os
+import signal
+import subprocess
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,14 +70,25 @@ def _cmdline(pid: int) -> str:
     return " ".join(words)[:100]
 
 
-def descendants(roots: dict[str, int]) -> dict[str, set[int]]:
-    """For each named root, the root and every process below it (one scan of /proc)."""
+def _children_by_parent() -> dict[int, list[int]]:
+    """Every process's children, from one scan of /proc."""
     children: dict[int, list[int]] = {}
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
             stat = _stat(int(entry.name))
             if stat:
                 children.setdefault(stat[0], []).append(int(entry.name))
+    return children
+
+
+def children(pid: int) -> list[int]:
+    """The processes `pid` started (and that still run), in pid order."""
+    return sorted(_children_by_parent().get(pid, []))
+
+
+def descendants(roots: dict[str, int]) -> dict[str, set[int]]:
+    """For each named root, the root and every process below it (one scan of /proc)."""
+    children = _children_by_parent()
     trees = {}
     for role, root in roots.items():
         found, todo = set(), [root]
@@ -213,3 +228,20 @@ class Sampler:
                     for record in records
                 ],
             }
+
+
+def stop_process_groups(processes: Iterable[subprocess.Popen], *, timeout: float) -> None:
+    """SIGTERM each process's group (each was started in a session of its own,
+    so its children go too), wait up to `timeout` seconds for each, and SIGKILL
+    the groups that are still there."""
+    processes = list(processes)
+    for process in processes:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()

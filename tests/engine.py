@@ -5,7 +5,6 @@ the test Redis database."""
 import contextlib
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -16,6 +15,8 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import connection
+
+from bench.procs import stop_process_groups
 
 ROOT = Path(__file__).resolve().parent.parent
 LOG_DIR = ROOT / ".run" / "test-logs"
@@ -113,15 +114,7 @@ class Engine:
         return False
 
     def stop(self) -> None:
-        for process in self.processes.values():
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in self.processes.values():
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        stop_process_groups(self.processes.values(), timeout=10)
         self.processes.clear()
 
     def request(self, method: str, path: str, body=None, headers: dict | None = None):

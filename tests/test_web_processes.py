@@ -6,22 +6,10 @@ import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
+from bench.procs import children
 from config.web import default_processes
 from tests.engine import ROOT, free_port, wait_until
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return sorted(found)
 
 
 def test_a_killed_web_process_is_replaced_and_the_port_keeps_answering(engines, market):
