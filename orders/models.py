@@ -119,6 +119,18 @@ class Order(models.Model):
         order = cls.objects.filter(pk=pk).first()
         return (order, []) if order else None
 
+    @classmethod
+    def with_histories(cls, orders) -> "list[tuple[Order, list[OrderEvent]]]":
+        """Each of these orders with its history, as with_history reads them:
+        the row comes from the same statement as its history, so it may have
+        moved on since `orders` were read. An order without history keeps
+        the row given."""
+        orders = list(orders)
+        found: dict = {}
+        for event in OrderEvent.objects.filter(order_id__in=[o.pk for o in orders]).select_related("order"):
+            found.setdefault(event.order_id, (event.order, []))[1].append(event)
+        return [found.get(order.pk, (order, [])) for order in orders]
+
 
 class OrderEvent(models.Model):
     """One row per status an order reached: its history."""

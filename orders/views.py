@@ -101,7 +101,7 @@ def _slippage_bps(value: str, unit: str) -> int:
 
 
 def _page_context(request, **extra) -> dict:
-    orders = Order.objects.prefetch_related("events")[:RECENT_ORDERS]
+    orders = Order.with_histories(Order.objects.all()[:RECENT_ORDERS])
     launchable = _launchable()
     # Market and limit orders pick from the tokens that trade; a token still
     # waiting for its first pool is offered to sniper orders only.
@@ -113,7 +113,7 @@ def _page_context(request, **extra) -> dict:
         "order_types": ORDER_TYPES,
         "expiry_choices": _expiry_choices(),
         "token_decimals": {symbol: token.decimals for symbol, token in TOKENS.items()},
-        "orders": [_row(order, prices) for order in orders],
+        "orders": [_row(order, events, prices) for order, events in orders],
         "pools": _pools(),
         "may_place": _may_place(request),
         **extra,
@@ -161,8 +161,8 @@ def _best_prices() -> dict[str, Decimal]:
         return {}
 
 
-def _row(order: Order, prices: dict) -> dict:
-    data = order_to_dict(order)
+def _row(order: Order, events: list, prices: dict) -> dict:
+    data = order_to_dict(order, events=events)
     data["createdAtDate"] = order.created_at
     data["progress"] = _progress(data)
     data["trigger"] = _trigger(data, prices)

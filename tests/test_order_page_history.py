@@ -1,5 +1,6 @@
-"""The order page shows an order's status and the steps it passed; both come
-from one statement, so a status written in between cannot make them disagree."""
+"""Pages and the REST API show an order's status with the steps it passed;
+both come from one statement, so a status written in between cannot make
+them disagree."""
 
 from decimal import Decimal
 
@@ -24,6 +25,23 @@ def test_the_order_page_reads_the_order_with_its_steps_in_one_statement(market, 
     (history,) = reads_of(captured, "orders_orderevent")
     assert 'JOIN "orders_order"' in history
     assert reads_of(captured, "orders_order") == []
+
+
+def test_the_order_list_and_the_dashboard_read_each_order_with_its_steps(market, no_engine, client):
+    placed = [
+        services.order_place(amount=Decimal("0.05"), token_in="SOL", token_out="USDC")[0] for _ in range(3)
+    ]
+
+    for path in ("/api/orders", "/"):
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(path)
+
+        assert response.status_code == 200
+        (history,) = reads_of(captured, "orders_orderevent")
+        assert 'JOIN "orders_order"' in history, path
+    listed = client.get("/api/orders").json()["results"]
+    assert [order["orderId"] for order in listed] == [str(order.pk) for order in reversed(placed)]
+    assert all([entry["status"] for entry in order["history"]] == ["pending"] for order in listed)
 
 
 def test_an_unknown_order_is_a_404(db, client):

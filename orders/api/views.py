@@ -170,7 +170,7 @@ class NewestFirst(CursorPagination):
 class OrderListView(APIView):
     @schema.order_list
     def get(self, request):
-        orders = Order.objects.prefetch_related("events")
+        orders = Order.objects.all()
         wanted = request.query_params.get("status")
         if wanted:
             if wanted not in OrderStatus.values:
@@ -178,7 +178,9 @@ class OrderListView(APIView):
             orders = orders.filter(status=wanted)
         paginator = NewestFirst()
         page = paginator.paginate_queryset(orders, request, view=self)
-        return paginator.get_paginated_response([order_to_dict(order) for order in page])
+        return paginator.get_paginated_response(
+            [order_to_dict(order, events=events) for order, events in Order.with_histories(page)]
+        )
 
 
 class QuoteView(APIView):
