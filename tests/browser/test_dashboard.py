@@ -1,10 +1,16 @@
 """The trader's dashboard in a real browser: place an order, watch it live."""
 
 import re
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from django.test import Client
 from playwright.sync_api import expect
 
+from orders.broadcast import ALL_ORDERS_GROUP, events_message
 from orders.models import Order
 
 
@@ -64,6 +70,39 @@ def test_orders_placed_elsewhere_appear_at_the_top_live(engine, page):
     expect(rows.nth(0)).to_have_attribute("data-order-id", second)
     expect(rows.nth(1)).to_have_attribute("data-order-id", first)
     assert_same_document(page)
+
+
+def test_an_order_whose_first_status_comes_late_takes_its_place_by_age(engine, page):
+    """Each web process publishes its own placements, so the feed can bring
+    an order's `pending` after a younger order's: the row still goes where
+    its creation time puts it, not on top."""
+    page.goto(engine.url)
+    expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+    younger = engine.place({"amount": "0.5"})
+    expect(page.locator(f'tr[data-order-id="{younger["orderId"]}"] .badge')).to_have_text("confirmed")
+    created = datetime.fromisoformat(engine.order(younger["orderId"])["createdAt"].replace("Z", "+00:00"))
+    older = str(uuid.uuid4())
+
+    late_pending = {
+        "type": "status",
+        "orderId": older,
+        "status": "pending",
+        "at": (created - timedelta(seconds=1)).isoformat().replace("+00:00", "Z"),
+        "attempt": 1,
+        "orderType": "market",
+        "tokenIn": "SOL",
+        "tokenOut": "USDC",
+        "amount": "0.25",
+    }
+    # On a thread of its own: Playwright's sync API keeps an event loop on this one.
+    with ThreadPoolExecutor(1) as thread:
+        send = async_to_sync(get_channel_layer().group_send)
+        thread.submit(send, ALL_ORDERS_GROUP, events_message([late_pending])).result()
+
+    rows = page.locator("#order-rows tr")
+    expect(page.locator(f'tr[data-order-id="{older}"]')).to_be_visible()
+    expect(rows.nth(0)).to_have_attribute("data-order-id", younger["orderId"])
+    expect(rows.nth(1)).to_have_attribute("data-order-id", older)
 
 
 def test_a_failed_order_turns_red_with_its_reason(engine, page, console):

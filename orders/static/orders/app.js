@@ -275,7 +275,14 @@
     if (existing) {
       existing.replaceWith(row);
     } else {
-      rows.insertBefore(row, rows.firstChild);
+      // Newest first, by when the order was made: the feed can bring an
+      // order's first status after a younger order's (each web process
+      // publishes its own placements).
+      var before = Array.prototype.find.call(rows.children, function (other) {
+        var shown = orders.get(other.getAttribute("data-order-id"));
+        return !shown || shown === order || shown.createdAt < order.createdAt;
+      });
+      rows.insertBefore(row, before || null);
       var extra = rows.children[MAX_ROWS];
       if (extra) { orders.delete(extra.getAttribute("data-order-id")); extra.remove(); }
     }
