@@ -14,9 +14,11 @@ group sends are anyway; clients resync from the snapshot or REST.
 """
 
 import asyncio
+import concurrent.futures
 import logging
 import os
 import threading
+from collections.abc import Callable, Sequence
 
 from channels.layers import channel_layers
 from django.db import transaction
@@ -36,6 +38,7 @@ class _Broadcaster:
         self._pid = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._outbox: asyncio.Queue | None = None
+        self._layer = None
 
     def _ensure_started(self) -> None:
         # A forked child inherits the attributes but not the thread: start anew.
@@ -53,28 +56,32 @@ class _Broadcaster:
 
     def _run(self, ready: threading.Event) -> None:
         asyncio.set_event_loop(self._loop)
+        # Its own layer instance: channels_redis pools belong to the loop that
+        # made them, and daphne's consumers use the shared one on their loop.
+        self._layer = channel_layers.make_backend("default")
         self._outbox = asyncio.Queue()
         self._loop.create_task(self._drain())
         ready.set()
         self._loop.run_forever()
 
     async def _drain(self) -> None:
-        # Its own layer instance: channels_redis pools belong to the loop that
-        # made them, and daphne's consumers use the shared one on their loop.
-        layer = channel_layers.make_backend("default")
         while True:
-            sends = await self._outbox.get()
+            sends, sent = await self._outbox.get()
             for group, message in sends:
                 try:
-                    await layer.group_send(group, message)
+                    await self._layer.group_send(group, message)
                 except Exception:
                     log.exception("broadcast to %s failed", group)
+            sent.set_result(None)
             self._outbox.task_done()
 
-    def publish(self, sends: list[tuple[str, dict]]) -> None:
-        """Send each (group, message), in order, from this process's loop."""
+    def publish(self, sends: list[tuple[str, dict]]) -> concurrent.futures.Future:
+        """Send each (group, message), in order, from this process's loop; the
+        future is done once they are out."""
         self._ensure_started()
-        self._loop.call_soon_threadsafe(self._outbox.put_nowait, sends)
+        sent = concurrent.futures.Future()
+        self._loop.call_soon_threadsafe(self._outbox.put_nowait, (sends, sent))
+        return sent
 
     def flush(self, timeout: float = 5.0) -> None:
         """Wait until everything published so far has been sent (tests, shutdown)."""
@@ -91,11 +98,32 @@ def events_message(events: list[dict]) -> dict:
     return {"type": "order.events", "events": events}
 
 
-def send_moves_on_commit(moves) -> None:
+# How long `then` callbacks wait for the broadcast before they run anyway.
+THEN_WAIT_SECONDS = 1.0
+
+
+def send_moves_on_commit(moves, *, then: Sequence[Callable[[], None]] = ()) -> None:
     """Broadcast the status messages of these moves (`orders.services.Move`)
     to each order's subscribers and to the all-orders feed once the current
     transaction commits; a rolled-back write broadcasts nothing. An order
-    created by the write has no subscriber yet: only the feed hears of it."""
+    created by the write has no subscriber yet: only the feed hears of it.
+
+    `then` runs after the commit, on the committing thread, once the
+    messages are out: what it sets going (a worker admitting a new order)
+    cannot broadcast before them, so the feed keeps each order's statuses in
+    order even when another process writes the next one."""
     sends = [(order_group(move.order.id), events_message(move.messages)) for move in moves if not move.new]
     sends.append((ALL_ORDERS_GROUP, events_message([m for move in moves for m in move.messages])))
-    transaction.on_commit(lambda: broadcaster.publish(sends))
+
+    def broadcast() -> None:
+        sent = broadcaster.publish(sends)
+        if not then:
+            return
+        try:
+            sent.result(THEN_WAIT_SECONDS)
+        except concurrent.futures.TimeoutError:
+            log.warning("broadcast still pending after %.1fs; going on", THEN_WAIT_SECONDS)
+        for callback in then:
+            callback()
+
+    transaction.on_commit(broadcast)

@@ -147,6 +147,12 @@ class Move:
 class Batch:
     def __init__(self):
         self.moves: list[Move] = []
+        self._then: list = []
+
+    def then(self, callback) -> None:
+        """Call `callback` once the batch has committed and its statuses are
+        out on the channel layer (orders.broadcast.send_moves_on_commit)."""
+        self._then.append(callback)
 
     def claim(self, move: Move) -> bool:
         """Write the move's row now, inside the batch's transaction."""
@@ -160,10 +166,12 @@ class Batch:
     def _finish(self) -> None:
         events = [event for move in self.moves for event in move.events]
         if not events:
+            for callback in self._then:
+                transaction.on_commit(callback)
             return
         metrics.moves_recorded(self.moves)
         OrderEvent.objects.bulk_create(events)
-        send_moves_on_commit(self.moves)
+        send_moves_on_commit(self.moves, then=self._then)
 
 
 @contextmanager
@@ -223,8 +231,10 @@ def order_place(
             )
             move = Move(order, new=True)
             move.record()
+            # A worker woken now could broadcast `routing` before the web
+            # process broadcasts `pending`: wake it once that is out.
             if order_type == OrderType.MARKET:
-                transaction.on_commit(request_admission)
+                moves.then(request_admission)
             else:
                 expires_at = order.created_at + timedelta(
                     seconds=expires_in_seconds or settings.DEFAULT_ORDER_EXPIRY_SECONDS
@@ -232,7 +242,7 @@ def order_place(
                 move.reach(OrderStatus.WAITING, expires_at=expires_at)
                 # The market may already be past the limit (or the token launched).
                 pair = (token_in, token_out)
-                transaction.on_commit(lambda: triggers.check_pairs([pair]))
+                moves.then(lambda: triggers.check_pairs([pair]))
             moves.claim(move)
     except IntegrityError:
         # Two requests with one Idempotency-Key raced; the other one won.
@@ -311,7 +321,7 @@ def order_retry_failed(*, order: Order) -> Order | None:
         move = Move(retry, new=True)
         move.record(extra={"retryOf": str(order.id)})
         moves.claim(move)
-        transaction.on_commit(request_admission)
+        moves.then(request_admission)
     return retry
 
 

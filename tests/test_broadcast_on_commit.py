@@ -99,3 +99,28 @@ def test_statuses_never_move_backwards_or_leave_a_terminal_state():
         services.order_transition(order=order, to=OrderStatus.CONFIRMED)
     assert not services.order_fail(order=order, error="again", code="no_route")
     assert Order.objects.get(pk=order.pk).status == OrderStatus.FAILED
+
+
+def test_a_placement_wakes_admission_only_once_its_pending_is_out(market, no_engine, subscriber, monkeypatch):
+    """A worker woken at the commit could admit the order and broadcast
+    `routing` before this process's broadcast thread sent `pending` (it waits
+    for the GIL behind the request threads): the feed would show an order's
+    statuses out of order. Admission is requested once `pending` is out."""
+    happened = []
+    broadcaster._ensure_started()
+    layer = broadcaster._layer
+    send = layer.group_send
+
+    async def late_send(group, message):
+        await asyncio.sleep(0.2)  # a busy process: its broadcast thread runs late
+        await send(group, message)
+        happened.append(("sent", message["events"][0]["status"]))
+
+    monkeypatch.setattr(layer, "group_send", late_send)
+    monkeypatch.setattr(services, "request_admission", lambda: happened.append(("admission requested",)))
+
+    order, _ = services.order_place(amount=Decimal("0.05"), token_in="SOL", token_out="USDC")
+
+    assert happened == [("sent", "pending"), ("admission requested",)]
+    event = subscriber.next_event(timeout=2)
+    assert (event["orderId"], event["status"]) == (str(order.pk), "pending")
