@@ -28,6 +28,7 @@ from django.utils import timezone
 from redis.exceptions import RedisError
 
 from orders import dispatch, execution, services
+from orders.broadcast import THEN_WAIT_SECONDS, broadcaster
 from orders.logcontext import order_context
 from orders.models import Order, OrderStatus
 from orders.services import Move, retry_resets
@@ -147,6 +148,14 @@ class FollowUps:
         self.freed += other.freed
 
     def schedule(self) -> "FollowUps":
+        if self.timers:
+            # A timer can be due at once, and the job it starts may run on
+            # another worker: this batch's statuses go out before it can
+            # broadcast the next ones.
+            try:
+                broadcaster.flush(THEN_WAIT_SECONDS)
+            except TimeoutError:
+                log.warning("broadcast still pending after %.1fs; scheduling anyway", THEN_WAIT_SECONDS)
         for job, due in self.timers.items():
             dispatch.enqueue_at(job, due)
         return self

@@ -7,7 +7,7 @@ import pytest
 from channels.layers import channel_layers
 from django.db import transaction
 
-from orders import services
+from orders import jobs, services
 from orders.broadcast import ALL_ORDERS_GROUP, broadcaster
 from orders.models import Order, OrderStatus
 
@@ -124,3 +124,39 @@ def test_a_placement_wakes_admission_only_once_its_pending_is_out(market, no_eng
     assert happened == [("sent", "pending"), ("admission requested",)]
     event = subscriber.next_event(timeout=2)
     assert (event["orderId"], event["status"]) == (str(order.pk), "pending")
+
+
+def test_a_job_schedules_its_follow_ups_once_its_statuses_are_out(
+    market, no_engine, subscriber, monkeypatch, settings
+):
+    """A settlement timer can be due at once and run on another worker, which
+    would broadcast `confirmed` before this worker's `submitted` had gone out."""
+    settings.MOCK_QUOTE_LATENCY_MS = (0, 0)
+    settings.MOCK_SWAP_LATENCY_MS = (1, 1)
+    monkeypatch.setattr(services, "request_admission", lambda: None)
+    order, _ = services.order_place(amount=Decimal("0.05"), token_in="SOL", token_out="USDC")
+    happened = []
+    broadcaster._ensure_started()
+    layer = broadcaster._layer
+    send = layer.group_send
+
+    async def late_send(group, message):
+        await asyncio.sleep(0.2)  # a busy worker: its broadcast thread runs late
+        await send(group, message)
+        happened.append(("sent", group, [event["status"] for event in message["events"]]))
+
+    monkeypatch.setattr(layer, "group_send", late_send)
+    enqueue_at = jobs.dispatch.enqueue_at
+    monkeypatch.setattr(
+        jobs.dispatch, "enqueue_at", lambda job, due: happened.append(("timer", job)) or enqueue_at(job, due)
+    )
+
+    jobs.admit_orders(linger=0)
+
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.SUBMITTED
+    statuses = ["routing", "building", "submitted"]
+    assert happened == [
+        ("sent", f"order.{order.pk}", statuses),
+        ("sent", ALL_ORDERS_GROUP, statuses),
+        ("timer", "advance_orders"),
+    ]
