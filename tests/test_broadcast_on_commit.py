@@ -101,33 +101,44 @@ def test_statuses_never_move_backwards_or_leave_a_terminal_state():
     assert Order.objects.get(pk=order.pk).status == OrderStatus.FAILED
 
 
-def test_a_placement_wakes_admission_only_once_its_pending_is_out(market, no_engine, subscriber, monkeypatch):
-    """A worker woken at the commit could admit the order and broadcast
-    `routing` before this process's broadcast thread sent `pending` (it waits
-    for the GIL behind the request threads): the feed would show an order's
-    statuses out of order. Admission is requested once `pending` is out."""
+@pytest.fixture
+def late_broadcasts(monkeypatch) -> list:
+    """This process's broadcast thread sends 200 ms late, as in a busy process
+    (it waits for the GIL behind the request or job threads). Returns the
+    list it records each send in, as ("sent", group, statuses), once sent."""
     happened = []
     broadcaster._ensure_started()
     layer = broadcaster._layer
     send = layer.group_send
 
     async def late_send(group, message):
-        await asyncio.sleep(0.2)  # a busy process: its broadcast thread runs late
+        await asyncio.sleep(0.2)
         await send(group, message)
-        happened.append(("sent", message["events"][0]["status"]))
+        happened.append(("sent", group, [event["status"] for event in message["events"]]))
 
     monkeypatch.setattr(layer, "group_send", late_send)
+    return happened
+
+
+def test_a_placement_wakes_admission_only_once_its_pending_is_out(
+    market, no_engine, subscriber, late_broadcasts, monkeypatch
+):
+    """A worker woken at the commit could admit the order and broadcast
+    `routing` before this process's broadcast thread sent `pending`: the feed
+    would show an order's statuses out of order. Admission is requested once
+    `pending` is out."""
+    happened = late_broadcasts
     monkeypatch.setattr(services, "request_admission", lambda: happened.append(("admission requested",)))
 
     order, _ = services.order_place(amount=Decimal("0.05"), token_in="SOL", token_out="USDC")
 
-    assert happened == [("sent", "pending"), ("admission requested",)]
+    assert happened == [("sent", ALL_ORDERS_GROUP, ["pending"]), ("admission requested",)]
     event = subscriber.next_event(timeout=2)
     assert (event["orderId"], event["status"]) == (str(order.pk), "pending")
 
 
 def test_a_job_schedules_its_follow_ups_once_its_statuses_are_out(
-    market, no_engine, subscriber, monkeypatch, settings
+    market, no_engine, subscriber, late_broadcasts, monkeypatch, settings
 ):
     """A settlement timer can be due at once and run on another worker, which
     would broadcast `confirmed` before this worker's `submitted` had gone out."""
@@ -135,17 +146,8 @@ def test_a_job_schedules_its_follow_ups_once_its_statuses_are_out(
     settings.MOCK_SWAP_LATENCY_MS = (1, 1)
     monkeypatch.setattr(services, "request_admission", lambda: None)
     order, _ = services.order_place(amount=Decimal("0.05"), token_in="SOL", token_out="USDC")
-    happened = []
-    broadcaster._ensure_started()
-    layer = broadcaster._layer
-    send = layer.group_send
-
-    async def late_send(group, message):
-        await asyncio.sleep(0.2)  # a busy worker: its broadcast thread runs late
-        await send(group, message)
-        happened.append(("sent", group, [event["status"] for event in message["events"]]))
-
-    monkeypatch.setattr(layer, "group_send", late_send)
+    happened = late_broadcasts
+    happened.clear()  # the placement's own `pending`
     enqueue_at = jobs.dispatch.enqueue_at
     monkeypatch.setattr(
         jobs.dispatch, "enqueue_at", lambda job, due: happened.append(("timer", job)) or enqueue_at(job, due)
