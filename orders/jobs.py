@@ -28,7 +28,6 @@ from django.utils import timezone
 from redis.exceptions import RedisError
 
 from orders import dispatch, execution, services
-from orders.broadcast import THEN_WAIT_SECONDS, broadcaster
 from orders.logcontext import order_context
 from orders.models import Order, OrderStatus
 from orders.services import Move, retry_resets
@@ -142,23 +141,9 @@ class FollowUps:
             backoff = settings.ORDER_RETRY_BACKOFF_SECONDS * 2 ** (order.attempt - 2)
             self.timers.setdefault("execute_orders", {})[order.id] = time.time() + backoff
 
-    def merge(self, other: "FollowUps") -> None:
-        for job, due in other.timers.items():
-            self.timers.setdefault(job, {}).update(due)
-        self.freed += other.freed
-
-    def schedule(self) -> "FollowUps":
-        if self.timers:
-            # A timer can be due at once, and the job it starts may run on
-            # another worker: this batch's statuses go out before it can
-            # broadcast the next ones.
-            try:
-                broadcaster.flush(THEN_WAIT_SECONDS)
-            except TimeoutError:
-                log.warning("broadcast still pending after %.1fs; scheduling anyway", THEN_WAIT_SECONDS)
+    def schedule(self) -> None:
         for job, due in self.timers.items():
             dispatch.enqueue_at(job, due)
-        return self
 
 
 def _advance(orders: list[Order], *, admit: bool = False) -> FollowUps:
@@ -166,7 +151,7 @@ def _advance(orders: list[Order], *, admit: bool = False) -> FollowUps:
     under the admission lock); schedules what waits."""
     orders = [order for order in orders if not order.is_terminal]
     try:
-        return _advance_together(orders, admit=admit).schedule()
+        return _advance_together(orders, admit=admit)
     except (DatabaseError, RedisError):
         raise  # not the orders' fault: the job fails, and the sweep resumes them
     except Exception:
@@ -175,7 +160,7 @@ def _advance(orders: list[Order], *, admit: bool = False) -> FollowUps:
     follow_ups = FollowUps()
     for order in _load([order.id for order in orders]):
         try:
-            follow_ups.merge(_advance_together([order], admit=admit))
+            follow_ups.freed += _advance_together([order], admit=admit).freed
         except (DatabaseError, RedisError):
             raise
         except Exception as exc:
@@ -187,7 +172,7 @@ def _advance(orders: list[Order], *, admit: bool = False) -> FollowUps:
             error = f"The engine could not process this order ({what}); nothing was swapped."
             services.order_fail(order=order, error=error, code="internal_error")
             follow_ups.freed += 1
-    return follow_ups.schedule()
+    return follow_ups
 
 
 def _settles_now(order: Order) -> bool:
@@ -226,6 +211,10 @@ def _advance_together(orders: list[Order], *, admit: bool = False) -> FollowUps:
                 if move.claimed:
                     follow_ups.note(order)
         session.save()
+        if follow_ups.timers:
+            # Once this batch's statuses are out: a timer can be due at once,
+            # and the job it starts, on another worker, must broadcast after them.
+            moves.then(follow_ups.schedule)
     return follow_ups
 
 
