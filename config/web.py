@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         for index, server in enumerate(servers):
             if server.poll() is None or stopping:
                 continue
-            if server.returncode > 0 and time.monotonic() - server.started < STARTUP_SECONDS:
+            if server.returncode >= 0 and time.monotonic() - server.started < STARTUP_SECONDS:
                 print(f"web: daphne {server.pid} failed to start ({server.returncode}); stopping", flush=True)
                 failed = server.returncode or 1
                 break

@@ -152,8 +152,13 @@ class OrderStreamConsumer(DatabaseCallsCloseTheirOwn, AsyncWebsocketConsumer):
         if snapshot["status"] in TERMINAL_STATUSES:
             await self.close(code=CLOSE_NORMAL)
             return
-        held, self._held = self._held, None
-        await self._send_events(held)
+        # Statuses held meanwhile go out first. From the fallback task, this
+        # runs beside the consumer's own handlers, so those that arrive while
+        # the held ones are sent are held too, until none are left.
+        while self._held:
+            held, self._held = self._held, []
+            await self._send_events(held)
+        self._held = None
 
     async def disconnect(self, code):
         metrics.websocket_disconnected(self)

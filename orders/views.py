@@ -12,14 +12,14 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
-from django.http import Http404, JsonResponse
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from rest_framework.exceptions import ValidationError
 
 from orders import services
 from orders.api.errors import _flatten
-from orders.api.views import BackPressure, place_order
+from orders.api.views import BackPressure, order_with_history_or_404, place_order
 from orders.models import LIFECYCLE, TERMINAL_STATUSES, Order, OrderStatus, OrderType
 from orders.serializers import order_to_dict
 from orders.templatetags.orders_format import amount as fmt_amount
@@ -304,15 +304,6 @@ def _timeline(data: dict) -> list[dict]:
     return steps
 
 
-def _order_with_history(order_id) -> tuple[Order, list]:
-    """The order page shows the order's status and its steps: read them in one
-    statement (Order.with_history), so the two agree."""
-    found = Order.with_history(order_id)
-    if found is None:
-        raise Http404("No Order matches the given query.")
-    return found
-
-
 def _detail_context(order: Order, events: list, **extra) -> dict:
     data = order_to_dict(order, events=events)
     token_in, token_out = TOKENS.get(order.token_in), TOKENS.get(order.token_out)
@@ -355,7 +346,7 @@ def _detail_context(order: Order, events: list, **extra) -> dict:
 
 @require_GET
 def order_page(request, order_id):
-    order, events = _order_with_history(order_id)
+    order, events = order_with_history_or_404(order_id)
     context = _detail_context(order, events)
     if request.GET.get("fragment"):
         # The live page swaps this in when the order's socket reports a change,
@@ -370,13 +361,13 @@ def order_cancel(request, order_id):
     """The order page's Cancel button without JavaScript; with it, the page
     calls POST /api/orders/<id>/cancel. Same rule as the API: pending or
     waiting orders only, and a login when API keys are required."""
-    order, events = _order_with_history(order_id)
+    order, events = order_with_history_or_404(order_id)
     if not _may_place(request):
         context = _detail_context(order, events, cancel_error="Log in to cancel orders from the dashboard.")
         return render(request, "orders/order_detail.html", context, status=403)
     if services.order_cancel(order=order):
         return redirect("order-page", order_id=order.id)
-    order, events = _order_with_history(order_id)
+    order, events = order_with_history_or_404(order_id)
     error = f"The order is {order.status}: only pending or waiting orders can be cancelled."
     context = _detail_context(order, events, cancel_error=error)
     return render(request, "orders/order_detail.html", context, status=409)

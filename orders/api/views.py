@@ -138,13 +138,19 @@ class OrderExecuteView(APIView):
         )
 
 
+def order_with_history_or_404(order_id) -> tuple[Order, list]:
+    """The order and its history, read in one statement so they agree
+    (Order.with_history); a 404 if there is no such order."""
+    found = Order.with_history(order_id)
+    if found is None:
+        raise Http404("No Order matches the given query.")
+    return found
+
+
 class OrderDetailView(APIView):
     @schema.order_detail
     def get(self, request, order_id):
-        found = Order.with_history(order_id)
-        if found is None:
-            raise Http404("No Order matches the given query.")
-        order, events = found
+        order, events = order_with_history_or_404(order_id)
         return Response(order_to_dict(order, events=events))
 
 

@@ -280,7 +280,7 @@
       // publishes its own placements).
       var before = Array.prototype.find.call(rows.children, function (other) {
         var shown = orders.get(other.getAttribute("data-order-id"));
-        return !shown || shown === order || shown.createdAt < order.createdAt;
+        return !shown || shown.createdAt < order.createdAt;
       });
       rows.insertBefore(row, before || null);
       var extra = rows.children[MAX_ROWS];
