@@ -19,6 +19,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from channels.layers import channel_layers
 from django.db import transaction
@@ -39,6 +40,7 @@ class _Broadcaster:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._outbox: asyncio.Queue | None = None
         self._layer = None
+        self._after_sends: ThreadPoolExecutor | None = None
 
     def _ensure_started(self) -> None:
         # A forked child inherits the attributes but not the thread: start anew.
@@ -49,6 +51,8 @@ class _Broadcaster:
                 return
             ready = threading.Event()
             self._loop = asyncio.new_event_loop()
+            # One thread, so callbacks run in the order their sends went out.
+            self._after_sends = ThreadPoolExecutor(max_workers=1, thread_name_prefix="after-broadcast")
             thread = threading.Thread(target=self._run, args=(ready,), name="broadcast", daemon=True)
             thread.start()
             ready.wait()
@@ -66,29 +70,44 @@ class _Broadcaster:
 
     async def _drain(self) -> None:
         while True:
-            sends, sent = await self._outbox.get()
+            sends, sent, after = await self._outbox.get()
             for group, message in sends:
                 try:
                     await self._layer.group_send(group, message)
                 except Exception:
                     log.exception("broadcast to %s failed", group)
             sent.set_result(None)
+            if after:
+                self._after_sends.submit(_call_each, after)
             self._outbox.task_done()
 
-    def publish(self, sends: list[tuple[str, dict]]) -> concurrent.futures.Future:
+    def publish(
+        self, sends: list[tuple[str, dict]], *, after: Sequence[Callable[[], None]] = ()
+    ) -> concurrent.futures.Future:
         """Send each (group, message), in order, from this process's loop; the
-        future is done once they are out."""
+        future is done once they are out. `after` is called then, on a thread
+        of the broadcaster's, so that the publishing thread need not wait."""
         self._ensure_started()
         sent = concurrent.futures.Future()
-        self._loop.call_soon_threadsafe(self._outbox.put_nowait, (sends, sent))
+        self._loop.call_soon_threadsafe(self._outbox.put_nowait, (sends, sent, tuple(after)))
         return sent
 
     def flush(self, timeout: float = 5.0) -> None:
-        """Wait until everything published so far has been sent (tests, shutdown)."""
+        """Wait until everything published so far has been sent, and its
+        `after` callbacks have run (tests, shutdown)."""
         if self._pid != os.getpid():
             return
         future = asyncio.run_coroutine_threadsafe(self._outbox.join(), self._loop)
         future.result(timeout)
+        self._after_sends.submit(lambda: None).result(timeout)
+
+
+def _call_each(callbacks: Sequence[Callable[[], None]]) -> None:
+    for callback in callbacks:
+        try:
+            callback()
+        except Exception:
+            log.exception("a callback after a broadcast failed")
 
 
 broadcaster = _Broadcaster()
@@ -102,7 +121,9 @@ def events_message(events: list[dict]) -> dict:
 THEN_WAIT_SECONDS = 1.0
 
 
-def send_moves_on_commit(moves, *, then: Sequence[Callable[[], None]] = ()) -> None:
+def send_moves_on_commit(
+    moves, *, then: Sequence[Callable[[], None]] = (), after: Sequence[Callable[[], None]] = ()
+) -> None:
     """Broadcast the status messages of these moves (`orders.services.Move`)
     to each order's subscribers and to the all-orders feed once the current
     transaction commits; a rolled-back write broadcasts nothing. An order
@@ -111,12 +132,14 @@ def send_moves_on_commit(moves, *, then: Sequence[Callable[[], None]] = ()) -> N
     `then` runs after the commit, on the committing thread, once the
     messages are out: what it sets going (a worker admitting a new order)
     cannot broadcast before them, so the feed keeps each order's statuses in
-    order even when another process writes the next one."""
+    order even when another process writes the next one. `after` is for
+    the same, without holding up the committing thread (a request's): it
+    runs on the broadcaster's own thread, so it must need no database."""
     sends = [(order_group(move.order.id), events_message(move.messages)) for move in moves if not move.new]
     sends.append((ALL_ORDERS_GROUP, events_message([m for move in moves for m in move.messages])))
 
     def broadcast() -> None:
-        sent = broadcaster.publish(sends)
+        sent = broadcaster.publish(sends, after=after)
         if not then:
             return
         try:

@@ -72,6 +72,10 @@ def admit_orders(*, linger: float = ADMISSION_LINGER_SECONDS) -> int:
     deadline = time.monotonic() + ADMISSION_RUN_SECONDS
     admitted = 0
     while True:
+        if linger:
+            # The round sees every order placed so far; a wake-up left by one
+            # of them would end the wait after it at once, for an empty round.
+            services.placements_seen()
         admission = _admit_and_start()
         admitted += len(admission.orders)
         if time.monotonic() >= deadline:

@@ -148,11 +148,15 @@ class Batch:
     def __init__(self):
         self.moves: list[Move] = []
         self._then: list = []
+        self._after: list = []
 
-    def then(self, callback) -> None:
+    def then(self, callback, *, wait: bool = True) -> None:
         """Call `callback` once the batch has committed and its statuses are
-        out on the channel layer (orders.broadcast.send_moves_on_commit)."""
-        self._then.append(callback)
+        out on the channel layer (orders.broadcast.send_moves_on_commit): on
+        the committing thread, which waits for them; or, with `wait=False`,
+        on the broadcaster's thread, and the committing thread goes on at
+        once (for a request, which should not wait; Redis work only)."""
+        (self._then if wait else self._after).append(callback)
 
     def claim(self, move: Move) -> bool:
         """Write the move's row now, inside the batch's transaction."""
@@ -166,12 +170,12 @@ class Batch:
     def _finish(self) -> None:
         events = [event for move in self.moves for event in move.events]
         if not events:
-            for callback in self._then:
+            for callback in self._then + self._after:
                 transaction.on_commit(callback)
             return
         metrics.moves_recorded(self.moves)
         OrderEvent.objects.bulk_create(events)
-        send_moves_on_commit(self.moves, then=self._then)
+        send_moves_on_commit(self.moves, then=self._then, after=self._after)
 
 
 @contextmanager
@@ -234,7 +238,7 @@ def order_place(
             # A worker woken now could broadcast `routing` before the web
             # process broadcasts `pending`: wake it once that is out.
             if order_type == OrderType.MARKET:
-                moves.then(request_admission)
+                moves.then(request_admission, wait=False)
             else:
                 expires_at = order.created_at + timedelta(
                     seconds=expires_in_seconds or settings.DEFAULT_ORDER_EXPIRY_SECONDS
@@ -321,7 +325,7 @@ def order_retry_failed(*, order: Order) -> Order | None:
         move = Move(retry, new=True)
         move.record(extra={"retryOf": str(order.id)})
         moves.claim(move)
-        moves.then(request_admission)
+        moves.then(request_admission, wait=False)
     return retry
 
 
@@ -356,6 +360,12 @@ def request_admission() -> None:
 def admission_answered() -> None:
     """An admission job has admitted all it could: the next request queues a new one."""
     dispatch.redis().delete(ADMISSION_REQUESTED)
+
+
+def placements_seen() -> None:
+    """Drop the wake-up of orders placed so far: the admission round about to
+    run sees them (each pushes its wake-up after its commit)."""
+    dispatch.redis().delete(ORDERS_PLACED)
 
 
 def await_placement(timeout: float) -> bool:

@@ -9,6 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from orders import jobs, services
+from orders.broadcast import broadcaster
 from orders.models import Order, OrderEvent
 from routing.models import Pool
 
@@ -121,4 +122,32 @@ def test_a_round_that_found_fewer_orders_than_it_could_take_waits_at_once(
 
     assert len(rounds) == 1
     assert waits == [0.5]
+    assert Order.objects.filter(status="confirmed").count() == 3
+
+
+def test_the_wait_after_a_round_is_not_ended_by_orders_that_round_admitted(
+    market, no_engine, settings, monkeypatch
+):
+    """Each placement leaves a wake-up in Redis after its commit. The round
+    that admits the orders sees them all, so their wake-up must not end the
+    wait after it: that would cost a second, empty round per order."""
+    settings.MOCK_QUOTE_LATENCY_MS = (0, 0)
+    settings.MOCK_SWAP_LATENCY_MS = (0, 0)
+    settings.ORDER_CONCURRENCY = 10
+    for _ in range(3):
+        services.order_place(amount=Decimal("0.05"), token_in="SOL", token_out="USDC")
+    broadcaster.flush()  # placements ask for admission once their `pending` is out
+    assert services.dispatch.redis().llen(services.ORDERS_PLACED) == 1  # the wake-up is there
+    rounds = []
+    admission = services.admission
+
+    def counted(**kwargs):
+        rounds.append(kwargs)
+        return admission(**kwargs)
+
+    monkeypatch.setattr(services, "admission", counted)
+
+    assert jobs.admit_orders(linger=0.2) == 3
+
+    assert len(rounds) == 1
     assert Order.objects.filter(status="confirmed").count() == 3

@@ -126,12 +126,14 @@ def test_a_placement_wakes_admission_only_once_its_pending_is_out(
     """A worker woken at the commit could admit the order and broadcast
     `routing` before this process's broadcast thread sent `pending`: the feed
     would show an order's statuses out of order. Admission is requested once
-    `pending` is out."""
+    `pending` is out, and the placement (a POST) does not wait for that."""
     happened = late_broadcasts
     monkeypatch.setattr(services, "request_admission", lambda: happened.append(("admission requested",)))
 
     order, _ = services.order_place(amount=Decimal("0.05"), token_in="SOL", token_out="USDC")
 
+    assert happened == [], "the placement waited for its broadcast"
+    broadcaster.flush()
     assert happened == [("sent", ALL_ORDERS_GROUP, ["pending"]), ("admission requested",)]
     event = subscriber.next_event(timeout=2)
     assert (event["orderId"], event["status"]) == (str(order.pk), "pending")
@@ -147,6 +149,7 @@ def test_a_job_schedules_its_follow_ups_once_its_statuses_are_out(
     monkeypatch.setattr(services, "request_admission", lambda: None)
     order, _ = services.order_place(amount=Decimal("0.05"), token_in="SOL", token_out="USDC")
     happened = late_broadcasts
+    broadcaster.flush()
     happened.clear()  # the placement's own `pending`
     enqueue_at = jobs.dispatch.enqueue_at
     monkeypatch.setattr(
