@@ -58,7 +58,7 @@ def _load(order_ids) -> list[Order]:
     return orders
 
 
-def admit_orders(*, linger: float = ADMISSION_LINGER_SECONDS) -> int:
+def admit_orders(*, linger: float = ADMISSION_LINGER_SECONDS, job: bool = True) -> int:
     """Admit orders into free slots and start them, while any wait.
 
     The admission request stays up while this runs, so placements meanwhile
@@ -68,7 +68,14 @@ def admit_orders(*, linger: float = ADMISSION_LINGER_SECONDS) -> int:
     that found fewer orders than it could take: one placed since has woken it
     already.) Then it takes the request down
     and looks once more, for an order placed in between. With no free slot,
-    it leaves the request up: whatever frees a slot admits next."""
+    it leaves the request up: whatever frees a slot admits next.
+
+    `job=False`: not the admission job that a request queued, but a
+    settlement admitting into the slots it freed. It answers the request
+    only if no admission job is queued or at work: that job's request is
+    what keeps each placement from queuing another, and two admission jobs
+    waiting for placements would hold both of a machine's workers while
+    the quotes and settlements due wait in the queue."""
     deadline = time.monotonic() + ADMISSION_RUN_SECONDS
     admitted = 0
     while True:
@@ -76,12 +83,15 @@ def admit_orders(*, linger: float = ADMISSION_LINGER_SECONDS) -> int:
             # The round sees every order placed so far; a wake-up left by one
             # of them would end the wait after it at once, for an empty round.
             services.placements_seen()
-        admission = _admit_and_start()
+        admission = _admit_and_start(job=job)
         admitted += len(admission.orders)
-        if time.monotonic() >= deadline:
-            break
-        if admission.orders and not admission.exhausted:
+        out_of_time = time.monotonic() >= deadline
+        if admission.orders and not admission.exhausted and not out_of_time:
             continue
+        if admission.job_running:
+            return admitted  # the admission job at work answers the request
+        if out_of_time:
+            break
         if not admission.free:
             return admitted
         if not linger or not services.await_placement(linger):
@@ -93,30 +103,35 @@ def admit_orders(*, linger: float = ADMISSION_LINGER_SECONDS) -> int:
     return admitted
 
 
-def _admit_and_start() -> services.Admission:
+def _admit_and_start(*, job: bool) -> services.Admission:
     if max(settings.MOCK_QUOTE_LATENCY_MS) > 0:
-        admission = services.orders_admit()
+        admission = services.orders_admit(job=job)
         _execute(admission.orders)
         return admission
     # Quotes come back at once: admit, route and (with an instant chain)
     # settle in one transaction, one row update per order.
-    with services.admission(most=INSTANT_BATCH) as admission:
+    with services.admission(most=INSTANT_BATCH, job=job) as admission:
         _advance(admission.orders, admit=True)
     return admission
 
 
 def execute_orders(*order_ids: str) -> None:
-    _execute(_load(order_ids))
+    _admit_into_freed(_execute(_load(order_ids)))
 
 
 def advance_orders(*order_ids: str) -> None:
-    if _advance(_load(order_ids)).freed:
-        # Orders that ended free their slots: admit the next ones now, but
-        # wait for no placement: this job has timers behind it in the queue.
-        admit_orders(linger=0)
+    _admit_into_freed(_advance(_load(order_ids)))
 
 
-def _execute(orders: list[Order]) -> None:
+def _admit_into_freed(follow_ups: "FollowUps") -> None:
+    if follow_ups.freed:
+        # Orders that ended (confirmed, or failed) free their slots: admit the
+        # next ones now, but wait for no placement: this job has timers
+        # behind it in the queue.
+        admit_orders(linger=0, job=False)
+
+
+def _execute(orders: list[Order]) -> "FollowUps":
     now = time.time()
     quoting = {}
     for order in orders:
@@ -125,7 +140,7 @@ def _execute(orders: list[Order]) -> None:
             if delay > 0:
                 quoting[order.id] = now + delay
     dispatch.enqueue_at("advance_orders", quoting)
-    _advance([order for order in orders if order.id not in quoting])
+    return _advance([order for order in orders if order.id not in quoting])
 
 
 @dataclass

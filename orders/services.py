@@ -155,7 +155,8 @@ class Batch:
         out on the channel layer (orders.broadcast.send_moves_on_commit): on
         the committing thread, which waits for them; or, with `wait=False`,
         on the broadcaster's thread, and the committing thread goes on at
-        once (for a request, which should not wait; Redis work only)."""
+        once (for a request, which should not wait; Redis work only). A job
+        waits: while it does, its broadcast thread has the GIL to itself."""
         (self._then if wait else self._after).append(callback)
 
     def claim(self, move: Move) -> bool:
@@ -332,6 +333,9 @@ def order_retry_failed(*, order: Order) -> Order | None:
 # --- Admission: at most ORDER_CONCURRENCY orders in flight, oldest first ------
 
 ADMISSION_LOCK = "orders:admission-lock"
+# "queued" while an admission job is queued or at work: the request is that
+# job's to answer. "slot" when the job ended for want of a free slot: the
+# request is then for whatever frees one (a settlement) to answer.
 ADMISSION_REQUESTED = "orders:admission-requested"
 # A list of at most one element, pushed by every request for admission.
 ORDERS_PLACED = "orders:placed"
@@ -346,7 +350,7 @@ def request_admission() -> None:
     is back, so placement does not fail for want of the queue."""
     try:
         pipeline = dispatch.redis().pipeline(transaction=False)
-        pipeline.set(ADMISSION_REQUESTED, 1, nx=True, ex=10)
+        pipeline.set(ADMISSION_REQUESTED, "queued", nx=True, ex=10)
         pipeline.lpush(ORDERS_PLACED, 1)
         pipeline.ltrim(ORDERS_PLACED, 0, 0)
         if pipeline.execute()[0]:
@@ -358,7 +362,7 @@ def request_admission() -> None:
 
 
 def admission_answered() -> None:
-    """An admission job has admitted all it could: the next request queues a new one."""
+    """Admitted all it could: the next request queues a new admission job."""
     dispatch.redis().delete(ADMISSION_REQUESTED)
 
 
@@ -388,10 +392,12 @@ class Admission:
     orders: list[Order]  # the ones to move to routing, oldest first
     # No other order was ready: admitting again now would find none.
     exhausted: bool = False
+    # (For a round that is not the admission job's) one is queued or at work.
+    job_running: bool = False
 
 
 @contextmanager
-def admission(*, most: int | None = None):
+def admission(*, most: int | None = None, job: bool = True):
     """Yield the orders that may start routing now: the oldest ready ones, at
     most as many as there are free slots (and `most`; a limit order whose
     price moved back while it waited is re-armed instead). The caller moves each one to
@@ -400,6 +406,11 @@ def admission(*, most: int | None = None):
     The in-flight count is read from the database, the one truth shared by
     every worker on every machine; a Redis lock, held to the end of the
     block, makes count-then-claim atomic across them.
+
+    `job`: this is the admission job's round. Finding no free slot, the job
+    ends and leaves the request up for whatever frees one (a settlement); it
+    says so under the lock, so that a settlement's round, also under it,
+    knows whether the request is its own to answer, or a job's.
     """
     connection = dispatch.redis()
     # redis-py polls a held lock every 100 ms by default; admission is short.
@@ -415,15 +426,19 @@ def admission(*, most: int | None = None):
                 Order.objects.filter(pk=order.pk, status=OrderStatus.WAITING).update(triggered_at=None)
                 continue
             ready.append(order)
-        yield Admission(free, ready, exhausted=len(found) < wanted)
+        if job and not free:
+            connection.set(ADMISSION_REQUESTED, "slot", ex=10)
+        running = not job and connection.get(ADMISSION_REQUESTED) == b"queued"
+        yield Admission(free, ready, exhausted=len(found) < wanted, job_running=running)
 
 
-def orders_admit() -> Admission:
+def orders_admit(*, job: bool = True) -> Admission:
     """Move the oldest ready orders to routing while fewer than
     ORDER_CONCURRENCY are in flight; returns them, for the caller to carry on."""
-    with admission() as admitted, batch() as moves:
+    with admission(job=job) as admitted, batch() as moves:
         for order in admitted.orders:
             move = Move(order)
             move.reach(OrderStatus.ROUTING)
             moves.claim(move)
-    return Admission(admitted.free, [move.order for move in moves.moves], admitted.exhausted)
+    orders = [move.order for move in moves.moves]
+    return Admission(admitted.free, orders, admitted.exhausted, admitted.job_running)

@@ -151,3 +151,79 @@ def test_the_wait_after_a_round_is_not_ended_by_orders_that_round_admitted(
 
     assert len(rounds) == 1
     assert Order.objects.filter(status="confirmed").count() == 3
+
+
+def test_a_settlement_leaves_the_request_of_an_admission_job_at_work_alone(market, no_engine, settings):
+    """An admission job waiting for placements keeps the admission request up,
+    so that placements wake it rather than queue more jobs. A settlement that
+    frees a slot meanwhile admits into it, but must not take that request
+    down: every placement after it would queue an admission job of its own."""
+    settings.MOCK_QUOTE_LATENCY_MS = (0, 0)
+    settings.MOCK_SWAP_LATENCY_MS = (1, 1)
+    redis = services.dispatch.redis()
+    order, _ = services.order_place(amount=Decimal("0.05"), token_in="SOL", token_out="USDC")
+    jobs.admit_orders(linger=0)  # admitted, routed, submitted; settles in a millisecond
+    assert not redis.exists(services.ADMISSION_REQUESTED), "the job answered its request"
+    services.request_admission()  # an admission job is queued (and waits for placements once at work)
+
+    jobs.advance_orders(str(order.pk))
+
+    assert Order.objects.get(pk=order.pk).status == "confirmed"
+    assert redis.exists(services.ADMISSION_REQUESTED), "the settlement took the job's request down"
+
+
+def test_a_job_that_ended_for_want_of_a_slot_leaves_the_request_to_the_settlement(
+    market, no_engine, settings
+):
+    """With every slot taken the admission job ends and leaves the request up,
+    marked as the slots': a settlement that frees one admits into it, and the
+    last one, with nothing left to admit, answers it, so that the next
+    placement queues a job again."""
+    settings.MOCK_QUOTE_LATENCY_MS = (0, 0)
+    settings.MOCK_SWAP_LATENCY_MS = (1, 1)
+    settings.ORDER_CONCURRENCY = 1
+    redis = services.dispatch.redis()
+    first, _ = services.order_place(amount=Decimal("0.05"), token_in="SOL", token_out="USDC")
+    second, _ = services.order_place(amount=Decimal("0.05"), token_in="SOL", token_out="USDC")
+
+    assert jobs.admit_orders(linger=0) == 1
+    assert redis.get(services.ADMISSION_REQUESTED) == b"slot"
+
+    jobs.advance_orders(str(first.pk))
+
+    assert Order.objects.get(pk=first.pk).status == "confirmed"
+    assert Order.objects.get(pk=second.pk).status == "submitted"
+    assert redis.get(services.ADMISSION_REQUESTED) == b"slot", "the slots are taken again"
+
+    jobs.advance_orders(str(second.pk))
+
+    assert Order.objects.get(pk=second.pk).status == "confirmed"
+    assert not redis.exists(services.ADMISSION_REQUESTED)
+
+
+def test_an_order_that_fails_as_its_quotes_are_asked_for_frees_its_slot_at_once(
+    market, no_engine, settings, monkeypatch
+):
+    """A retried order asks for quotes again in an execute job; if it fails
+    there for good, the next pending order is admitted into its slot then,
+    not at the next periodic look."""
+    settings.MOCK_QUOTE_LATENCY_MS = (0, 0)
+    settings.MOCK_SWAP_LATENCY_MS = (0, 0)
+    settings.ORDER_CONCURRENCY = 1
+    first, _ = services.order_place(amount=Decimal("0.05"), token_in="SOL", token_out="USDC")
+    assert [order.pk for order in services.orders_admit().orders] == [first.pk]
+    Order.objects.filter(pk=first.pk).update(attempt=settings.ORDER_MAX_ATTEMPTS)  # its last attempt
+    second, _ = services.order_place(amount=Decimal("0.05"), token_in="SOL", token_out="USDC")
+    route = jobs.execution.route
+
+    def dex_down_for_the_first(move, session):
+        if move.order.pk == first.pk:
+            raise jobs.execution.TransientFailure("raydium did not answer", "dex_unavailable")
+        return route(move, session)
+
+    monkeypatch.setattr(jobs.execution, "route", dex_down_for_the_first)
+
+    jobs.execute_orders(str(first.pk))
+
+    assert Order.objects.get(pk=first.pk).status == "failed"
+    assert Order.objects.get(pk=second.pk).status == "confirmed"
