@@ -70,7 +70,10 @@ class MarketSession:
         if pool.id not in self._states:
             version, state = _known_states.get(pool.id, (None, None))
             if version != pool.version:
-                state = pool.state()  # reads the bins
+                # The row again, whole: loading only its deferred bins could
+                # pair them with an older active bin, if it was written since.
+                pool = self._pools[pool.id] = Pool.objects.get(pk=pool.pk)
+                state = pool.state()
                 _known_states[pool.id] = (pool.version, state)
             if self._for_update:
                 del _known_states[pool.id]

@@ -75,3 +75,22 @@ def test_a_rolled_back_swap_leaves_nothing_behind(market):
         execute_route(route=find_route(token_in=SOL, token_out=USDC, amount_in=500 * 10**9), min_amount_out=0)
         raise RuntimeError("the order's transaction failed after the swap")
     assert quote(100 * 10**9) == before == fresh_quote(100 * 10**9)
+
+
+def test_a_pool_that_moves_between_a_sessions_read_and_its_bins_is_taken_whole(market):
+    """A session reads the rows without their bins, and the bins of the pools
+    it has not kept afterwards. A pool written in between is taken as the row
+    is then, whole: its newer bins never go with its older active bin, and it
+    is kept under the version it has."""
+    pool = market["meteora", "SOL/USDC"]
+    reading = session.MarketSession([(SOL, USDC)])  # the rows, not yet their bins
+    row = Pool.objects.get(pk=pool.pk)
+    state = row.state()
+    state.swap(a_to_b=True, amount_in=500 * 10**9, now=0)
+    row.save(update_fields=row.store(state))
+    assert row.active_id != pool.active_id, "the swap did not move the active bin"
+
+    quoted = {q.dex: q.amount_out for q in reading.quote_all(token_in=SOL, token_out=USDC, amount_in=10**9)}
+
+    assert session._known_states[pool.pk][0] == row.version
+    assert quoted == fresh_quote()
