@@ -105,6 +105,33 @@ def test_an_order_whose_first_status_comes_late_takes_its_place_by_age(engine, p
     expect(rows.nth(1)).to_have_attribute("data-order-id", older)
 
 
+def test_the_dashboard_says_it_is_behind_until_it_has_caught_up(engine, page, console):
+    """On connect the dashboard reads the order list, to catch up on what it
+    missed. While that read fails it must not claim to be live: it says it is
+    catching up, and tries again until the list comes."""
+    console.allow_http(503)
+    order_list = re.compile(r"/api/orders\?limit=")
+    failed = []
+
+    def unavailable(route):
+        failed.append(route.request.url)
+        route.fulfill(status=503, content_type="application/json", body='{"error": "unavailable"}')
+
+    page.route(order_list, unavailable)
+    page.goto(engine.url)
+
+    conn = page.locator("#conn")
+    expect(conn).to_have_attribute("data-state", "retrying")
+    expect(conn).to_contain_text("catching up")
+    with page.expect_request(order_list):  # it tries again, and is still behind
+        pass
+    expect(conn).to_have_attribute("data-state", "retrying")
+    page.unroute(order_list)
+
+    expect(conn).to_have_attribute("data-state", "live")
+    assert failed, "the order list was never asked for"
+
+
 def test_a_failed_order_turns_red_with_its_reason(engine, page, console):
     # No pool trades USDC/BONK, so routing fails this order for good
     # (no_route) whichever worker runs it; the quote preview says so first.

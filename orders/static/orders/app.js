@@ -80,11 +80,20 @@
       socket.onopen = function () {
         delay = 500;
         // "live" only once what the page shows has caught up (the dashboard
-        // resyncs on open): before that, a row may still show old news.
+        // resyncs on open): before that, a row may still show old news. If
+        // catching up fails, say so and try again while the socket is open.
         var opened = socket;
-        Promise.resolve(handlers.open && handlers.open()).then(function () {
-          if (opened === socket && opened.readyState === WebSocket.OPEN) setConn("live", "live");
-        });
+        function stillOpen() { return opened === socket && opened.readyState === WebSocket.OPEN; }
+        function catchUp(wait) {
+          Promise.resolve(handlers.open && handlers.open()).then(function () {
+            if (stillOpen()) setConn("live", "live");
+          }, function () {
+            if (!stillOpen()) return;
+            setConn("retrying", "catching up");
+            setTimeout(function () { if (stillOpen()) catchUp(Math.min(wait * 2, 15000)); }, wait);
+          });
+        }
+        catchUp(1000);
       };
       socket.onmessage = function (event) {
         var message;
@@ -358,12 +367,16 @@
 
   var resyncTimer = null;
   function scheduleResync() {
-    if (!resyncTimer) resyncTimer = setTimeout(function () { resyncTimer = null; resync(); }, 300);
+    if (!resyncTimer) resyncTimer = setTimeout(function () {
+      resyncTimer = null;
+      resync().catch(function () { /* the next event or reconnect resyncs */ });
+    }, 300);
   }
 
+  // Rejects when the list could not be read: the page may be behind.
   function resync() {
     return getJSON("/api/orders?limit=" + MAX_ROWS).then(function (answer) {
-      if (!answer.ok) return;
+      if (!answer.ok) throw new Error("the order list answered " + answer.status);
       (answer.body.results || []).forEach(function (data) {
         var current = orders.get(data.orderId);
         if (!current || isNewer(current, data.attempt, data.status) || (current.attempt === data.attempt && current.status === data.status)) {
@@ -371,7 +384,7 @@
         }
       });
       renderAll();
-    }).catch(function () { /* the next reconnect resyncs */ });
+    });
   }
 
   // --- Dashboard: the order form and the live quote -----------------------------
