@@ -96,7 +96,7 @@ def admit_orders(*, linger: float = ADMISSION_LINGER_SECONDS, job: bool = True) 
             return admitted
         if not linger or not services.await_placement(linger):
             break
-    services.admission_answered()
+    services.admission_answered(job=job)
     if services.orders_ready().exists():
         # Hand over to a new job, so that the queue's other work gets a turn.
         services.request_admission()

@@ -361,9 +361,22 @@ def request_admission() -> None:
         log.warning("could not request admission (%s); the clock will admit the order", exc)
 
 
-def admission_answered() -> None:
-    """Admitted all it could: the next request queues a new admission job."""
-    dispatch.redis().delete(ADMISSION_REQUESTED)
+# DEL if the value is still the one given: a settlement answers the request
+# only as it found it, not one that a job queued since.
+_DELETE_IF_UNCHANGED = """
+if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) end
+return 0
+"""
+
+
+def admission_answered(*, job: bool = True) -> None:
+    """Admitted all it could: the next request queues a new admission job.
+    A settlement (`job=False`) answers only a request left for a free slot."""
+    connection = dispatch.redis()
+    if job:
+        connection.delete(ADMISSION_REQUESTED)
+    else:
+        connection.eval(_DELETE_IF_UNCHANGED, 1, ADMISSION_REQUESTED, "slot")
 
 
 def placements_seen() -> None:

@@ -227,3 +227,31 @@ def test_an_order_that_fails_as_its_quotes_are_asked_for_frees_its_slot_at_once(
 
     assert Order.objects.get(pk=first.pk).status == "failed"
     assert Order.objects.get(pk=second.pk).status == "confirmed"
+
+
+def test_a_settlement_does_not_answer_a_request_queued_after_its_round(
+    market, no_engine, settings, monkeypatch
+):
+    """A settlement that found no request up admits, then answers. If an
+    admission job was queued in between (a job handing over, at the end of
+    its run), that request is the new job's: taking it down would let the
+    next placement queue a second admission job beside it."""
+    settings.MOCK_QUOTE_LATENCY_MS = (0, 0)
+    settings.MOCK_SWAP_LATENCY_MS = (1, 1)
+    redis = services.dispatch.redis()
+    order, _ = services.order_place(amount=Decimal("0.05"), token_in="SOL", token_out="USDC")
+    jobs.admit_orders(linger=0)
+    assert not redis.exists(services.ADMISSION_REQUESTED)
+    admit_and_start = jobs._admit_and_start
+
+    def then_a_job_is_queued(**kwargs):
+        admission = admit_and_start(**kwargs)
+        services.request_admission()
+        return admission
+
+    monkeypatch.setattr(jobs, "_admit_and_start", then_a_job_is_queued)
+
+    jobs.advance_orders(str(order.pk))
+
+    assert Order.objects.get(pk=order.pk).status == "confirmed"
+    assert redis.get(services.ADMISSION_REQUESTED) == b"queued"
