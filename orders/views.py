@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.http import JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from rest_framework.exceptions import ValidationError
 
@@ -361,16 +361,21 @@ def order_cancel(request, order_id):
     """The order page's Cancel button without JavaScript; with it, the page
     calls POST /api/orders/<id>/cancel. Same rule as the API: pending or
     waiting orders only, and a login when API keys are required."""
-    order, events = order_with_history_or_404(order_id)
     if not _may_place(request):
-        context = _detail_context(order, events, cancel_error="Log in to cancel orders from the dashboard.")
-        return render(request, "orders/order_detail.html", context, status=403)
+        return _cancel_refused(request, order_id, 403, "Log in to cancel orders from the dashboard.")
+    order = get_object_or_404(Order, pk=order_id)
     if services.order_cancel(order=order):
         return redirect("order-page", order_id=order.id)
+    return _cancel_refused(request, order_id, 409)
+
+
+def _cancel_refused(request, order_id, status: int, error: str = ""):
+    """The order page as it is now (its history read only here: a cancel
+    that succeeds redirects), with why the order was not cancelled."""
     order, events = order_with_history_or_404(order_id)
-    error = f"The order is {order.status}: only pending or waiting orders can be cancelled."
+    error = error or f"The order is {order.status}: only pending or waiting orders can be cancelled."
     context = _detail_context(order, events, cancel_error=error)
-    return render(request, "orders/order_detail.html", context, status=409)
+    return render(request, "orders/order_detail.html", context, status=status)
 
 
 @require_GET

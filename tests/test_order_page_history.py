@@ -48,3 +48,21 @@ def test_an_unknown_order_is_a_404(db, client):
     response = client.get("/orders/00000000-0000-0000-0000-000000000000")
 
     assert response.status_code == 404
+
+
+def test_cancelling_from_the_order_page_reads_the_steps_only_to_show_a_refusal(market, no_engine, client):
+    order, _ = services.order_place(amount=Decimal("0.05"), token_in="SOL", token_out="USDC")
+
+    with CaptureQueriesContext(connection) as captured:
+        cancelled = client.post(f"/orders/{order.pk}/cancel")
+
+    assert cancelled.status_code == 302
+    assert reads_of(captured, "orders_orderevent") == [], "a cancel that succeeds shows no page"
+
+    with CaptureQueriesContext(connection) as captured:
+        refused = client.post(f"/orders/{order.pk}/cancel")
+
+    assert refused.status_code == 409
+    assert "The order is cancelled" in refused.content.decode()
+    (history,) = reads_of(captured, "orders_orderevent")
+    assert 'JOIN "orders_order"' in history
