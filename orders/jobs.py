@@ -17,6 +17,7 @@ Every job is re-entrant: run it twice, or again after a worker died half-way,
 and the conditional row updates let exactly one run move an order.
 """
 
+import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -78,24 +79,33 @@ def admit_orders(*, linger: float = ADMISSION_LINGER_SECONDS, job: bool = True) 
     the quotes and settlements due wait in the queue."""
     deadline = time.monotonic() + ADMISSION_RUN_SECONDS
     admitted = 0
-    while True:
-        if linger:
-            # The round sees every order placed so far; a wake-up left by one
-            # of them would end the wait after it at once, for an empty round.
-            services.placements_seen()
-        admission = _admit_and_start(job=job)
-        admitted += len(admission.orders)
-        out_of_time = time.monotonic() >= deadline
-        if admission.orders and not admission.exhausted and not out_of_time:
-            continue
-        if admission.job_running:
-            return admitted  # the admission job at work answers the request
-        if out_of_time:
-            break
-        if not admission.free:
-            return admitted
-        if not linger or not services.await_placement(linger):
-            break
+    try:
+        while True:
+            if linger:
+                # The round sees every order placed so far; a wake-up left by one
+                # of them would end the wait after it at once, for an empty round.
+                services.placements_seen()
+            admission = _admit_and_start(job=job)
+            admitted += len(admission.orders)
+            out_of_time = time.monotonic() >= deadline
+            if admission.orders and not admission.exhausted and not out_of_time:
+                continue
+            if admission.job_running:
+                return admitted  # the admission job at work answers the request
+            if out_of_time:
+                break
+            if not admission.free:
+                return admitted
+            if not linger or not services.await_placement(linger):
+                break
+    except Exception:
+        if job:
+            # Fail with the request down: the next placement, or the clock's
+            # look, queues a new job rather than wait for the request to expire
+            # (settlements leave a queued job's request alone).
+            with contextlib.suppress(RedisError):
+                services.admission_answered()
+        raise
     services.admission_answered(job=job)
     if services.orders_ready().exists():
         # Hand over to a new job, so that the queue's other work gets a turn.

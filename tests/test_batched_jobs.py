@@ -5,7 +5,8 @@ insert."""
 import math
 from decimal import Decimal
 
-from django.db import connection
+import pytest
+from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 
 from orders import jobs, services
@@ -255,3 +256,24 @@ def test_a_settlement_does_not_answer_a_request_queued_after_its_round(
 
     assert Order.objects.get(pk=order.pk).status == "confirmed"
     assert redis.get(services.ADMISSION_REQUESTED) == b"queued"
+
+
+def test_an_admission_job_that_fails_takes_its_request_down(market, no_engine, settings, monkeypatch):
+    """Settlements leave a queued job's request alone; if the job fails (the
+    database went away), the request must not stay up until it expires, or
+    every placement meanwhile would wait for that."""
+    settings.MOCK_QUOTE_LATENCY_MS = (0, 0)
+    redis = services.dispatch.redis()
+    services.order_place(amount=Decimal("0.05"), token_in="SOL", token_out="USDC")
+    broadcaster.flush()  # the placement's admission request is made once its `pending` is out
+    assert redis.get(services.ADMISSION_REQUESTED) == b"queued"
+
+    def database_gone(**kwargs):
+        raise OperationalError("unable to open database file")
+
+    monkeypatch.setattr(jobs, "_admit_and_start", database_gone)
+
+    with pytest.raises(OperationalError):
+        jobs.admit_orders()
+
+    assert not redis.exists(services.ADMISSION_REQUESTED)
