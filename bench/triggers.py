@@ -111,7 +111,7 @@ def crossing_delay() -> dict:
     started = time.perf_counter()
     execute_route(route=push, min_amount_out=0)  # commit -> pools_changed -> trigger check
     triggered = time.perf_counter()
-    services.orders_admit()  # what the admission job does on a worker
+    services.orders_admit(job=True)  # what the admission job does on a worker
     routed = time.perf_counter()
     assert Order.objects.get(pk=order.pk).status == OrderStatus.ROUTING, (
         "the crossing did not trigger the order"

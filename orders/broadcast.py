@@ -78,15 +78,21 @@ class _Broadcaster:
                     log.exception("broadcast to %s failed", group)
             sent.set_result(None)
             if after:
-                self._after_sends.submit(_call_each, after)
+                try:
+                    self._after_sends.submit(_call_each, after)
+                except RuntimeError:  # the interpreter is shutting down
+                    log.warning("dropped %d callbacks after a broadcast at shutdown", len(after))
             self._outbox.task_done()
 
     def publish(
         self, sends: list[tuple[str, dict]], *, after: Sequence[Callable[[], None]] = ()
     ) -> concurrent.futures.Future:
         """Send each (group, message), in order, from this process's loop; the
-        future is done once they are out. `after` is called then, on a thread
-        of the broadcaster's, so that the publishing thread need not wait."""
+        future is done once they are out. `after` is called then, on the
+        broadcaster's after-send thread (one, so in order), so that the
+        publishing thread need not wait. Nothing bounds that wait: a send
+        that hangs holds back the callbacks behind it (the clock's periodic
+        admission covers a placement's)."""
         self._ensure_started()
         sent = concurrent.futures.Future()
         self._loop.call_soon_threadsafe(self._outbox.put_nowait, (sends, sent, tuple(after)))
@@ -134,7 +140,7 @@ def send_moves_on_commit(
     cannot broadcast before them, so the feed keeps each order's statuses in
     order even when another process writes the next one. `after` is for
     the same, without holding up the committing thread (a request's): it
-    runs on the broadcaster's own thread, so it must need no database."""
+    runs on the broadcaster's after-send thread, so it must need no database."""
     sends = [(order_group(move.order.id), events_message(move.messages)) for move in moves if not move.new]
     sends.append((ALL_ORDERS_GROUP, events_message([m for move in moves for m in move.messages])))
 

@@ -72,8 +72,8 @@ def admit_orders(*, linger: float = ADMISSION_LINGER_SECONDS, job: bool = True) 
     it leaves the request up: whatever frees a slot admits next.
 
     `job=False`: not the admission job that a request queued, but a
-    settlement admitting into the slots it freed. It answers the request
-    only if no admission job is queued or at work: that job's request is
+    settlement admitting into the slots it freed. It answers only a request
+    that a job left for a free slot, never a queued job's: that request is
     what keeps each placement from queuing another, and two admission jobs
     waiting for placements would hold both of a machine's workers while
     the quotes and settlements due wait in the queue."""
@@ -92,10 +92,10 @@ def admit_orders(*, linger: float = ADMISSION_LINGER_SECONDS, job: bool = True) 
                 continue
             if admission.job_running:
                 return admitted  # the admission job at work answers the request
+            if not admission.free:
+                return admitted  # the request is left for what frees a slot
             if out_of_time:
                 break
-            if not admission.free:
-                return admitted
             if not linger or not services.await_placement(linger):
                 break
     except Exception:
@@ -104,7 +104,7 @@ def admit_orders(*, linger: float = ADMISSION_LINGER_SECONDS, job: bool = True) 
             # look, queues a new job rather than wait for the request to expire
             # (settlements leave a queued job's request alone).
             with contextlib.suppress(RedisError):
-                services.admission_answered()
+                services.admission_answered(job=True)
         raise
     services.admission_answered(job=job)
     if services.orders_ready().exists():

@@ -154,9 +154,9 @@ class Batch:
         """Call `callback` once the batch has committed and its statuses are
         out on the channel layer (orders.broadcast.send_moves_on_commit): on
         the committing thread, which waits for them; or, with `wait=False`,
-        on the broadcaster's thread, and the committing thread goes on at
-        once (for a request, which should not wait; Redis work only). A job
-        waits: while it does, its broadcast thread has the GIL to itself."""
+        on the broadcaster's after-send thread, and the committing thread goes
+        on at once (for a request, which should not wait; Redis work only). A
+        job waits: while it does, its broadcast thread has the GIL to itself."""
         (self._then if wait else self._after).append(callback)
 
     def claim(self, move: Move) -> bool:
@@ -361,22 +361,21 @@ def request_admission() -> None:
         log.warning("could not request admission (%s); the clock will admit the order", exc)
 
 
-# DEL if the value is still the one given: a settlement answers the request
-# only as it found it, not one that a job queued since.
+# DEL if the value is still the one given: each answers only the request it
+# owns, not one that was queued (or left for a slot) since it looked.
 _DELETE_IF_UNCHANGED = """
 if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) end
 return 0
 """
 
 
-def admission_answered(*, job: bool = True) -> None:
+def admission_answered(*, job: bool) -> None:
     """Admitted all it could: the next request queues a new admission job.
-    A settlement (`job=False`) answers only a request left for a free slot."""
+    The job answers its queued request; a settlement (`job=False`) only a
+    request that a job left for a free slot."""
     connection = dispatch.redis()
-    if job:
-        connection.delete(ADMISSION_REQUESTED)
-    else:
-        connection.eval(_DELETE_IF_UNCHANGED, 1, ADMISSION_REQUESTED, "slot")
+    answer = connection.register_script(_DELETE_IF_UNCHANGED)
+    answer(keys=[ADMISSION_REQUESTED], args=["queued" if job else "slot"])
 
 
 def placements_seen() -> None:
@@ -405,12 +404,13 @@ class Admission:
     orders: list[Order]  # the ones to move to routing, oldest first
     # No other order was ready: admitting again now would find none.
     exhausted: bool = False
-    # (For a round that is not the admission job's) one is queued or at work.
+    # (For a round that is not the admission job's) the request reads
+    # "queued": an admission job is queued or at work, and will answer it.
     job_running: bool = False
 
 
 @contextmanager
-def admission(*, most: int | None = None, job: bool = True):
+def admission(*, job: bool, most: int | None = None):
     """Yield the orders that may start routing now: the oldest ready ones, at
     most as many as there are free slots (and `most`; a limit order whose
     price moved back while it waited is re-armed instead). The caller moves each one to
@@ -445,7 +445,7 @@ def admission(*, most: int | None = None, job: bool = True):
         yield Admission(free, ready, exhausted=len(found) < wanted, job_running=running)
 
 
-def orders_admit(*, job: bool = True) -> Admission:
+def orders_admit(*, job: bool) -> Admission:
     """Move the oldest ready orders to routing while fewer than
     ORDER_CONCURRENCY are in flight; returns them, for the caller to carry on."""
     with admission(job=job) as admitted, batch() as moves:

@@ -212,7 +212,7 @@ def test_an_order_that_fails_as_its_quotes_are_asked_for_frees_its_slot_at_once(
     settings.MOCK_SWAP_LATENCY_MS = (0, 0)
     settings.ORDER_CONCURRENCY = 1
     first, _ = services.order_place(amount=Decimal("0.05"), token_in="SOL", token_out="USDC")
-    assert [order.pk for order in services.orders_admit().orders] == [first.pk]
+    assert [order.pk for order in services.orders_admit(job=True).orders] == [first.pk]
     Order.objects.filter(pk=first.pk).update(attempt=settings.ORDER_MAX_ATTEMPTS)  # its last attempt
     second, _ = services.order_place(amount=Decimal("0.05"), token_in="SOL", token_out="USDC")
     route = jobs.execution.route
@@ -277,3 +277,30 @@ def test_an_admission_job_that_fails_takes_its_request_down(market, no_engine, s
         jobs.admit_orders()
 
     assert not redis.exists(services.ADMISSION_REQUESTED)
+
+
+def test_a_job_out_of_time_with_no_free_slot_leaves_the_request_to_the_settlements(
+    market, no_engine, settings, monkeypatch
+):
+    """A job whose run is over hands over to a new job; but with every slot
+    taken the request is the settlements', and a new job would only find no
+    slot either (or, with a settlement answering meanwhile, run beside a
+    second one)."""
+    settings.MOCK_QUOTE_LATENCY_MS = (0, 0)
+    settings.MOCK_SWAP_LATENCY_MS = (1, 1)
+    settings.ORDER_CONCURRENCY = 1
+    redis = services.dispatch.redis()
+    services.order_place(amount=Decimal("0.05"), token_in="SOL", token_out="USDC")
+    jobs.admit_orders(linger=0)  # the one slot is taken: submitted, settling in a millisecond
+    redis.delete(services.ADMISSION_REQUESTED)  # (that job left it for the slot)
+    services.order_place(amount=Decimal("0.05"), token_in="SOL", token_out="USDC")
+    broadcaster.flush()
+    assert redis.get(services.ADMISSION_REQUESTED) == b"queued"
+    monkeypatch.setattr(jobs, "ADMISSION_RUN_SECONDS", 0)
+    queued = []
+    monkeypatch.setattr(services, "request_admission", lambda: queued.append("job"))
+
+    assert jobs.admit_orders() == 0
+
+    assert redis.get(services.ADMISSION_REQUESTED) == b"slot"
+    assert queued == []
