@@ -378,6 +378,19 @@ def admission_answered(*, job: bool) -> None:
     answer(keys=[ADMISSION_REQUESTED], args=["queued" if job else "slot"])
 
 
+def admission_looked_after() -> None:
+    """The clock's periodic look: ask for admission if orders wait. A request
+    left for a free slot is taken down first when a slot is free after all
+    (something freed it without admitting): the look then queues a job,
+    rather than wait for the request to expire."""
+    if not orders_ready().exists():
+        return
+    in_flight = Order.objects.filter(status__in=IN_FLIGHT_STATUSES).count()
+    if in_flight < settings.ORDER_CONCURRENCY:
+        admission_answered(job=False)
+    request_admission()
+
+
 def placements_seen() -> None:
     """Drop the wake-up of orders placed so far: the admission round about to
     run sees them (each pushes its wake-up after its commit)."""

@@ -304,3 +304,24 @@ def test_a_job_out_of_time_with_no_free_slot_leaves_the_request_to_the_settlemen
 
     assert redis.get(services.ADMISSION_REQUESTED) == b"slot"
     assert queued == []
+
+
+def test_the_clocks_look_queues_a_job_for_a_free_slot_that_no_settlement_answered(
+    market, no_engine, settings
+):
+    """A request left for a free slot is a settlement's to answer. If a slot
+    is free and none did (its worker died between its commit and its
+    admission), the clock's periodic look takes the request down and queues
+    a job, instead of leaving the orders waiting for the request to expire."""
+    settings.MOCK_QUOTE_LATENCY_MS = (0, 0)
+    redis = services.dispatch.redis()
+    order, _ = services.order_place(amount=Decimal("0.05"), token_in="SOL", token_out="USDC")
+    broadcaster.flush()
+    redis.set(services.ADMISSION_REQUESTED, "slot", ex=10)  # and every slot free
+    jobs_before = services.dispatch.queue().count
+
+    services.admission_looked_after()
+
+    assert redis.get(services.ADMISSION_REQUESTED) == b"queued"
+    assert services.dispatch.queue().count == jobs_before + 1
+    assert Order.objects.get(pk=order.pk).status == "pending"  # a worker admits it

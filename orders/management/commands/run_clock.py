@@ -45,8 +45,7 @@ class Command(BaseCommand):
                     triggers.orders_expire()
                     # Placements ask for admission themselves; this catches the
                     # ones Redis lost, and slots freed while no one was asking.
-                    if services.orders_ready().exists():
-                        services.request_admission()
+                    services.admission_looked_after()
                     next_sweep = started + SWEEP_EVERY_SECONDS
                 if started >= next_recheck:
                     triggers.check_pairs(triggers.waiting_pairs())
