@@ -21,15 +21,32 @@ def statements(queries, prefix: str) -> int:
     return sum(1 for query in queries if query["sql"].startswith(prefix))
 
 
+def place() -> Order:
+    """A small market order, SOL to USDC."""
+    return services.order_place(amount=Decimal("0.05"), token_in="SOL", token_out="USDC")[0]
+
+
+@pytest.fixture
+def admission_rounds(monkeypatch) -> list:
+    """The admission rounds run from here on (the arguments of each)."""
+    rounds = []
+    admission = services.admission
+
+    def counted(**kwargs):
+        rounds.append(kwargs)
+        return admission(**kwargs)
+
+    monkeypatch.setattr(services, "admission", counted)
+    return rounds
+
+
 def test_an_admission_job_admits_routes_and_settles_twenty_orders_with_one_update_each(
     market, no_engine, settings
 ):
     settings.MOCK_QUOTE_LATENCY_MS = (0, 0)
     settings.MOCK_SWAP_LATENCY_MS = (0, 0)
     settings.ORDER_CONCURRENCY = 100
-    placed = [
-        services.order_place(amount=Decimal("0.05"), token_in="SOL", token_out="USDC")[0] for _ in range(20)
-    ]
+    placed = [place() for _ in range(20)]
     swaps_before = sum(Pool.objects.values_list("swaps_executed", flat=True))
 
     with CaptureQueriesContext(connection) as captured:
@@ -55,9 +72,7 @@ def test_an_order_that_breaks_its_batch_fails_alone_and_the_others_go_on(
     settings.MOCK_QUOTE_LATENCY_MS = (0, 0)
     settings.MOCK_SWAP_LATENCY_MS = (0, 0)
     settings.ORDER_CONCURRENCY = 100
-    placed = [
-        services.order_place(amount=Decimal("0.05"), token_in="SOL", token_out="USDC")[0] for _ in range(5)
-    ]
+    placed = [place() for _ in range(5)]
     poisoned = placed[2].pk
     original = jobs.execution.route
 
@@ -85,7 +100,7 @@ def test_a_settlement_that_frees_slots_admits_at_once_and_waits_for_no_placement
     ready (lingering there made every settlement wait half a second)."""
     settings.MOCK_QUOTE_LATENCY_MS = (0, 0)
     settings.MOCK_SWAP_LATENCY_MS = (1, 1)
-    order, _ = services.order_place(amount=Decimal("0.05"), token_in="SOL", token_out="USDC")
+    order = place()
     jobs.admit_orders(linger=0)  # admitted, routed, submitted; settles in a millisecond
     waits = []
     monkeypatch.setattr(services, "await_placement", lambda timeout: waits.append(timeout) or False)
@@ -97,7 +112,7 @@ def test_a_settlement_that_frees_slots_admits_at_once_and_waits_for_no_placement
 
 
 def test_a_round_that_found_fewer_orders_than_it_could_take_waits_at_once(
-    market, no_engine, settings, monkeypatch
+    market, no_engine, settings, monkeypatch, admission_rounds
 ):
     """Three orders ready and ten slots free: one round admits all three, and
     the job goes straight to waiting for the next placement, without a second
@@ -107,27 +122,19 @@ def test_a_round_that_found_fewer_orders_than_it_could_take_waits_at_once(
     settings.MOCK_SWAP_LATENCY_MS = (0, 0)
     settings.ORDER_CONCURRENCY = 10
     for _ in range(3):
-        services.order_place(amount=Decimal("0.05"), token_in="SOL", token_out="USDC")
-    rounds = []
-    admission = services.admission
-
-    def counted(**kwargs):
-        rounds.append(kwargs)
-        return admission(**kwargs)
-
-    monkeypatch.setattr(services, "admission", counted)
+        place()
     waits = []
     monkeypatch.setattr(services, "await_placement", lambda timeout: waits.append(timeout) or False)
 
     assert jobs.admit_orders(linger=0.5) == 3
 
-    assert len(rounds) == 1
+    assert len(admission_rounds) == 1
     assert waits == [0.5]
     assert Order.objects.filter(status="confirmed").count() == 3
 
 
 def test_the_wait_after_a_round_is_not_ended_by_orders_that_round_admitted(
-    market, no_engine, settings, monkeypatch
+    market, no_engine, settings, admission_rounds
 ):
     """Each placement leaves a wake-up in Redis after its commit. The round
     that admits the orders sees them all, so their wake-up must not end the
@@ -136,21 +143,13 @@ def test_the_wait_after_a_round_is_not_ended_by_orders_that_round_admitted(
     settings.MOCK_SWAP_LATENCY_MS = (0, 0)
     settings.ORDER_CONCURRENCY = 10
     for _ in range(3):
-        services.order_place(amount=Decimal("0.05"), token_in="SOL", token_out="USDC")
+        place()
     broadcaster.flush()  # placements ask for admission once their `pending` is out
     assert services.dispatch.redis().llen(services.ORDERS_PLACED) == 1  # the wake-up is there
-    rounds = []
-    admission = services.admission
-
-    def counted(**kwargs):
-        rounds.append(kwargs)
-        return admission(**kwargs)
-
-    monkeypatch.setattr(services, "admission", counted)
 
     assert jobs.admit_orders(linger=0.2) == 3
 
-    assert len(rounds) == 1
+    assert len(admission_rounds) == 1
     assert Order.objects.filter(status="confirmed").count() == 3
 
 
@@ -162,7 +161,7 @@ def test_a_settlement_leaves_the_request_of_an_admission_job_at_work_alone(marke
     settings.MOCK_QUOTE_LATENCY_MS = (0, 0)
     settings.MOCK_SWAP_LATENCY_MS = (1, 1)
     redis = services.dispatch.redis()
-    order, _ = services.order_place(amount=Decimal("0.05"), token_in="SOL", token_out="USDC")
+    order = place()
     jobs.admit_orders(linger=0)  # admitted, routed, submitted; settles in a millisecond
     assert not redis.exists(services.ADMISSION_REQUESTED), "the job answered its request"
     services.request_admission()  # an admission job is queued (and waits for placements once at work)
@@ -184,8 +183,8 @@ def test_a_job_that_ended_for_want_of_a_slot_leaves_the_request_to_the_settlemen
     settings.MOCK_SWAP_LATENCY_MS = (1, 1)
     settings.ORDER_CONCURRENCY = 1
     redis = services.dispatch.redis()
-    first, _ = services.order_place(amount=Decimal("0.05"), token_in="SOL", token_out="USDC")
-    second, _ = services.order_place(amount=Decimal("0.05"), token_in="SOL", token_out="USDC")
+    first = place()
+    second = place()
 
     assert jobs.admit_orders(linger=0) == 1
     assert redis.get(services.ADMISSION_REQUESTED) == b"slot"
@@ -211,10 +210,10 @@ def test_an_order_that_fails_as_its_quotes_are_asked_for_frees_its_slot_at_once(
     settings.MOCK_QUOTE_LATENCY_MS = (0, 0)
     settings.MOCK_SWAP_LATENCY_MS = (0, 0)
     settings.ORDER_CONCURRENCY = 1
-    first, _ = services.order_place(amount=Decimal("0.05"), token_in="SOL", token_out="USDC")
+    first = place()
     assert [order.pk for order in services.orders_admit(job=True).orders] == [first.pk]
     Order.objects.filter(pk=first.pk).update(attempt=settings.ORDER_MAX_ATTEMPTS)  # its last attempt
-    second, _ = services.order_place(amount=Decimal("0.05"), token_in="SOL", token_out="USDC")
+    second = place()
     route = jobs.execution.route
 
     def dex_down_for_the_first(move, session):
@@ -240,7 +239,7 @@ def test_a_settlement_does_not_answer_a_request_queued_after_its_round(
     settings.MOCK_QUOTE_LATENCY_MS = (0, 0)
     settings.MOCK_SWAP_LATENCY_MS = (1, 1)
     redis = services.dispatch.redis()
-    order, _ = services.order_place(amount=Decimal("0.05"), token_in="SOL", token_out="USDC")
+    order = place()
     jobs.admit_orders(linger=0)
     assert not redis.exists(services.ADMISSION_REQUESTED)
     admit_and_start = jobs._admit_and_start
@@ -264,7 +263,7 @@ def test_an_admission_job_that_fails_takes_its_request_down(market, no_engine, s
     every placement meanwhile would wait for that."""
     settings.MOCK_QUOTE_LATENCY_MS = (0, 0)
     redis = services.dispatch.redis()
-    services.order_place(amount=Decimal("0.05"), token_in="SOL", token_out="USDC")
+    place()
     broadcaster.flush()  # the placement's admission request is made once its `pending` is out
     assert redis.get(services.ADMISSION_REQUESTED) == b"queued"
 
@@ -290,10 +289,10 @@ def test_a_job_out_of_time_with_no_free_slot_leaves_the_request_to_the_settlemen
     settings.MOCK_SWAP_LATENCY_MS = (1, 1)
     settings.ORDER_CONCURRENCY = 1
     redis = services.dispatch.redis()
-    services.order_place(amount=Decimal("0.05"), token_in="SOL", token_out="USDC")
+    place()
     jobs.admit_orders(linger=0)  # the one slot is taken: submitted, settling in a millisecond
     redis.delete(services.ADMISSION_REQUESTED)  # (that job left it for the slot)
-    services.order_place(amount=Decimal("0.05"), token_in="SOL", token_out="USDC")
+    place()
     broadcaster.flush()
     assert redis.get(services.ADMISSION_REQUESTED) == b"queued"
     monkeypatch.setattr(jobs, "ADMISSION_RUN_SECONDS", 0)
@@ -315,7 +314,7 @@ def test_the_clocks_look_queues_a_job_for_a_free_slot_that_no_settlement_answere
     a job, instead of leaving the orders waiting for the request to expire."""
     settings.MOCK_QUOTE_LATENCY_MS = (0, 0)
     redis = services.dispatch.redis()
-    order, _ = services.order_place(amount=Decimal("0.05"), token_in="SOL", token_out="USDC")
+    order = place()
     broadcaster.flush()
     redis.set(services.ADMISSION_REQUESTED, "slot", ex=10)  # and every slot free
     jobs_before = services.dispatch.queue().count

@@ -14,6 +14,11 @@ def reads_of(captured, table: str) -> list[str]:
     return [q["sql"] for q in captured if q["sql"].startswith("SELECT") and f'FROM "{table}"' in q["sql"]]
 
 
+def assert_one_history_read_with_its_orders(captured, why: str = "") -> None:
+    (history,) = reads_of(captured, "orders_orderevent")
+    assert 'JOIN "orders_order"' in history, why
+
+
 def test_the_order_page_reads_the_order_with_its_steps_in_one_statement(market, no_engine, client):
     order, _ = services.order_place(amount=Decimal("0.05"), token_in="SOL", token_out="USDC")
 
@@ -22,8 +27,7 @@ def test_the_order_page_reads_the_order_with_its_steps_in_one_statement(market, 
 
     assert response.status_code == 200
     assert "pending" in response.content.decode()
-    (history,) = reads_of(captured, "orders_orderevent")
-    assert 'JOIN "orders_order"' in history
+    assert_one_history_read_with_its_orders(captured)
     assert reads_of(captured, "orders_order") == []
 
 
@@ -37,8 +41,7 @@ def test_the_order_list_and_the_dashboard_read_each_order_with_its_steps(market,
             response = client.get(path)
 
         assert response.status_code == 200
-        (history,) = reads_of(captured, "orders_orderevent")
-        assert 'JOIN "orders_order"' in history, path
+        assert_one_history_read_with_its_orders(captured, path)
     listed = client.get("/api/orders").json()["results"]
     assert [order["orderId"] for order in listed] == [str(order.pk) for order in reversed(placed)]
     assert all([entry["status"] for entry in order["history"]] == ["pending"] for order in listed)
@@ -64,5 +67,4 @@ def test_cancelling_from_the_order_page_reads_the_steps_only_to_show_a_refusal(m
 
     assert refused.status_code == 409
     assert "The order is cancelled" in refused.content.decode()
-    (history,) = reads_of(captured, "orders_orderevent")
-    assert 'JOIN "orders_order"' in history
+    assert_one_history_read_with_its_orders(captured)
