@@ -9,9 +9,9 @@ an order twice), every history row with one insert, and, once it commits,
 one broadcast per order.
 """
 
+import dataclasses
 import logging
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
@@ -411,7 +411,7 @@ def orders_ready():
     )
 
 
-@dataclass
+@dataclasses.dataclass
 class Admission:
     free: int  # slots free when the block began
     orders: list[Order]  # the ones to move to routing, oldest first
@@ -466,5 +466,4 @@ def orders_admit(*, job: bool) -> Admission:
             move = Move(order)
             move.reach(OrderStatus.ROUTING)
             moves.claim(move)
-    orders = [move.order for move in moves.moves]
-    return Admission(admitted.free, orders, admitted.exhausted, admitted.job_running)
+    return dataclasses.replace(admitted, orders=[move.order for move in moves.moves])
