@@ -9,18 +9,28 @@ Django's ASGI handler costs more than most requests here do, for two reasons:
 - It runs the middleware in async mode, where each synchronous middleware
   method hops to a thread and back: a dozen hops per request.
 
-This handler runs the whole middleware chain and the view synchronously, in
-one hop (as a WSGI server would), on the least busy of WEB_THREADS long-lived
-threads, one request at a time on each. Connections are kept, and closed or
-health-checked by Django's own request_started/request_finished signals, on
-the thread that owns them.
+- Around the view it makes two more hops of its own, for the request_started
+  and request_finished signals, and runs a task that watches for the client
+  going away, which a view on a thread cannot act on.
+
+This handler runs the request_started signal, the whole middleware chain, the
+view and, for a response already in memory, the request_finished signal
+synchronously, in one hop (as a WSGI server would), on the least busy of
+WEB_THREADS long-lived threads, one request at a time on each. Connections are
+kept, and closed or health-checked by those signals, on the thread that owns
+them. A streaming response (a static file) is sent and then closed as Django
+does it.
 """
 
 from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
-from django.core.handlers.asgi import ASGIHandler
+from django.core import signals
+from django.core.exceptions import RequestAborted
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.core.handlers.base import BaseHandler
+from django.http import FileResponse
+from django.urls import set_script_prefix
 
 
 class ThreadPoolASGIHandler(ASGIHandler):
@@ -44,5 +54,32 @@ class ThreadPoolASGIHandler(ASGIHandler):
         finally:
             self._busy[index] -= 1
 
-    async def get_response_async(self, request):
-        return await sync_to_async(self.get_response, thread_sensitive=True)(request)
+    async def handle(self, scope, receive, send):
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        try:
+            response = await sync_to_async(self.respond, thread_sensitive=True)(scope, body_file)
+            await self.send_response(response, send)
+            if response.streaming:
+                await sync_to_async(response.close, thread_sensitive=True)()
+        finally:
+            body_file.close()
+
+    def respond(self, scope, body_file):
+        """Everything Django does for a request but read and send it, on the
+        request's thread."""
+        set_script_prefix(get_script_prefix(scope))
+        signals.request_started.send(sender=self.__class__, scope=scope)
+        request, response = self.create_request(scope, body_file)
+        if request is not None:
+            response = self.get_response(request)
+        response._handler_class = self.__class__
+        if isinstance(response, FileResponse):
+            response.block_size = self.chunk_size
+        if not response.streaming:
+            # Its body is in memory already: sending it needs nothing that
+            # closing releases, and request_finished runs here, not in a hop.
+            response.close()
+        return response
