@@ -8,7 +8,7 @@ import asyncio
 from decimal import Decimal
 
 import pytest
-from asgiref.sync import sync_to_async
+from asgiref.sync import SyncToAsync, sync_to_async
 from channels.layers import get_channel_layer
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
@@ -89,3 +89,27 @@ def test_a_status_published_before_the_subscription_is_live_still_reaches_the_so
         return seen
 
     assert asyncio.run(scenario()) == ["pending", "routing"]
+
+
+def test_a_socket_goes_to_a_thread_only_for_its_snapshot(no_engine, monkeypatch):
+    """Channels would add a trip of its own, to close stale database
+    connections, before every handler and after the socket closes; the
+    snapshot's own trip does that around the one call that needs it."""
+    trips = []
+    thread_handler = SyncToAsync.thread_handler
+
+    def counted(self, *args, **kwargs):
+        trips.append(self.func)
+        return thread_handler(self, *args, **kwargs)
+
+    monkeypatch.setattr(SyncToAsync, "thread_handler", counted)
+    order = _place()
+
+    async def scenario():
+        communicator = await _watch(order.id)
+        await _statuses_until(communicator, "pending", timeout=10)
+        await communicator.disconnect()
+
+    asyncio.run(scenario())
+
+    assert [func.__name__ for func in trips] == ["_snapshot"]
