@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 
 from orders import dispatch, metrics, triggers
 from orders.broadcast import send_moves_on_commit
+from orders.inserts import Insert
 from orders.models import (
     IN_FLIGHT_STATUSES,
     LIFECYCLE,
@@ -35,6 +36,8 @@ from orders.models import (
 from orders.serializers import isoformat, order_fields
 
 log = logging.getLogger(__name__)
+
+insert_orders, insert_events = Insert(Order), Insert(OrderEvent)
 
 # The fields a status message carries, besides orderId, status, at and attempt.
 STATUS_FIELDS = {
@@ -175,7 +178,7 @@ class Batch:
                 transaction.on_commit(callback)
             return
         metrics.moves_recorded(self.moves)
-        OrderEvent.objects.bulk_create(events)
+        insert_events(events)
         send_moves_on_commit(self.moves, then=self._then, after=self._after)
 
 
@@ -220,20 +223,22 @@ def order_place(
     existing = order_for_idempotency_key(idempotency_key)
     if existing:
         return _replay(existing, fingerprint), False
+    # Made before the transaction: every writer queues for SQLite's write lock.
+    order = Order(
+        type=order_type,
+        token_in=token_in,
+        token_out=token_out,
+        amount=amount,
+        slippage_bps=slippage_bps,
+        limit_price=limit_price,
+        trigger_price=float(limit_price) * (1 - TRIGGER_PRICE_MARGIN) if limit_price else None,
+        max_price=max_price,
+        idempotency_key=idempotency_key or None,
+        request_fingerprint=fingerprint,
+    )
     try:
         with batch() as moves:
-            order = Order.objects.create(
-                type=order_type,
-                token_in=token_in,
-                token_out=token_out,
-                amount=amount,
-                slippage_bps=slippage_bps,
-                limit_price=limit_price,
-                trigger_price=float(limit_price) * (1 - TRIGGER_PRICE_MARGIN) if limit_price else None,
-                max_price=max_price,
-                idempotency_key=idempotency_key or None,
-                request_fingerprint=fingerprint,
-            )
+            insert_orders([order])
             move = Move(order, new=True)
             move.record()
             # A worker woken now could broadcast `routing` before the web
