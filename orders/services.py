@@ -23,7 +23,6 @@ from redis.exceptions import RedisError
 
 from orders import dispatch, metrics, triggers
 from orders.broadcast import send_moves_on_commit
-from orders.inserts import Insert
 from orders.models import (
     IN_FLIGHT_STATUSES,
     LIFECYCLE,
@@ -34,10 +33,13 @@ from orders.models import (
     OrderType,
 )
 from orders.serializers import isoformat, order_fields
+from orders.statements import ConditionalUpdate, Insert
 
 log = logging.getLogger(__name__)
 
 insert_orders, insert_events = Insert(Order), Insert(OrderEvent)
+# A move writes an order's row only if it still has the status and attempt it had.
+claim_order = ConditionalUpdate(Order, condition=("status", "attempt"))
 
 # The fields a status message carries, besides orderId, status, at and attempt.
 STATUS_FIELDS = {
@@ -138,8 +140,10 @@ class Move:
         if not self.moved:
             return True
         order, (status, attempt) = self.order, self.claim
-        claimed = Order.objects.filter(pk=order.pk, status=status, attempt=attempt).update(
-            status=order.status, attempt=order.attempt, updated_at=order.updated_at, **self.fields
+        claimed = claim_order(
+            order.pk,
+            (status, attempt),
+            {"status": order.status, "attempt": order.attempt, "updated_at": order.updated_at, **self.fields},
         )
         if not claimed:
             for name, value in self._before.items():

@@ -1,13 +1,14 @@
-"""orders.inserts writes a row as Model.save would: the same columns, the
+"""orders.statements writes a row as Model.save and QuerySet.update would: the
 same encodings, timestamps and defaults filled in. On either database."""
 
 from decimal import Decimal
 
 import pytest
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
-from orders.inserts import Insert
 from orders.models import Order, OrderEvent
+from orders.statements import ConditionalUpdate, Insert
 
 FIELDS = {
     "type": "limit",
@@ -68,3 +69,28 @@ def test_a_duplicate_key_is_an_integrity_error():
 
     with pytest.raises(IntegrityError), transaction.atomic():
         Insert(Order)([Order(**FIELDS)])
+
+
+@pytest.mark.django_db
+def test_a_conditional_update_writes_as_update_does_and_only_while_its_condition_holds():
+    claim = ConditionalUpdate(Order, condition=("status", "attempt"))
+    claimed = Order.objects.create(**FIELDS)
+    updated = Order.objects.create(**{**FIELDS, "idempotency_key": "key-2"})
+    values = {
+        "status": "building",
+        "attempt": 2,
+        "updated_at": timezone.now(),
+        "dex": "meteora",
+        "quotes": [{"dex": "meteora", "amountOut": "187.4"}],
+        "expected_amount_out": Decimal("187.4"),
+        "settles_at": timezone.now(),
+    }
+
+    assert claim(claimed.pk, ("pending", 1), values)
+    Order.objects.filter(pk=updated.pk).update(**values)
+
+    assert stored(claimed) == stored(updated)
+    assert Order.objects.get(pk=claimed.pk).updated_at == values["updated_at"]
+    # Moved already: the condition no longer holds, and nothing is written.
+    assert not claim(claimed.pk, ("pending", 1), {"status": "failed"})
+    assert Order.objects.get(pk=claimed.pk).status == "building"
