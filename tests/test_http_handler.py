@@ -139,6 +139,7 @@ def test_a_request_goes_to_its_thread_once_with_both_signals(signalled):
 
 @pytest.mark.django_db(transaction=True)
 @override_settings(ROOT_URLCONF=__name__)
+@pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume synchronous iterators")
 def test_a_streaming_response_is_finished_after_its_body_is_sent(signalled):
     calls, sent_by_now = signalled
     app = ThreadPoolASGIHandler(1)
