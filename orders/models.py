@@ -2,8 +2,10 @@ import hashlib
 import secrets
 import uuid
 
-from django.db import connections, models, router
+from django.db import models
 from django.utils import timezone
+
+from orders.statements import RowWithChildren
 
 
 class OrderType(models.TextChoices):
@@ -113,7 +115,7 @@ class Order(models.Model):
         """The order and its history read by one statement, so they agree: two
         queries could see a status in the history that the row does not show
         yet, or the other way round."""
-        return _OrderWithHistory.read(pk)
+        return _with_history(pk)
 
     @classmethod
     def with_histories(cls, orders) -> "list[tuple[Order, list[OrderEvent]]]":
@@ -145,65 +147,9 @@ class OrderEvent(models.Model):
         return f"{self.order_id} {self.status} @ {self.at.isoformat()}"
 
 
-class _OrderWithHistory:
-    """Order.with_history's statement: the order's row joined to its events,
-    written and compiled once per database instead of per call. Compiling the
-    equivalent queryset (its select_related columns and its ordering) took
-    four times as long as running it, and every socket reads one snapshot."""
-
-    _compiled: dict = {}
-
-    @classmethod
-    def read(cls, pk) -> "tuple[Order, list[OrderEvent]] | None":
-        connection = connections[router.db_for_read(Order)]
-        if connection.alias not in cls._compiled:
-            cls._compiled[connection.alias] = cls(connection)
-        return cls._compiled[connection.alias].run(connection, pk)
-
-    def __init__(self, connection) -> None:
-        quote = connection.ops.quote_name
-        self.order_fields = Order._meta.concrete_fields
-        self.event_fields = OrderEvent._meta.concrete_fields
-        self.order_names = [field.attname for field in self.order_fields]
-        self.event_names = [field.attname for field in self.event_fields]
-        order_table, event_table = quote(Order._meta.db_table), quote(OrderEvent._meta.db_table)
-        columns = [f"o.{quote(field.column)}" for field in self.order_fields]
-        columns += [f"e.{quote(field.column)}" for field in self.event_fields]
-        at, event_id = (quote(OrderEvent._meta.get_field(name).column) for name in ("at", "id"))
-        # A LEFT JOIN, so an order with no history yet is one row with no event.
-        self.sql = (
-            f"SELECT {', '.join(columns)} FROM {order_table} o "
-            f"LEFT JOIN {event_table} e ON e.{quote(OrderEvent._meta.get_field('order').column)} = o."
-            f"{quote(Order._meta.pk.column)} WHERE o.{quote(Order._meta.pk.column)} = %s "
-            f"ORDER BY e.{at}, e.{event_id}"
-        )
-        # What Django's compiler would apply to each column (decoding
-        # datetimes, decimals, UUIDs and JSON, as the backend needs), as
-        # (column index, converter, the column's expression).
-        self.converters = []
-        for index, field in enumerate((*self.order_fields, *self.event_fields)):
-            column = field.get_col(field.model._meta.db_table)
-            for converter in connection.ops.get_db_converters(column) + field.get_db_converters(connection):
-                self.converters.append((index, converter, column))
-
-    def run(self, connection, pk):
-        with connection.cursor() as cursor:
-            cursor.execute(self.sql, [Order._meta.pk.get_db_prep_value(pk, connection)])
-            rows = cursor.fetchall()
-        if not rows:
-            return None
-        split, order, events = len(self.order_fields), None, []
-        for row in rows:
-            values = list(row)
-            for index, converter, column in self.converters:
-                values[index] = converter(values[index], column, connection)
-            if order is None:
-                order = Order.from_db(connection.alias, self.order_names, values[:split])
-            if values[split] is not None:
-                event = OrderEvent.from_db(connection.alias, self.event_names, values[split:])
-                event.order = order
-                events.append(event)
-        return order, events
+# Order.with_history's statement: written once per database, since every
+# socket's snapshot reads one (orders/statements.py).
+_with_history = RowWithChildren(Order, OrderEvent, via="order", order_by=("at", "id"))
 
 
 # API keys for programs that place orders. A key is shown once, when it is
