@@ -201,6 +201,9 @@ def table(result: dict) -> str:
                 f"(load {result['load_average']['before'][0]} -> {result['load_average']['after'][0]})",
             )
         )
+    speed = result.get("machine", {}).get("python_sum_10m_seconds")
+    if speed is not None:
+        rows.append(("machine speed: CPython sums 10M integers in", f"{speed:.2f} s (lower is faster)"))
     width = max(len(label) for label, _ in rows)
     return "\n".join(f"{label.ljust(width)}  {value}" for label, value in rows)
 

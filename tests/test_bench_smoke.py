@@ -63,6 +63,7 @@ def test_the_smoke_benchmark_confirms_20_orders_and_writes_its_result(tmp_path):
     assert result["post_latency_ms"]["count"] == 20
     assert result["end_to_end_ms"]["count"] == 20
     assert result["peak_in_flight"] >= 1
+    assert result["machine"]["python_sum_10m_seconds"] > 0
     assert {process["role"] for process in result["engine_resources"]["processes"]} >= {
         "web",
         "worker",
