@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = [
         sys.executable,
         "-m",
-        "daphne",
+        "config.server",
         "--fd",
         str(sock.fileno()),
         *daphne_args,

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 from bench.procs import children
 from config.web import default_processes
@@ -52,3 +53,27 @@ def test_a_web_process_that_cannot_start_stops_the_launcher(tmp_path):
     assert run.returncode != 0
     assert "failed to start" in run.stdout
     assert "ORDER_CONCURRENCY must be an integer" in run.stderr
+
+
+def test_the_web_processes_run_on_uvloop(engines, market):
+    """Their event loop is uvloop's (config.server), not the standard library's."""
+    engine = engines()
+    launcher = engine.processes["web"].pid
+    servers = wait_until(lambda: children(launcher), timeout=10, message="the web processes")
+    for pid in servers:
+        maps = Path(f"/proc/{pid}/maps").read_text()
+        assert "uvloop/loop." in maps, f"web process {pid} has not loaded uvloop"
+
+
+def test_uvloop_is_chosen_before_daphne_makes_its_loop():
+    """daphne makes its event loop when daphne.server is imported: chosen
+    later, uvloop would go unused without a word."""
+    probe = (
+        "from config.server import use_uvloop; use_uvloop(); "
+        "import daphne.server, uvloop; "
+        "from twisted.internet import reactor; "
+        "assert isinstance(daphne.server.twisted_loop, uvloop.Loop), type(daphne.server.twisted_loop); "
+        "assert reactor._asyncioEventloop is daphne.server.twisted_loop"
+    )
+    run = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr[-2000:]
