@@ -19,6 +19,9 @@ import django_rq
 
 QUEUE = "orders"
 TIMERS_KEY = "orders:timers"
+# A one-item list, pushed whenever timers are added, which a clock that
+# waits for the next due timer (wait_for_timers) pops to wake up at once.
+TIMERS_ADDED_KEY = "orders:timers:added"
 # A job that runs longer than this is killed by rq; the sweeper resumes the order.
 JOB_TIMEOUT = 30
 # The most orders one job carries.
@@ -66,7 +69,13 @@ def enqueue_at(job: str, due: dict) -> None:
     enqueue(job, [order_id for order_id, at in due.items() if at <= now])
     later = {f"{job}:{order_id}": at for order_id, at in due.items() if at > now}
     if later:
-        redis().zadd(TIMERS_KEY, later)
+        # In this order on the one connection: a clock woken by the push
+        # finds the timers already in the set.
+        pipeline = redis().pipeline(transaction=False)
+        pipeline.zadd(TIMERS_KEY, later)
+        pipeline.lpush(TIMERS_ADDED_KEY, 1)
+        pipeline.ltrim(TIMERS_ADDED_KEY, 0, 0)
+        pipeline.execute()
 
 
 def release_due_timers(*, now: float | None = None, limit: int = 1000) -> int:
@@ -88,3 +97,22 @@ def release_due_timers(*, now: float | None = None, limit: int = 1000) -> int:
     for job, order_ids in by_job.items():
         enqueue(job, order_ids)
     return sum(len(order_ids) for order_ids in by_job.values())
+
+
+def next_timer_due() -> float | None:
+    """The unix time the earliest timer is due at, or None with no timer set."""
+    first = redis().zrange(TIMERS_KEY, 0, 0, withscores=True)
+    return first[0][1] if first else None
+
+
+def wait_for_timers(seconds: float) -> bool:
+    """Wait up to `seconds` (at least 10 ms, or not at all) for timers to be
+    added; True if some were."""
+    if seconds < 0.01:
+        return False
+    connection = redis()
+    if connection.blpop([TIMERS_ADDED_KEY], timeout=seconds) is None:
+        return False
+    # Every push up to now is answered by the look at the set that follows.
+    connection.delete(TIMERS_ADDED_KEY)
+    return True

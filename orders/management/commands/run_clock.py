@@ -1,6 +1,7 @@
 """The engine clock: the one loop that keeps time for the workers.
 
-Each tick it releases due timers (settlements, retries) onto the queue; every
+It releases due timers (settlements, retries) onto the queue within a tick
+of their time, waiting in between for the next one to come due; every
 few seconds it sweeps for orders whose work was lost, expires waiting orders
 whose time is up, asks the workers to admit pending orders into free slots,
 and lets the mock market drift. Running several clocks
@@ -23,13 +24,20 @@ SWEEP_EVERY_SECONDS = 2.0
 # Waiting orders are woken by pool changes; this pass only catches a check
 # that failed, or pools that changed while no engine ran.
 RECHECK_TRIGGERS_EVERY_SECONDS = 30.0
+# The longest the clock waits in one go: a timer set by a process that could
+# not wake it (Redis lost the push) is late by no more than this.
+MAX_WAIT_SECONDS = 1.0
+
+
+class _Stopped(BaseException):
+    """Raised by SIGTERM or SIGINT during the wait for timers."""
 
 
 class Command(BaseCommand):
     help = "Run the engine clock: timers, admission, crash recovery and market drift."
 
     def handle(self, *args, **options):
-        self._running = True
+        self._running, self._waiting = True, False
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
         tick = settings.CLOCK_TICK_SECONDS
@@ -52,12 +60,31 @@ class Command(BaseCommand):
                     next_recheck = started + RECHECK_TRIGGERS_EVERY_SECONDS
                 if settings.MARKET_DRIFT_SECONDS and started >= next_drift:
                     next_drift = started + drift.step(settings.MARKET_DRIFT_SECONDS)
+                # One pass a tick at most, as timers come due under load; with
+                # none due, wait for the next one, the next step, or new timers,
+                # rather than wake every tick to find nothing (most of an idle
+                # engine's CPU).
+                time.sleep(max(0.0, tick - (time.monotonic() - started)))
+                wake = min(next_sweep, next_recheck)
+                if settings.MARKET_DRIFT_SECONDS:
+                    wake = min(wake, next_drift)
+                due = dispatch.next_timer_due()
+                if due is not None:
+                    wake = min(wake, time.monotonic() + due - time.time())
+                self._waiting = True
+                try:
+                    dispatch.wait_for_timers(min(MAX_WAIT_SECONDS, wake - time.monotonic()))
+                finally:
+                    self._waiting = False
+            except _Stopped:
+                break
             except Exception:
                 # Redis or the database may be down for a while; keep ticking.
                 log.exception("clock tick failed")
                 time.sleep(1)
-            time.sleep(max(0.0, tick - (time.monotonic() - started)))
         log.info("clock stopped")
 
     def _stop(self, signum, frame):
         self._running = False
+        if self._waiting:
+            raise _Stopped  # out of the wait: nothing is half done there

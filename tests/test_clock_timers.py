@@ -1,0 +1,54 @@
+"""The clock waits for the next timer instead of looking every tick: it
+sleeps until a timer comes due, and a timer set meanwhile wakes it."""
+
+import threading
+import time
+
+import pytest
+
+from orders import dispatch
+
+
+@pytest.fixture
+def no_timers(test_redis):
+    """An empty timer set, and no wake-up left from an earlier test."""
+    connection = dispatch.redis()
+    connection.delete(dispatch.TIMERS_KEY, dispatch.TIMERS_ADDED_KEY)
+    yield connection
+    connection.delete(dispatch.TIMERS_KEY, dispatch.TIMERS_ADDED_KEY)
+
+
+def test_a_timer_set_from_another_process_wakes_a_waiting_clock(no_timers):
+    due = time.time() + 60
+    setter = threading.Timer(0.2, dispatch.enqueue_at, ("advance_orders", {"order-1": due}))
+    setter.start()
+    try:
+        # Woken by the new timer long before the wait would have ended.
+        assert dispatch.wait_for_timers(30) is True
+    finally:
+        setter.cancel()
+    assert dispatch.next_timer_due() == pytest.approx(due)
+    # The wake-up was taken: the next wait lasts its time.
+    assert dispatch.wait_for_timers(0.05) is False
+
+
+def test_wakeups_do_not_pile_up_while_the_clock_is_busy(no_timers):
+    for number in range(5):
+        dispatch.enqueue_at("advance_orders", {f"order-{number}": time.time() + 60})
+    assert no_timers.llen(dispatch.TIMERS_ADDED_KEY) == 1
+    assert dispatch.wait_for_timers(1) is True
+    assert dispatch.wait_for_timers(0.05) is False
+
+
+def test_the_next_timer_due_is_the_earliest_one(no_timers):
+    assert dispatch.next_timer_due() is None
+    now = time.time()
+    dispatch.enqueue_at("advance_orders", {"later": now + 90, "sooner": now + 30})
+    assert dispatch.next_timer_due() == pytest.approx(now + 30)
+
+
+def test_a_wait_too_short_to_matter_returns_at_once(no_timers):
+    dispatch.enqueue_at("advance_orders", {"order-1": time.time() + 60})
+    # BLPOP with a timeout of 0 would block for ever.
+    assert dispatch.wait_for_timers(0) is False
+    assert dispatch.wait_for_timers(-1) is False
