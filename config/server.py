@@ -13,7 +13,9 @@ import uvloop
 
 
 def use_uvloop() -> None:
-    """Must run before daphne.server is imported: it makes its loop then."""
+    """Must run before daphne.server is imported: it makes its loop then.
+    (Event loop policies are deprecated from Python 3.14, where this would
+    become a loop factory; the project runs on 3.11.)"""
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 

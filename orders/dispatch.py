@@ -16,12 +16,15 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 import django_rq
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 QUEUE = "orders"
 TIMERS_KEY = "orders:timers"
 # A one-item list, pushed whenever timers are added, which a clock that
 # waits for the next due timer (wait_for_timers) pops to wake up at once.
 TIMERS_ADDED_KEY = "orders:timers:added"
+# How much sooner than it must, at least, a blocking wait for timers ends.
+BLOCK_MARGIN = 0.15
 # A job that runs longer than this is killed by rq; the sweeper resumes the order.
 JOB_TIMEOUT = 30
 # The most orders one job carries.
@@ -106,12 +109,25 @@ def next_timer_due() -> float | None:
 
 
 def wait_for_timers(seconds: float) -> bool:
-    """Wait up to `seconds` (at least 10 ms, or not at all) for timers to be
-    added; True if some were."""
-    if seconds < 0.01:
-        return False
+    """Wait for timers to be added, but not past `seconds` from now; True if
+    woken by an addition (or one made before the call).
+
+    Redis checks a blocked client's timeout only when its event loop wakes,
+    `hz` times a second (10 by default), so a BLPOP may time out up to 100
+    ms late. So this blocks only until BLOCK_MARGIN before the end, and not
+    at all when the end is nearer than that: the clock then looks again after
+    a tick, as it would anyway. Nor does it block past the connection's
+    socket timeout, if one is set."""
     connection = redis()
-    if connection.blpop([TIMERS_ADDED_KEY], timeout=seconds) is None:
+    socket_timeout = connection.connection_pool.connection_kwargs.get("socket_timeout")
+    if socket_timeout:
+        seconds = min(seconds, socket_timeout - BLOCK_MARGIN)
+    if seconds <= BLOCK_MARGIN:
+        return False
+    try:
+        if connection.blpop([TIMERS_ADDED_KEY], timeout=seconds - BLOCK_MARGIN) is None:
+            return False
+    except RedisTimeoutError:
         return False
     # Every push up to now is answered by the look at the set that follows.
     connection.delete(TIMERS_ADDED_KEY)

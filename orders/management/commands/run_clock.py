@@ -24,8 +24,9 @@ SWEEP_EVERY_SECONDS = 2.0
 # Waiting orders are woken by pool changes; this pass only catches a check
 # that failed, or pools that changed while no engine ran.
 RECHECK_TRIGGERS_EVERY_SECONDS = 30.0
-# The longest the clock waits in one go: a timer set by a process that could
-# not wake it (Redis lost the push) is late by no more than this.
+# The longest the clock waits in one go: a timer whose wake-up went to no
+# clock (Redis lost the push; or, with several clocks, the one that took it
+# stopped, or is busy in a long sweep) is late by no more than this.
 MAX_WAIT_SECONDS = 1.0
 
 
@@ -73,6 +74,8 @@ class Command(BaseCommand):
                     wake = min(wake, time.monotonic() + due - time.time())
                 self._waiting = True
                 try:
+                    if not self._running:  # stopped since the loop's test
+                        raise _Stopped
                     dispatch.wait_for_timers(min(MAX_WAIT_SECONDS, wake - time.monotonic()))
                 finally:
                     self._waiting = False
