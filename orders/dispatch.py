@@ -23,7 +23,7 @@ TIMERS_KEY = "orders:timers"
 # A one-item list, pushed whenever timers are added, which a clock that
 # waits for the next due timer (wait_for_timers) pops to wake up at once.
 TIMERS_ADDED_KEY = "orders:timers:added"
-# How much sooner than it must, at least, a blocking wait for timers ends.
+# How long before the earliest timer is due a blocking wait for timers ends.
 BLOCK_MARGIN = 0.15
 # A job that runs longer than this is killed by rq; the sweeper resumes the order.
 JOB_TIMEOUT = 30
@@ -108,24 +108,27 @@ def next_timer_due() -> float | None:
     return first[0][1] if first else None
 
 
-def wait_for_timers(seconds: float) -> bool:
-    """Wait for timers to be added, but not past `seconds` from now; True if
-    woken by an addition (or one made before the call).
+def wait_for_timers(longest: float) -> bool:
+    """Wait up to `longest` seconds for timers to be added, less if one is
+    due sooner; True if woken by an addition (or one made before the call).
 
     Redis checks a blocked client's timeout only when its event loop wakes,
     `hz` times a second (10 by default), so a BLPOP may time out up to 100
-    ms late. So this blocks only until BLOCK_MARGIN before the end, and not
-    at all when the end is nearer than that: the clock then looks again after
-    a tick, as it would anyway. Nor does it block past the connection's
-    socket timeout, if one is set."""
+    ms late. So the wait ends BLOCK_MARGIN before the earliest timer is due,
+    and does not begin when that is nearer: the clock then looks again after
+    a tick, as it would anyway. Nor does it outlast the connection's socket
+    timeout, if one is set."""
     connection = redis()
+    due = next_timer_due()
+    if due is not None:
+        longest = min(longest, due - time.time() - BLOCK_MARGIN)
     socket_timeout = connection.connection_pool.connection_kwargs.get("socket_timeout")
     if socket_timeout:
-        seconds = min(seconds, socket_timeout - BLOCK_MARGIN)
-    if seconds <= BLOCK_MARGIN:
+        longest = min(longest, socket_timeout - BLOCK_MARGIN)
+    if longest < 0.01:  # BLPOP's timeout of 0 would block for ever
         return False
     try:
-        if connection.blpop([TIMERS_ADDED_KEY], timeout=seconds - BLOCK_MARGIN) is None:
+        if connection.blpop([TIMERS_ADDED_KEY], timeout=longest) is None:
             return False
     except RedisTimeoutError:
         return False

@@ -49,12 +49,20 @@ def test_the_next_timer_due_is_the_earliest_one(no_timers):
     assert dispatch.next_timer_due() == pytest.approx(now + 30)
 
 
-def test_a_wait_that_would_end_within_the_margin_does_not_block(no_timers):
-    """Redis may time a blocked wait out up to 1/hz late (100 ms by default):
-    near its end the clock looks again after a tick instead. The wake-up
-    left in the list shows that no BLPOP took it."""
+def test_a_wait_ends_in_time_for_the_earliest_timer(no_timers):
+    """Redis may time a blocked wait out up to 1/hz late (100 ms by default),
+    so with a timer due within the margin the clock does not block at all,
+    and looks again after a tick. The wake-up left in the list shows that no
+    BLPOP took it."""
+    dispatch.enqueue_at("advance_orders", {"order-1": time.time() + dispatch.BLOCK_MARGIN})
+    assert dispatch.wait_for_timers(30) is False
+    assert no_timers.llen(dispatch.TIMERS_ADDED_KEY) == 1
+
+
+def test_a_wait_too_short_to_matter_returns_at_once(no_timers):
     dispatch.enqueue_at("advance_orders", {"order-1": time.time() + 60})
-    for seconds in (dispatch.BLOCK_MARGIN, 0, -1):
+    # BLPOP with a timeout of 0 would block for ever.
+    for seconds in (0, -1):
         assert dispatch.wait_for_timers(seconds) is False
     assert no_timers.llen(dispatch.TIMERS_ADDED_KEY) == 1
 
@@ -62,7 +70,8 @@ def test_a_wait_that_would_end_within_the_margin_does_not_block(no_timers):
 def test_a_wait_stays_inside_the_connections_socket_timeout(no_timers, monkeypatch):
     """A wait as long as the socket timeout would fail with a timeout error."""
     kwargs = dispatch.redis().connection_pool.connection_kwargs
-    monkeypatch.setitem(kwargs, "socket_timeout", dispatch.BLOCK_MARGIN * 2)
+    # Too short for any wait inside it: the wake-up stays where it is.
+    monkeypatch.setitem(kwargs, "socket_timeout", dispatch.BLOCK_MARGIN + 0.005)
     dispatch.enqueue_at("advance_orders", {"order-1": time.time() + 60})
     assert dispatch.wait_for_timers(30) is False
     assert no_timers.llen(dispatch.TIMERS_ADDED_KEY) == 1

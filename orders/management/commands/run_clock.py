@@ -66,12 +66,11 @@ class Command(BaseCommand):
                 # rather than wake every tick to find nothing (most of an idle
                 # engine's CPU).
                 time.sleep(max(0.0, tick - (time.monotonic() - started)))
+                # The periodic steps may come a little late; timers may not,
+                # and the wait ends in time for the earliest one.
                 wake = min(next_sweep, next_recheck)
                 if settings.MARKET_DRIFT_SECONDS:
                     wake = min(wake, next_drift)
-                due = dispatch.next_timer_due()
-                if due is not None:
-                    wake = min(wake, time.monotonic() + due - time.time())
                 self._waiting = True
                 try:
                     if not self._running:  # stopped since the loop's test
