@@ -27,6 +27,7 @@ from pathlib import Path
 from bench import report
 from bench.client import run_load
 from bench.engine import DEFAULT_REDIS_URL, PROFILES, ROOT, EngineConfig, LocalEngine, say
+from bench.node_engine import NodeReference
 from bench.procs import Sampler
 
 
@@ -46,6 +47,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="",
         help="with --url: comma-separated pids of the engine's processes (their children "
         "are found); without it CPU and memory are not measured",
+    )
+    target.add_argument(
+        "--engine",
+        choices=("django", "node"),
+        default="django",
+        help="what to start: this engine (default), or the Node reference in bench/node_reference "
+        "(Fastify + BullMQ + PostgreSQL; needs node, npm and a PostgreSQL --database-url, "
+        "default postgres://postgres@127.0.0.1:5432/bench_node, dropped and created first)",
     )
     target.add_argument("--workers", type=int, default=2, help="rq worker processes (default 2)")
     target.add_argument(
@@ -228,7 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     label = args.label or (
         f"idle {args.idle:g}s"
         if args.idle
-        else f"{args.profile}, cap {args.concurrency_cap}, N={args.orders}, "
+        else ("Node reference, " if args.engine == "node" else "")
+        + f"{args.profile}, cap {args.concurrency_cap}, N={args.orders}, "
         + (f"{args.rate:g} orders/s offered" if args.rate else f"C={args.clients}")
     )
     engine = None
@@ -246,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
             flush_redis=not args.no_flush,
             extra_env=extra,
         )
-        engine = LocalEngine(config, tag=stamp)
+        engine = (NodeReference if args.engine == "node" else LocalEngine)(config, tag=stamp)
     result: dict = {
         "label": label,
         "mode": mode,
@@ -259,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         if engine:
             engine.start()
             result["engine"] = {
+                "kind": args.engine,
                 "url": engine.url,
                 "started": True,
                 "commands": engine.commands,

@@ -105,6 +105,7 @@ class LocalEngine:
             **config.extra_env,
         }
         self.env = {**os.environ, **self.env_overrides}
+        self.cwd = ROOT
         self.processes: dict[str, subprocess.Popen] = {}
         self.commands: list[str] = []
 
@@ -114,7 +115,7 @@ class LocalEngine:
         env = " ".join(f"{key}={shlex.quote(value)}" for key, value in self.env_overrides.items())
         line = f"{env} {shlex.join(argv)}"
         self.commands.append(line)
-        say(f"+ (cd {shlex.quote(str(ROOT))} && {line})")
+        say(f"+ (cd {shlex.quote(str(self.cwd))} && {line})")
         return line
 
     def _manage(self, *args: str) -> None:
@@ -128,7 +129,7 @@ class LocalEngine:
         log = open(self.log_dir / f"{self.tag}-{role}.log", "ab")
         # A session of its own, so that stopping it reaches the pool's children.
         self.processes[role] = subprocess.Popen(
-            argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            argv, cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
 
     def web_argv(self) -> list[str]:
@@ -172,11 +173,19 @@ class LocalEngine:
         self._manage("migrate", "--noinput", "--verbosity", "0")
         self._manage("seed_market")
 
+    @property
+    def ready_workers(self) -> int:
+        """How many workers /api/health must count before the load starts."""
+        return self.config.workers
+
+    def roles(self) -> dict[str, list[str]]:
+        """The processes to start, by the role the bench reports their CPU under."""
+        return {"web": self.web_argv(), "worker": self.worker_argv(), "clock": self.clock_argv()}
+
     def start(self, *, timeout: float = 60) -> "LocalEngine":
         self.prepare()
-        self._spawn("web", self.web_argv())
-        self._spawn("worker", self.worker_argv())
-        self._spawn("clock", self.clock_argv())
+        for role, argv in self.roles().items():
+            self._spawn(role, argv)
         deadline = time.monotonic() + timeout
         while True:
             for role, process in self.processes.items():
@@ -188,12 +197,12 @@ class LocalEngine:
                     )
             with contextlib.suppress(OSError, ValueError):
                 status, body = get_json(f"{self.url}/api/health", timeout=2)
-                if status == 200 and (body or {}).get("workers", 0) >= self.config.workers:
+                if status == 200 and (body or {}).get("workers", 0) >= self.ready_workers:
                     break
             if time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(
-                    f"the engine did not answer /api/health with {self.config.workers} "
+                    f"the engine did not answer /api/health with {self.ready_workers} "
                     f"workers within {timeout:.0f}s; see {self.log_dir}"
                 )
             time.sleep(0.2)
