@@ -118,11 +118,11 @@ CACHES = {
 # and a BZPOPMIN per message received: measured with one socket and five
 # messages per order, it cost the web server twice the CPU. Delivery is at
 # most once either way: a socket's snapshot (or REST) is the truth after a
-# reconnect. A consumer's own channel stays in its process
-# (config/channel_layer.py): messages reach consumers through groups only.
+# reconnect. Every group is on one Redis channel, and group members stay in
+# their process (config/channel_layer.py): joining a group costs no command.
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "config.channel_layer.GroupsOnlyPubSubChannelLayer",
+        "BACKEND": "config.channel_layer.GroupChannelLayer",
         "CONFIG": {
             # redis-py 8 defaults to a 5 s socket timeout, which kills idle
             # subscribers blocked on a read (channels_redis issue 422).

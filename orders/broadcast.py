@@ -71,11 +71,11 @@ class _Broadcaster:
     async def _drain(self) -> None:
         while True:
             sends, sent, after = await self._outbox.get()
-            for group, message in sends:
-                try:
-                    await self._layer.group_send(group, message)
-                except Exception:
-                    log.exception("broadcast to %s failed", group)
+            try:
+                # One PUBLISH for the write's messages (config/channel_layer.py).
+                await self._layer.group_send_many(sends)
+            except Exception:
+                log.exception("broadcast to %s failed", ", ".join(group for group, _ in sends))
             sent.set_result(None)
             if after:
                 try:

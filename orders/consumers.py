@@ -6,7 +6,6 @@ joins late misses nothing, then one message per status. Group sends are
 at-most-once; the snapshot (or REST) is the truth after a reconnect.
 """
 
-import asyncio
 import json
 import uuid
 from decimal import Decimal
@@ -30,9 +29,6 @@ CLOSE_UNAUTHORIZED = 4401
 CLOSE_NOT_FOUND = 4404
 CLOSE_NORMAL = 1000
 MAX_FRAME_BYTES = 64 * 1024
-# How long a socket waits for its subscription to be confirmed before it reads
-# the snapshot anyway (see OrderStreamConsumer).
-SUBSCRIPTION_WAIT_SECONDS = 2.0
 
 
 def _progress(status: str, attempt: int) -> tuple[int, int]:
@@ -62,21 +58,6 @@ def _snapshot(order_id) -> dict | None:
     return order_to_dict(found[0], events=found[1]) if found else None
 
 
-_listening: dict = {}
-
-
-async def keep_layer_listening(layer) -> None:
-    """The pub/sub channel layer's reader sleeps 100 ms at a time whenever its
-    connection has no subscription left, so a message for a socket that
-    subscribed during that sleep waited for it: at 100 orders/s a third of
-    the status messages came 60-100 ms late. A channel subscribed for the
-    life of the process (one per event loop) keeps the reader reading."""
-    loop = asyncio.get_running_loop()
-    if loop not in _listening:
-        _listening[loop] = True
-        await layer.new_channel(prefix="listening.")
-
-
 class DatabaseCallsCloseTheirOwn:
     """Channels closes stale database connections before every handler it
     dispatches (a socket's connect, each message, its disconnect), a hop to
@@ -101,20 +82,16 @@ class DatabaseCallsCloseTheirOwn:
 class OrderStreamConsumer(DatabaseCallsCloseTheirOwn, AsyncWebsocketConsumer):
     """Streams one order: snapshot, statuses, then close with 1000.
 
-    Redis subscribes asynchronously: SUBSCRIBE is sent, and a status
-    published before the server has taken it reaches no one. So the socket
-    joins its order's group, then sends itself a marker through that group;
-    once the marker is back, every status published later reaches the
-    socket, and every one published earlier was committed before the
-    snapshot is read, so the snapshot shows it. Statuses that come before the
-    snapshot is sent are held, then sent if the snapshot does not show them.
+    The socket joins its order's group, then reads the snapshot: the channel
+    layer delivers every message sent to the group after group_add()
+    returned (config/channel_layer.py), and every status sent before that
+    was committed before the snapshot is read, so the snapshot shows it.
+    Messages that arrive meanwhile wait in the channel until this handler
+    returns; those the snapshot already shows are dropped then.
     """
 
     order_id = None
     progress = (0, -1)
-    _snapshot_begun = False
-    _held: list | None = None
-    _fallback = None
 
     async def connect(self):
         await self.accept()
@@ -127,31 +104,9 @@ class OrderStreamConsumer(DatabaseCallsCloseTheirOwn, AsyncWebsocketConsumer):
         await self.stream(order_id)
 
     async def stream(self, order_id) -> None:
-        self.order_id, self._held = order_id, []
-        await keep_layer_listening(self.channel_layer)
+        self.order_id = order_id
         await self.channel_layer.group_add(order_group(order_id), self.channel_name)
-        marker = {"type": "order.subscribed", "channel": self.channel_name}
-        await self.channel_layer.group_send(order_group(order_id), marker)
-        # If the marker never comes back (Redis lost it), the snapshot is read anyway.
-        self._fallback = asyncio.get_running_loop().create_task(
-            self._snapshot_after(SUBSCRIPTION_WAIT_SECONDS)
-        )
-
-    async def _snapshot_after(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
-        await self.send_snapshot()
-
-    async def order_subscribed(self, message):
-        if message["channel"] == self.channel_name:
-            await self.send_snapshot()
-
-    async def send_snapshot(self) -> None:
-        if self._snapshot_begun:
-            return
-        self._snapshot_begun = True
-        if self._fallback is not None and self._fallback is not asyncio.current_task():
-            self._fallback.cancel()
-        snapshot = await _snapshot(self.order_id)
+        snapshot = await _snapshot(order_id)
         if snapshot is None:
             await self.close(code=CLOSE_NOT_FOUND)
             return
@@ -159,31 +114,15 @@ class OrderStreamConsumer(DatabaseCallsCloseTheirOwn, AsyncWebsocketConsumer):
         await self.send(_dumps({**snapshot, "type": "snapshot", "orderType": snapshot["type"]}))
         if snapshot["status"] in TERMINAL_STATUSES:
             await self.close(code=CLOSE_NORMAL)
-            return
-        # Statuses held meanwhile go out first. From the fallback task, this
-        # runs beside the consumer's own handlers, so those that arrive while
-        # the held ones are sent are held too, until none are left.
-        while self._held:
-            held, self._held = self._held, []
-            await self._send_events(held)
-        self._held = None
 
     async def disconnect(self, code):
         metrics.websocket_disconnected(self)
-        if self._fallback is not None:
-            self._fallback.cancel()
         if self.order_id is not None:
             await self.channel_layer.group_discard(order_group(self.order_id), self.channel_name)
 
     async def order_events(self, message):
-        if self._held is not None:
-            self._held.extend(message["events"])
-        else:
-            await self._send_events(message["events"])
-
-    async def _send_events(self, events) -> None:
         """One frame per status, in order; close after the terminal one."""
-        for event in events:
+        for event in message["events"]:
             if event["orderId"] != str(self.order_id):
                 continue
             progress = _progress(event["status"], event["attempt"])
@@ -249,7 +188,6 @@ class OrdersFeedConsumer(DatabaseCallsCloseTheirOwn, AsyncWebsocketConsumer):
     when there are several."""
 
     async def connect(self):
-        await keep_layer_listening(self.channel_layer)
         await self.channel_layer.group_add(ALL_ORDERS_GROUP, self.channel_name)
         await self.accept()
         metrics.websocket_connected(self)

@@ -109,14 +109,15 @@ def late_broadcasts(monkeypatch) -> list:
     happened = []
     broadcaster._ensure_started()
     layer = broadcaster._layer
-    send = layer.group_send
+    send_many = layer.group_send_many
 
-    async def late_send(group, message):
+    async def late_send(sends):
         await asyncio.sleep(0.2)
-        await send(group, message)
-        happened.append(("sent", group, [event["status"] for event in message["events"]]))
+        await send_many(sends)
+        for group, message in sends:
+            happened.append(("sent", group, [event["status"] for event in message["events"]]))
 
-    monkeypatch.setattr(layer, "group_send", late_send)
+    monkeypatch.setattr(layer, "group_send_many", late_send)
     return happened
 
 

@@ -1,52 +1,124 @@
-"""A consumer's own channel lives in its process (config/channel_layer.py):
-Redis is subscribed to groups, not to each socket's channel. Real Redis."""
+"""The channel layer (config/channel_layer.py): every group on one Redis
+channel, each group's members in their own process. Real Redis; each layer
+made here stands for a process of its own."""
 
 import asyncio
-import time
 
 import redis
 from channels.layers import channel_layers
 from django.conf import settings
+from redis.connection import parse_url
+
+# One per Redis database: the tests' is 15 unless TEST_REDIS_URL says otherwise.
+GROUP_CHANNEL = f"asgi__groups__.db{parse_url(settings.REDIS_URL).get('db', 0)}"
 
 
-def subscribed_in_redis(name: str) -> bool:
-    return name.encode() in redis.Redis.from_url(settings.REDIS_URL).pubsub_channels(name)
+def redis_channels() -> set[bytes]:
+    return set(redis.Redis.from_url(settings.REDIS_URL).pubsub_channels())
 
 
-async def group_message(layer, group: str, channel: str, timeout: float = 5) -> dict:
-    """Send to the group until the channel gets it: Redis takes a SUBSCRIBE
-    asynchronously, so a message sent at once can reach no one."""
-    deadline = time.monotonic() + timeout
-    while True:
-        await layer.group_send(group, {"type": "order.events", "events": ["one"]})
-        try:
-            return await asyncio.wait_for(layer.receive(channel), 0.2)
-        except TimeoutError:
-            assert time.monotonic() < deadline, "the group's message never came"
+def message(text: str) -> dict:
+    return {"type": "order.events", "events": [text]}
 
 
-def test_a_consumer_channel_gets_its_groups_messages_without_a_redis_subscription():
+async def nothing_for(layer, channel: str, seconds: float = 0.3) -> bool:
+    try:
+        await asyncio.wait_for(layer.receive(channel), seconds)
+    except TimeoutError:
+        return True
+    return False
+
+
+def test_a_message_sent_right_after_group_add_reaches_the_member_in_another_process():
+    sender, listener = channel_layers.make_backend("default"), channel_layers.make_backend("default")
+
+    async def scenario():
+        channel = await listener.new_channel()
+        await listener.group_add("layer-test", channel)
+        # No retry: group_add() returned, so the group's messages reach the channel.
+        await sender.group_send("layer-test", message("one"))
+        received = await asyncio.wait_for(listener.receive(channel), 5)
+        subscribed = redis_channels()
+        await sender.flush()
+        await listener.flush()
+        return received, channel, subscribed
+
+    received, channel, subscribed = asyncio.run(scenario())
+
+    assert received == message("one")
+    # Neither the consumer's channel nor the group has a Redis channel of its own.
+    assert channel.encode() not in subscribed
+    assert not any(b"layer-test" in name for name in subscribed)
+    assert GROUP_CHANNEL.encode() in subscribed
+
+
+def test_a_channel_that_left_its_group_gets_nothing_and_the_others_still_do():
     layer = channel_layers.make_backend("default")
 
     async def scenario():
-        channel = await layer.new_channel()
-        await layer.group_add("layer-test", channel)
-        message = await group_message(layer, "layer-test", channel)
-        # The stock layer sends the channel's SUBSCRIBE before the group's on
-        # one connection: with the group's message in, it would be there.
-        channel_subscribed = subscribed_in_redis(channel)
-        await layer.group_discard("layer-test", channel)
-        listening = await layer.new_channel(prefix="listening.")
-        deadline = time.monotonic() + 5
-        while not subscribed_in_redis(listening) and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
-        listening_subscribed = subscribed_in_redis(listening)
+        leaving, staying = await layer.new_channel(), await layer.new_channel()
+        for channel in (leaving, staying):
+            await layer.group_add("layer-test", channel)
+        await layer.group_discard("layer-test", leaving)
+        await layer.group_send("layer-test", message("after"))
+        got = await asyncio.wait_for(layer.receive(staying), 5)
+        left_empty = await nothing_for(layer, leaving)
         await layer.flush()
-        return message, channel_subscribed, listening_subscribed
+        return got, left_empty
 
-    message, channel_subscribed, listening_subscribed = asyncio.run(scenario())
+    got, left_empty = asyncio.run(scenario())
 
-    assert message == {"type": "order.events", "events": ["one"]}
-    assert not channel_subscribed
-    # Another prefix is subscribed as the stock layer does it.
-    assert listening_subscribed
+    assert got == message("after")
+    assert left_empty
+
+
+def test_one_publish_carries_several_groups_messages_in_order():
+    layer = channel_layers.make_backend("default")
+    watcher = redis.Redis.from_url(settings.REDIS_URL).pubsub()
+    watcher.subscribe(GROUP_CHANNEL)
+    watcher.get_message(timeout=5)  # the subscription's confirmation
+
+    async def scenario():
+        first, second = await layer.new_channel(), await layer.new_channel()
+        await layer.group_add("layer-test-a", first)
+        await layer.group_add("layer-test-b", second)
+        await layer.group_add("layer-test-b", first)
+        await layer.group_send_many([(f"layer-test-{x}", message(x)) for x in "abc"])
+        got_first = [await asyncio.wait_for(layer.receive(first), 5) for _ in range(2)]
+        got_second = await asyncio.wait_for(layer.receive(second), 5)
+        await layer.flush()
+        return got_first, got_second
+
+    got_first, got_second = asyncio.run(scenario())
+    published = []
+    while (sent := watcher.get_message(timeout=0.5)) is not None:
+        published.append(layer.deserialize(sent["data"]))
+    watcher.close()
+
+    assert got_first == [message("a"), message("b")]
+    assert got_second == message("b")
+    sends = [entry["sends"] for entry in published if "sends" in entry]
+    assert sends == [[[f"layer-test-{x}", message(x)] for x in "abc"]]
+
+
+def test_a_channel_with_another_prefix_is_subscribed_in_redis_and_gets_sends_by_name():
+    layer = channel_layers.make_backend("default")
+
+    async def scenario():
+        named = await layer.new_channel(prefix="named.")
+        receiving = asyncio.ensure_future(layer.receive(named))
+        # Redis takes a SUBSCRIBE asynchronously: send until it arrives.
+        for _ in range(50):
+            await layer.send(named, message("direct"))
+            done, _ = await asyncio.wait([receiving], timeout=0.1)
+            if done:
+                break
+        got = receiving.result()
+        subscribed = named.encode() in redis_channels()
+        await layer.flush()
+        return got, subscribed
+
+    got, subscribed = asyncio.run(scenario())
+
+    assert got == message("direct")
+    assert subscribed

@@ -1,19 +1,20 @@
-"""A socket that subscribes to its order misses no status, even one published
-before Redis has taken its subscription: pub/sub SUBSCRIBE does not wait for
-the server, so the consumer reads its snapshot only once a marker it sent
-itself through the order's group has come back (or, failing that, after a
-while). Real Redis, the real channel layer, the consumer in this process."""
+"""A socket that follows its order misses no status and repeats none: it
+joins the order's group, whose messages reach it from then on
+(config/channel_layer.py), then reads its snapshot, and drops the messages
+the snapshot already shows. Real Redis, the real channel layer, the
+consumer in this process."""
 
 import asyncio
 from decimal import Decimal
 
 import pytest
 from asgiref.sync import SyncToAsync, sync_to_async
-from channels.layers import get_channel_layer
+from channels.db import database_sync_to_async
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 
 from orders import consumers, services
+from orders.broadcast import broadcaster
 from orders.models import OrderStatus
 from orders.routing import websocket_urlpatterns
 
@@ -44,9 +45,7 @@ async def _watch(order_id) -> WebsocketCommunicator:
     return communicator
 
 
-def test_the_marker_brings_the_snapshot_and_the_stream_follows(no_engine, monkeypatch):
-    # Longer than the test's deadline: only the marker can bring the snapshot in time.
-    monkeypatch.setattr(consumers, "SUBSCRIPTION_WAIT_SECONDS", 60)
+def test_the_snapshot_comes_at_once_and_the_stream_follows(no_engine):
     order = _place()
 
     async def scenario():
@@ -60,35 +59,46 @@ def test_the_marker_brings_the_snapshot_and_the_stream_follows(no_engine, monkey
     assert asyncio.run(scenario()) == (["pending"], ["routing"])
 
 
-def test_a_status_published_before_the_subscription_is_live_still_reaches_the_socket(no_engine, monkeypatch):
-    """Redis takes the subscription late (here: after the order moved, by
-    holding the layer's SUBSCRIBE back); the order's message reaches no one,
-    and neither does the marker. The socket still reports the status, from
-    the snapshot it reads when the marker is overdue."""
-    monkeypatch.setattr(consumers, "SUBSCRIPTION_WAIT_SECONDS", 1.0)
+def _move_while_the_snapshot_is_read(monkeypatch, order, *, read_first: bool) -> None:
+    """The order moves to `routing`, and its broadcast is out, while the
+    socket reads its snapshot: just before the read, or just after it."""
+    read = consumers._snapshot.func
+
+    def move():
+        services.order_transition(order=order, to=OrderStatus.ROUTING)
+        broadcaster.flush()
+
+    def snapshot_with_a_move(order_id):
+        if read_first:
+            found = read(order_id)
+            move()
+            return found
+        move()
+        return read(order_id)
+
+    monkeypatch.setattr(consumers, "_snapshot", database_sync_to_async(snapshot_with_a_move))
+
+
+@pytest.mark.parametrize("read_first", [False, True], ids=["moved-before-the-read", "moved-after-the-read"])
+def test_a_status_sent_while_the_snapshot_is_read_is_reported_once(no_engine, monkeypatch, read_first):
+    """Moved before the read, the snapshot shows `routing` and the message
+    that comes after it is dropped; moved after, the message brings it."""
     order = _place()
+    _move_while_the_snapshot_is_read(monkeypatch, order, read_first=read_first)
 
     async def scenario():
-        layer = get_channel_layer()
-        real_group_add, moved = layer.group_add, asyncio.Event()
-
-        async def late_group_add(group, channel):
-            async def when_moved():
-                await moved.wait()
-                await real_group_add(group, channel)
-
-            asyncio.ensure_future(when_moved())
-
-        monkeypatch.setattr(layer, "group_add", late_group_add)
         communicator = await _watch(order.id)
-        await sync_to_async(services.order_transition)(order=order, to=OrderStatus.ROUTING)
-        await asyncio.sleep(0.3)  # the broadcast goes out while no one listens
-        moved.set()
-        seen = await _statuses_until(communicator, "routing", timeout=10)
+        first = await communicator.receive_json_from(timeout=10)
+        await sync_to_async(services.order_transition)(order=order, to=OrderStatus.BUILDING)
+        seen = [entry["status"] for entry in first["history"]]
+        seen += await _statuses_until(communicator, "building", timeout=10)
         await communicator.disconnect()
-        return seen
+        return first["status"], seen
 
-    assert asyncio.run(scenario()) == ["pending", "routing"]
+    snapshot_status, seen = asyncio.run(scenario())
+
+    assert snapshot_status == ("pending" if read_first else "routing")
+    assert seen == ["pending", "routing", "building"]
 
 
 def test_a_socket_goes_to_a_thread_only_for_its_snapshot(no_engine, monkeypatch):
