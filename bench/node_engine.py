@@ -18,9 +18,10 @@ DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/bench_node"
 
 def recreate_database(url: str, *, show) -> None:
     """DROP and CREATE the database the URL names, through the server's `postgres` database."""
+    import dj_database_url
     import psycopg
 
-    name = url.rsplit("/", 1)[1].split("?", 1)[0]
+    name = dj_database_url.parse(url)["NAME"]
     admin = url.rsplit("/", 1)[0] + "/postgres"
     show(["psql", admin, "-c", f'DROP DATABASE IF EXISTS "{name}"', "-c", f'CREATE DATABASE "{name}"'])
     with psycopg.connect(admin, autocommit=True) as connection:
