@@ -20,6 +20,13 @@ channel. The price is that every web process reads every group message, also
 those for groups it has no member of: one message per order per write
 (BENCHMARKS.md measures it). Every group is on the first host of `hosts`.
 
+Groups named in `wide_groups` (the all-orders feed, which hears every
+write) each have a channel of their own, `<group channel>.<group>`, which a
+process subscribes to (with its probe) while it has a member of the group,
+and leaves when the last one goes. Most processes have no dashboard open;
+they would otherwise read every order's messages twice, and every
+placement's once more.
+
 A consumer's own channel is a queue in its process, with no Redis
 subscription: nothing here sends to a consumer by name. A channel with
 another prefix, or a send() to one, is subscribed as the stock layer does.
@@ -55,16 +62,28 @@ class GroupChannelLayer(RedisPubSubChannelLayer):
             return layer
 
     async def group_send_many(self, sends) -> None:
-        """Send each (group, message), in order, in one PUBLISH."""
+        """Send each (group, message), in order, one PUBLISH per group channel,
+        in one round trip."""
         await self._get_layer().group_send_many(sends)
 
 
 class _Shard(RedisSingleShardConnection):
+    async def publish_many(self, publishes: list[tuple[str, bytes]]) -> None:
+        if len(publishes) == 1:
+            await self.publish(*publishes[0])
+            return
+        async with self._lock:
+            self._ensure_redis()
+            async with self._redis.pipeline(transaction=False) as pipeline:
+                for channel, data in publishes:
+                    pipeline.publish(channel, data)
+                await pipeline.execute()
+
     def _receive_message(self, message):
         if message is None:
             return
-        if message["channel"] == self.channel_layer.group_channel_bytes:
-            self.channel_layer.deliver(message["data"])
+        if message["channel"] in self.channel_layer.listening:
+            self.channel_layer.deliver(message["channel"], message["data"])
             return
         # A channel subscribed by name: its queue holds messages, not bytes.
         name = message["channel"].decode()
@@ -74,7 +93,7 @@ class _Shard(RedisSingleShardConnection):
 
 
 class GroupChannelLoopLayer(RedisPubSubLoopLayer):
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, wide_groups=(), **kwargs):
         super().__init__(*args, **kwargs)
         self._shards = [_Shard(shard.host, self) for shard in self._shards]
         # Pub/sub channels are server-wide, not per database: naming the
@@ -83,8 +102,9 @@ class GroupChannelLoopLayer(RedisPubSubLoopLayer):
         address = self._group_shard.host.get("address", "")
         database = parse_url(address).get("db", 0) if "://" in address else 0
         self.group_channel = f"{self.prefix}__groups__.db{database}"
-        self.group_channel_bytes = self.group_channel.encode()
-        self._listening: asyncio.Future | None = None
+        self.wide_groups = frozenset(wide_groups)
+        # Group channel (as Redis names it in messages) -> subscribed when done.
+        self.listening: dict[bytes, asyncio.Future] = {}
         self._probe = uuid.uuid4().hex
 
     @property
@@ -115,33 +135,40 @@ class GroupChannelLoopLayer(RedisPubSubLoopLayer):
 
     # --- groups ---------------------------------------------------------------
 
-    async def _listen(self) -> None:
-        """Subscribe to the group channel, once, and return when Redis has
-        taken the subscription: when a probe sent through it came back."""
-        if self._listening is None or (self._listening.done() and self._listening.exception()):
-            self._listening = asyncio.get_running_loop().create_future()
-            asyncio.ensure_future(self._subscribe_and_probe(self._listening))
-        await asyncio.shield(self._listening)
+    def channel_of(self, group: str) -> str:
+        """The Redis channel a group's messages go through."""
+        return f"{self.group_channel}.{group}" if group in self.wide_groups else self.group_channel
 
-    async def _subscribe_and_probe(self, listening: asyncio.Future) -> None:
+    async def _listen(self, channel: str) -> None:
+        """Subscribe to a group channel, once, and return when Redis has
+        taken the subscription: when a probe sent through it came back."""
+        key = channel.encode()
+        listening = self.listening.get(key)
+        if listening is None or (listening.done() and listening.exception()):
+            listening = self.listening[key] = asyncio.get_running_loop().create_future()
+            asyncio.ensure_future(self._subscribe_and_probe(channel, listening))
+        await asyncio.shield(listening)
+
+    async def _subscribe_and_probe(self, channel: str, listening: asyncio.Future) -> None:
         try:
-            await self._group_shard.subscribe(self.group_channel)
+            await self._group_shard.subscribe(channel)
             probe = self.channel_layer.serialize({"probe": self._probe})
             deadline = asyncio.get_running_loop().time() + LISTEN_TIMEOUT_SECONDS
             while not listening.done():
                 if asyncio.get_running_loop().time() > deadline:
-                    raise TimeoutError(f"no reply through {self.group_channel} from Redis")
-                await self._group_shard.publish(self.group_channel, probe)
+                    raise TimeoutError(f"no reply through {channel} from Redis")
+                await self._group_shard.publish(channel, probe)
                 await asyncio.wait([listening], timeout=PROBE_INTERVAL_SECONDS)
         except Exception as exc:
             if not listening.done():
                 listening.set_exception(exc)
 
-    def deliver(self, data: bytes) -> None:
+    def deliver(self, channel: bytes, data: bytes) -> None:
         message = self.channel_layer.deserialize(data)
         if "probe" in message:
-            if message["probe"] == self._probe and self._listening and not self._listening.done():
-                self._listening.set_result(None)
+            listening = self.listening.get(channel)
+            if message["probe"] == self._probe and listening is not None and not listening.done():
+                listening.set_result(None)
             return
         for group, payload in message["sends"]:
             # Every member gets the same dict: consumers only read messages.
@@ -153,23 +180,35 @@ class GroupChannelLoopLayer(RedisPubSubLoopLayer):
     async def group_add(self, group, channel):
         if channel not in self.channels:
             raise RuntimeError(f"group_add({group!r}, {channel!r}): the channel is not in this process")
-        await self._listen()
+        await self._listen(self.channel_of(group))
         self.groups.setdefault(group, set()).add(channel)
 
     async def group_discard(self, group, channel):
         members = self.groups.get(group)
-        if members is not None:
-            members.discard(channel)
-            if not members:
-                del self.groups[group]
+        if members is None:
+            return
+        members.discard(channel)
+        if members:
+            return
+        del self.groups[group]
+        if group in self.wide_groups:
+            # Forgotten before the UNSUBSCRIBE is sent: a group_add() from
+            # now on subscribes and probes again, behind it on the shard's lock.
+            wide_channel = self.channel_of(group)
+            self.listening.pop(wide_channel.encode(), None)
+            await self._group_shard.unsubscribe(wide_channel)
 
     async def group_send(self, group, message):
         await self.group_send_many([(group, message)])
 
     async def group_send_many(self, sends):
-        data = self.channel_layer.serialize({"sends": [[group, message] for group, message in sends]})
-        await self._group_shard.publish(self.group_channel, data)
+        by_channel: dict[str, list] = {}
+        for group, message in sends:
+            by_channel.setdefault(self.channel_of(group), []).append([group, message])
+        await self._group_shard.publish_many(
+            [(channel, self.channel_layer.serialize({"sends": each})) for channel, each in by_channel.items()]
+        )
 
     async def flush(self):
-        self._listening = None
+        self.listening = {}
         await super().flush()

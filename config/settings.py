@@ -127,6 +127,9 @@ CHANNEL_LAYERS = {
             # redis-py 8 defaults to a 5 s socket timeout, which kills idle
             # subscribers blocked on a read (channels_redis issue 422).
             "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
+            # The all-orders feed (orders.broadcast.ALL_ORDERS_GROUP) hears
+            # every write: only processes with a dashboard open read it.
+            "wide_groups": ["orders.all"],
         },
     }
 }

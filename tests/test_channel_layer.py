@@ -122,3 +122,64 @@ def test_a_channel_with_another_prefix_is_subscribed_in_redis_and_gets_sends_by_
 
     assert got == message("direct")
     assert subscribed
+
+
+WIDE_GROUP = "orders.all"  # settings.CHANNEL_LAYERS' wide_groups
+
+
+def test_a_wide_group_has_its_own_redis_channel_only_while_this_process_has_a_member():
+    layer = channel_layers.make_backend("default")
+    wide_channel = f"{GROUP_CHANNEL}.{WIDE_GROUP}".encode()
+
+    async def scenario():
+        watcher, feed = await layer.new_channel(), await layer.new_channel()
+        await layer.group_add("layer-test", watcher)
+        before = redis_channels()
+        await layer.group_add(WIDE_GROUP, feed)
+        # No retry: group_add() returned, so the feed's messages reach it.
+        await layer.group_send(WIDE_GROUP, message("feed"))
+        got = await asyncio.wait_for(layer.receive(feed), 5)
+        during = redis_channels()
+        await layer.group_discard(WIDE_GROUP, feed)
+        after = redis_channels()
+        # Back again: subscribed and probed anew.
+        await layer.group_add(WIDE_GROUP, feed)
+        await layer.group_send(WIDE_GROUP, message("again"))
+        got_again = await asyncio.wait_for(layer.receive(feed), 5)
+        await layer.flush()
+        return before, got, during, after, got_again
+
+    before, got, during, after, got_again = asyncio.run(scenario())
+
+    assert wide_channel not in before and GROUP_CHANNEL.encode() in before
+    assert got == message("feed") and wide_channel in during
+    assert wide_channel not in after and GROUP_CHANNEL.encode() in after
+    assert got_again == message("again")
+
+
+def test_a_write_to_an_order_and_the_feed_reaches_each_through_its_own_channel():
+    sender, listener = channel_layers.make_backend("default"), channel_layers.make_backend("default")
+    watcher = redis.Redis.from_url(settings.REDIS_URL).pubsub()
+    watcher.subscribe(GROUP_CHANNEL)
+    watcher.get_message(timeout=5)
+
+    async def scenario():
+        follower, feed = await listener.new_channel(), await listener.new_channel()
+        await listener.group_add("layer-test", follower)
+        await listener.group_add(WIDE_GROUP, feed)
+        await sender.group_send_many([("layer-test", message("order")), (WIDE_GROUP, message("feed"))])
+        got = [await asyncio.wait_for(listener.receive(channel), 5) for channel in (follower, feed)]
+        await sender.flush()
+        await listener.flush()
+        return got
+
+    got = asyncio.run(scenario())
+    published = []
+    while (sent := watcher.get_message(timeout=0.5)) is not None:
+        published.append(sender.deserialize(sent["data"]))
+    watcher.close()
+
+    assert got == [message("order"), message("feed")]
+    # A process with no dashboard open, reading only the shared channel,
+    # never sees the feed's copy.
+    assert [entry["sends"] for entry in published if "sends" in entry] == [[["layer-test", message("order")]]]
