@@ -12,6 +12,27 @@ import asyncio
 import uvloop
 
 
+def _qualified_name(function, *args, **kwargs) -> str:
+    return getattr(function, "__qualname__", "?")
+
+
+def _as_is(value, *args, **kwargs):
+    return value
+
+
+def plain_autobahn_debug_arguments() -> None:
+    """autobahn logs every WebSocket read and write at debug level, and
+    builds those lines' arguments first, debug or not: each name and value
+    coloured by click for a terminal (2.4 % of a web process at saturation).
+    Here they are the method's name and the value as they are: cheap when
+    the line is dropped, and no terminal escapes in JSON logs when it isn't."""
+    from autobahn.twisted import websocket as twisted_websocket
+    from autobahn.websocket import protocol
+
+    for module in (twisted_websocket, protocol):
+        module.hltype, module.hlval = _qualified_name, _as_is
+
+
 def use_uvloop() -> None:
     """Must run before daphne.server is imported: it makes its loop then.
     (Event loop policies are deprecated from Python 3.14, where this would
@@ -22,6 +43,8 @@ def use_uvloop() -> None:
 if __name__ == "__main__":
     use_uvloop()
 
+    # After daphne.server (imported by daphne.cli) has installed its reactor.
     from daphne.cli import CommandLineInterface
 
+    plain_autobahn_debug_arguments()
     CommandLineInterface.entrypoint()

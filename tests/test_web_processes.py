@@ -93,3 +93,24 @@ def test_the_web_entry_point_chooses_uvloop_before_daphne_makes_its_loop():
     )
     run = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr[-2000:]
+
+
+def test_the_web_entry_point_leaves_autobahn_debug_arguments_plain():
+    """autobahn builds its debug lines' arguments on every frame, coloured
+    for a terminal; the entry point makes them plain (config.server)."""
+    probe = (
+        "import runpy, sys\n"
+        "sys.argv = ['config.server', '--help']\n"
+        "try:\n"
+        "    runpy.run_module('config.server', run_name='__main__')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "from autobahn.twisted import websocket\n"
+        "from autobahn.websocket import protocol\n"
+        "for module in (websocket, protocol):\n"
+        "    name = module.hltype(protocol.WebSocketProtocol.sendData)\n"
+        "    assert name == 'WebSocketProtocol.sendData', repr(name)\n"
+        "    assert module.hlval(42) == 42\n"
+    )
+    run = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr[-2000:]
