@@ -11,7 +11,8 @@ stream) had to send itself a marker through the group and wait for it.
 
 Here a group send is one PUBLISH on the layer's one group channel,
 `<prefix>__groups__.db<N>`, naming the group; a list of sends can go as one PUBLISH
-(`group_send_many`). Each process's layer subscribes to that channel when its
+(`group_send_many`, or `group_send_many_sync` from synchronous code, on
+the caller's thread with a plain Redis client). Each process's layer subscribes to that channel when its
 first consumer joins a group, and sends a probe through it until the probe
 comes back, once; from then on it hands every group message to its own
 members of that group. So joining and leaving a group cost no Redis command,
@@ -33,23 +34,41 @@ another prefix, or a send() to one, is subscribed as the stock layer does.
 """
 
 import asyncio
+import os
+import threading
 import uuid
 
+import redis
 from channels_redis.pubsub import (
     RedisPubSubChannelLayer,
     RedisPubSubLoopLayer,
     RedisSingleShardConnection,
 )
-from channels_redis.utils import _wrap_close
+from channels_redis.utils import _wrap_close, decode_hosts
 from redis.connection import parse_url
 
 CONSUMER_PREFIX = "specific."
 # How long a layer tries to see its probe come back before group_add() fails.
 LISTEN_TIMEOUT_SECONDS = 5.0
 PROBE_INTERVAL_SECONDS = 0.1
+# How long a synchronous group send waits for Redis before it gives up.
+SYNC_SEND_TIMEOUT_SECONDS = 1.0
 
 
 class GroupChannelLayer(RedisPubSubChannelLayer):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.group_host = decode_hosts(kwargs.get("hosts"))[0]
+        # Pub/sub channels are server-wide, not per database: naming the
+        # database keeps an engine's groups apart from another's (the tests',
+        # the bench's) on the same Redis, as their queues and data are.
+        address = self.group_host.get("address", "")
+        database = parse_url(address).get("db", 0) if "://" in address else 0
+        self.group_channel = f"{kwargs.get('prefix', 'asgi')}__groups__.db{database}"
+        self.wide_groups = frozenset(kwargs.get("wide_groups", ()))
+        self._sync_client: tuple[int, redis.Redis] | None = None
+        self._making_sync_client = threading.Lock()
+
     def _get_layer(self):
         # The stock _get_layer(), with this module's loop layer.
         loop = asyncio.get_running_loop()
@@ -61,10 +80,49 @@ class GroupChannelLayer(RedisPubSubChannelLayer):
             _wrap_close(self, loop)
             return layer
 
+    def channel_of(self, group: str) -> str:
+        """The Redis channel a group's messages go through."""
+        return f"{self.group_channel}.{group}" if group in self.wide_groups else self.group_channel
+
+    def group_publishes(self, sends) -> list[tuple[str, bytes]]:
+        """The PUBLISHes (channel, data) that send each (group, message), in
+        order: one per group channel."""
+        by_channel: dict[str, list] = {}
+        for group, message in sends:
+            by_channel.setdefault(self.channel_of(group), []).append([group, message])
+        return [(channel, self.serialize({"sends": each})) for channel, each in by_channel.items()]
+
     async def group_send_many(self, sends) -> None:
-        """Send each (group, message), in order, one PUBLISH per group channel,
-        in one round trip."""
+        """Send each (group, message), in order, in one round trip."""
         await self._get_layer().group_send_many(sends)
+
+    def group_send_many_sync(self, sends) -> None:
+        """group_send_many() for synchronous code (a job, a request's
+        thread), on the calling thread: its PUBLISHes in one pipeline on a
+        plain Redis client, with no event loop or thread in between. Raises
+        redis.RedisError, after SYNC_SEND_TIMEOUT_SECONDS if Redis hangs."""
+        pipeline = self._client().pipeline(transaction=False)
+        for channel, data in self.group_publishes(sends):
+            pipeline.publish(channel, data)
+        pipeline.execute()
+
+    def _client(self) -> redis.Redis:
+        # One per process (its pool is thread-safe), made anew in a forked child.
+        made = self._sync_client
+        if made is None or made[0] != os.getpid():
+            with self._making_sync_client:
+                made = self._sync_client
+                if made is None or made[0] != os.getpid():
+                    options = {key: value for key, value in self.group_host.items() if key != "address"}
+                    options.update(
+                        socket_timeout=SYNC_SEND_TIMEOUT_SECONDS,
+                        socket_connect_timeout=SYNC_SEND_TIMEOUT_SECONDS,
+                    )
+                    made = self._sync_client = (
+                        os.getpid(),
+                        redis.Redis.from_url(self.group_host["address"], **options),
+                    )
+        return made[1]
 
 
 class _Shard(RedisSingleShardConnection):
@@ -93,16 +151,9 @@ class _Shard(RedisSingleShardConnection):
 
 
 class GroupChannelLoopLayer(RedisPubSubLoopLayer):
-    def __init__(self, *args, wide_groups=(), **kwargs):
+    def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._shards = [_Shard(shard.host, self) for shard in self._shards]
-        # Pub/sub channels are server-wide, not per database: naming the
-        # database keeps an engine's groups apart from another's (the tests',
-        # the bench's) on the same Redis, as their queues and data are.
-        address = self._group_shard.host.get("address", "")
-        database = parse_url(address).get("db", 0) if "://" in address else 0
-        self.group_channel = f"{self.prefix}__groups__.db{database}"
-        self.wide_groups = frozenset(wide_groups)
         # Group channel (as Redis names it in messages) -> subscribed when done.
         self.listening: dict[bytes, asyncio.Future] = {}
         self._probe = uuid.uuid4().hex
@@ -136,8 +187,7 @@ class GroupChannelLoopLayer(RedisPubSubLoopLayer):
     # --- groups ---------------------------------------------------------------
 
     def channel_of(self, group: str) -> str:
-        """The Redis channel a group's messages go through."""
-        return f"{self.group_channel}.{group}" if group in self.wide_groups else self.group_channel
+        return self.channel_layer.channel_of(group)
 
     async def _listen(self, channel: str) -> None:
         """Subscribe to a group channel, once, and return when Redis has
@@ -191,7 +241,7 @@ class GroupChannelLoopLayer(RedisPubSubLoopLayer):
         if members:
             return
         del self.groups[group]
-        if group in self.wide_groups:
+        if group in self.channel_layer.wide_groups:
             # Forgotten before the UNSUBSCRIBE is sent: a group_add() from
             # now on subscribes and probes again, behind it on the shard's lock.
             wide_channel = self.channel_of(group)
@@ -202,12 +252,7 @@ class GroupChannelLoopLayer(RedisPubSubLoopLayer):
         await self.group_send_many([(group, message)])
 
     async def group_send_many(self, sends):
-        by_channel: dict[str, list] = {}
-        for group, message in sends:
-            by_channel.setdefault(self.channel_of(group), []).append([group, message])
-        await self._group_shard.publish_many(
-            [(channel, self.channel_layer.serialize({"sends": each})) for channel, each in by_channel.items()]
-        )
+        await self._group_shard.publish_many(self.channel_layer.group_publishes(sends))
 
     async def flush(self):
         self.listening = {}

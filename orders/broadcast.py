@@ -6,23 +6,27 @@ order in one transaction sends one message with three), and one message to
 the all-orders feed for the whole write. Consumers unpack them.
 
 A worker must not pay `async_to_sync(group_send)` per event: each call spins a
-new thread, event loop and Redis connection (about 3.5 ms). Instead each
-process keeps one event loop in a background thread with its own channel
-layer, and one task that sends events in the order they were published, so a
-subscriber sees an order's statuses in sequence. Sends are at-most-once, as
-group sends are anyway; clients resync from the snapshot or REST.
+new thread, event loop and Redis connection (about 3.5 ms). Nor does it need
+an event loop at all: the committing thread sends the write's messages
+itself, as PUBLISHes in one pipeline on its process's Redis client
+(config.channel_layer: `group_send_many_sync`), one round trip. An order's
+statuses go out in order because each write is sent before anything it sets
+going (the next job, the admission of a new order) can write again. A
+request that should not wait for Redis (a placement) hands its broadcast
+to its process's broadcast thread instead. Sends are at-most-once, as group
+sends are anyway; clients resync from the snapshot or REST.
 """
 
-import asyncio
-import concurrent.futures
 import logging
 import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
+from channels import DEFAULT_CHANNEL_LAYER
 from channels.layers import channel_layers
 from django.db import transaction
+from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
 
@@ -33,79 +37,47 @@ def order_group(order_id) -> str:
     return f"order.{order_id}"
 
 
-class _Broadcaster:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._pid = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._outbox: asyncio.Queue | None = None
-        self._layer = None
-        self._after_sends: ThreadPoolExecutor | None = None
+def publish(sends: list[tuple[str, dict]]) -> None:
+    """Send each (group, message), in order, now, on this thread. A failure
+    is logged, not raised: the write it reports is committed whatever Redis
+    does, and subscribers catch up from the snapshot."""
+    try:
+        channel_layers[DEFAULT_CHANNEL_LAYER].group_send_many_sync(sends)
+    except RedisError as exc:
+        log.warning("broadcast to %s failed (%s)", ", ".join(group for group, _ in sends), exc)
+    except Exception:
+        log.exception("broadcast to %s failed", ", ".join(group for group, _ in sends))
 
-    def _ensure_started(self) -> None:
-        # A forked child inherits the attributes but not the thread: start anew.
-        if self._pid == os.getpid():
-            return
-        with self._lock:
-            if self._pid == os.getpid():
-                return
-            ready = threading.Event()
-            self._loop = asyncio.new_event_loop()
-            # One thread, so callbacks run in the order their sends went out.
-            self._after_sends = ThreadPoolExecutor(max_workers=1, thread_name_prefix="after-broadcast")
-            thread = threading.Thread(target=self._run, args=(ready,), name="broadcast", daemon=True)
-            thread.start()
-            ready.wait()
-            self._pid = os.getpid()
 
-    def _run(self, ready: threading.Event) -> None:
-        asyncio.set_event_loop(self._loop)
-        # Its own layer instance: channels_redis pools belong to the loop that
-        # made them, and daphne's consumers use the shared one on their loop.
-        self._layer = channel_layers.make_backend("default")
-        self._outbox = asyncio.Queue()
-        self._loop.create_task(self._drain())
-        ready.set()
-        self._loop.run_forever()
+_background: dict = {}
+_starting = threading.Lock()
 
-    async def _drain(self) -> None:
-        while True:
-            sends, sent, after = await self._outbox.get()
-            try:
-                # One PUBLISH for the write's messages (config/channel_layer.py).
-                await self._layer.group_send_many(sends)
-            except Exception:
-                log.exception("broadcast to %s failed", ", ".join(group for group, _ in sends))
-            sent.set_result(None)
-            if after:
-                try:
-                    self._after_sends.submit(_call_each, after)
-                except RuntimeError:  # the interpreter is shutting down
-                    log.warning("dropped %d callbacks after a broadcast at shutdown", len(after))
-            self._outbox.task_done()
 
-    def publish(
-        self, sends: list[tuple[str, dict]], *, after: Sequence[Callable[[], None]] = ()
-    ) -> concurrent.futures.Future:
-        """Send each (group, message), in order, from this process's loop; the
-        future is done once they are out. `after` is called then, on the
-        broadcaster's after-send thread (one, so in order), so that the
-        publishing thread need not wait. Nothing bounds that wait: a send
-        that hangs holds back the callbacks behind it (the clock's periodic
-        admission covers a placement's)."""
-        self._ensure_started()
-        sent = concurrent.futures.Future()
-        self._loop.call_soon_threadsafe(self._outbox.put_nowait, (sends, sent, tuple(after)))
-        return sent
+def _broadcast_thread() -> ThreadPoolExecutor:
+    """This process's broadcast thread: one, so what is handed to it goes
+    out in the order it was handed over. Made anew in a forked child."""
+    if _background.get("pid") != os.getpid():
+        with _starting:
+            if _background.get("pid") != os.getpid():
+                _background.update(
+                    pid=os.getpid(),
+                    thread=ThreadPoolExecutor(max_workers=1, thread_name_prefix="broadcast"),
+                )
+    return _background["thread"]
 
-    def flush(self, timeout: float = 5.0) -> None:
-        """Wait until everything published so far has been sent, and its
-        `after` callbacks have run (tests, shutdown)."""
-        if self._pid != os.getpid():
-            return
-        future = asyncio.run_coroutine_threadsafe(self._outbox.join(), self._loop)
-        future.result(timeout)
-        self._after_sends.submit(lambda: None).result(timeout)
+
+def _hand_over(work: Callable[[], None]) -> None:
+    try:
+        _broadcast_thread().submit(work)
+    except RuntimeError:  # the interpreter is shutting down
+        log.warning("dropped a broadcast at shutdown")
+
+
+def flush(timeout: float = 5.0) -> None:
+    """Wait until what was handed to the broadcast thread so far is done
+    (tests, shutdown)."""
+    if _background.get("pid") == os.getpid():
+        _background["thread"].submit(lambda: None).result(timeout)
 
 
 def _call_each(callbacks: Sequence[Callable[[], None]]) -> None:
@@ -116,15 +88,8 @@ def _call_each(callbacks: Sequence[Callable[[], None]]) -> None:
             log.exception("a callback after a broadcast failed")
 
 
-broadcaster = _Broadcaster()
-
-
 def events_message(events: list[dict]) -> dict:
     return {"type": "order.events", "events": events}
-
-
-# How long `then` callbacks wait for the broadcast before they run anyway.
-THEN_WAIT_SECONDS = 1.0
 
 
 def send_moves_on_commit(
@@ -139,20 +104,24 @@ def send_moves_on_commit(
     messages are out: what it sets going (a worker admitting a new order)
     cannot broadcast before them, so the feed keeps each order's statuses in
     order even when another process writes the next one. `after` is for
-    the same, without holding up the committing thread (a request's): it
-    runs on the broadcaster's after-send thread, so it must need no database."""
+    the same, without holding up the committing thread (a request's): with
+    it, the messages and then `after` go out on the broadcast thread, so
+    `after` must need no database."""
     sends = [(order_group(move.order.id), events_message(move.messages)) for move in moves if not move.new]
     sends.append((ALL_ORDERS_GROUP, events_message([m for move in moves for m in move.messages])))
 
+    def publish_then_after() -> None:
+        publish(sends)
+        _call_each(after)
+
     def broadcast() -> None:
-        sent = broadcaster.publish(sends, after=after)
-        if not then:
+        if after and not then:
+            _hand_over(publish_then_after)
             return
-        try:
-            sent.result(THEN_WAIT_SECONDS)
-        except concurrent.futures.TimeoutError:
-            log.warning("broadcast still pending after %.1fs; going on", THEN_WAIT_SECONDS)
+        publish(sends)
         for callback in then:
             callback()
+        if after:
+            _hand_over(lambda: _call_each(after))
 
     transaction.on_commit(broadcast)

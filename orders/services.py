@@ -160,10 +160,10 @@ class Batch:
     def then(self, callback, *, wait: bool = True) -> None:
         """Call `callback` once the batch has committed and its statuses are
         out on the channel layer (orders.broadcast.send_moves_on_commit): on
-        the committing thread, which waits for them; or, with `wait=False`,
-        on the broadcaster's after-send thread, and the committing thread goes
-        on at once (for a request, which should not wait; Redis work only). A
-        job waits: while it does, its broadcast thread has the GIL to itself."""
+        the committing thread, which sends them; or, with `wait=False`, on
+        the process's broadcast thread, which sends them then, and the
+        committing thread goes on at once (for a request, which should not
+        wait for Redis; Redis work only)."""
         (self._then if wait else self._after).append(callback)
 
     def claim(self, move: Move) -> bool:

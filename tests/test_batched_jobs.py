@@ -10,8 +10,7 @@ import pytest
 from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 
-from orders import jobs, services
-from orders.broadcast import broadcaster
+from orders import broadcast, jobs, services
 from orders.models import Order, OrderEvent
 from routing.models import Pool
 
@@ -147,7 +146,7 @@ def test_the_wait_after_a_round_is_not_ended_by_orders_that_round_admitted(
     settings.ORDER_CONCURRENCY = 10
     for _ in range(3):
         place()
-    broadcaster.flush()  # placements ask for admission once their `pending` is out
+    broadcast.flush()  # placements ask for admission once their `pending` is out
     assert services.dispatch.redis().llen(services.ORDERS_PLACED) == 1  # the wake-up is there
 
     assert jobs.admit_orders(linger=0.2) == 3
@@ -267,7 +266,7 @@ def test_an_admission_job_that_fails_takes_its_request_down(market, no_engine, s
     settings.MOCK_QUOTE_LATENCY_MS = (0, 0)
     redis = services.dispatch.redis()
     place()
-    broadcaster.flush()  # the placement's admission request is made once its `pending` is out
+    broadcast.flush()  # the placement's admission request is made once its `pending` is out
     assert redis.get(services.ADMISSION_REQUESTED) == b"queued"
 
     def database_gone(**kwargs):
@@ -296,7 +295,7 @@ def test_a_job_out_of_time_with_no_free_slot_leaves_the_request_to_the_settlemen
     jobs.admit_orders(linger=0)  # the one slot is taken: submitted, settling in a millisecond
     redis.delete(services.ADMISSION_REQUESTED)  # (that job left it for the slot)
     place()
-    broadcaster.flush()
+    broadcast.flush()
     assert redis.get(services.ADMISSION_REQUESTED) == b"queued"
     monkeypatch.setattr(jobs, "ADMISSION_RUN_SECONDS", 0)
     queued = []
@@ -318,7 +317,7 @@ def test_the_clocks_look_queues_a_job_for_a_free_slot_that_no_settlement_answere
     settings.MOCK_QUOTE_LATENCY_MS = (0, 0)
     redis = services.dispatch.redis()
     order = place()
-    broadcaster.flush()
+    broadcast.flush()
     redis.set(services.ADMISSION_REQUESTED, "slot", ex=10)  # and every slot free
     jobs_before = services.dispatch.queue().count
 

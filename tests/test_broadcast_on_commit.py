@@ -1,14 +1,15 @@
 """Status changes are broadcast only once their transaction commits."""
 
 import asyncio
+import threading
 from decimal import Decimal
 
 import pytest
 from channels.layers import channel_layers
 from django.db import transaction
 
-from orders import jobs, services
-from orders.broadcast import ALL_ORDERS_GROUP, broadcaster
+from orders import broadcast, jobs, services
+from orders.broadcast import ALL_ORDERS_GROUP
 from orders.models import Order, OrderStatus
 
 
@@ -55,7 +56,6 @@ def test_a_rolled_back_transition_broadcasts_nothing(subscriber):
         assert services.order_transition(order=order, to=OrderStatus.ROUTING)
         raise RuntimeError("the job failed after the transition")
 
-    broadcaster.flush()
     assert subscriber.next_event(timeout=0.5) is None
     assert Order.objects.get(pk=order.pk).status == OrderStatus.PENDING
     assert not Order.objects.get(pk=order.pk).events.exists()
@@ -102,46 +102,45 @@ def test_statuses_never_move_backwards_or_leave_a_terminal_state():
 
 
 @pytest.fixture
-def late_broadcasts(monkeypatch) -> list:
-    """This process's broadcast thread sends 200 ms late, as in a busy process
-    (it waits for the GIL behind the request or job threads). Returns the
-    list it records each send in, as ("sent", group, statuses), once sent."""
+def broadcasts(monkeypatch) -> list:
+    """Records each broadcast as ("sent", group, statuses) once it is out."""
     happened = []
-    broadcaster._ensure_started()
-    layer = broadcaster._layer
-    send_many = layer.group_send_many
+    publish = broadcast.publish
 
-    async def late_send(sends):
-        await asyncio.sleep(0.2)
-        await send_many(sends)
+    def recorded(sends):
+        publish(sends)
         for group, message in sends:
             happened.append(("sent", group, [event["status"] for event in message["events"]]))
 
-    monkeypatch.setattr(layer, "group_send_many", late_send)
+    monkeypatch.setattr(broadcast, "publish", recorded)
     return happened
 
 
 def test_a_placement_wakes_admission_only_once_its_pending_is_out(
-    market, no_engine, subscriber, late_broadcasts, monkeypatch
+    market, no_engine, subscriber, broadcasts, monkeypatch
 ):
     """A worker woken at the commit could admit the order and broadcast
-    `routing` before this process's broadcast thread sent `pending`: the feed
-    would show an order's statuses out of order. Admission is requested once
-    `pending` is out, and the placement (a POST) does not wait for that."""
-    happened = late_broadcasts
+    `routing` before this process sent `pending`: the feed would show an
+    order's statuses out of order. Admission is requested once `pending` is
+    out, and the placement (a POST) does not wait for either."""
+    happened = broadcasts
     monkeypatch.setattr(services, "request_admission", lambda: happened.append(("admission requested",)))
+    redis_answers = threading.Event()  # until set, a broadcast waits as on a busy Redis
+    recorded = broadcast.publish
+    monkeypatch.setattr(broadcast, "publish", lambda sends: (redis_answers.wait(5), recorded(sends)))
 
     order, _ = services.order_place(amount=Decimal("0.05"), token_in="SOL", token_out="USDC")
 
     assert happened == [], "the placement waited for its broadcast"
-    broadcaster.flush()
+    redis_answers.set()
+    broadcast.flush()
     assert happened == [("sent", ALL_ORDERS_GROUP, ["pending"]), ("admission requested",)]
     event = subscriber.next_event(timeout=2)
     assert (event["orderId"], event["status"]) == (str(order.pk), "pending")
 
 
 def test_a_job_schedules_its_follow_ups_once_its_statuses_are_out(
-    market, no_engine, subscriber, late_broadcasts, monkeypatch, settings
+    market, no_engine, subscriber, broadcasts, monkeypatch, settings
 ):
     """A settlement timer can be due at once and run on another worker, which
     would broadcast `confirmed` before this worker's `submitted` had gone out."""
@@ -149,8 +148,8 @@ def test_a_job_schedules_its_follow_ups_once_its_statuses_are_out(
     settings.MOCK_SWAP_LATENCY_MS = (1, 1)
     monkeypatch.setattr(services, "request_admission", lambda: None)
     order, _ = services.order_place(amount=Decimal("0.05"), token_in="SOL", token_out="USDC")
-    happened = late_broadcasts
-    broadcaster.flush()
+    broadcast.flush()
+    happened = broadcasts
     happened.clear()  # the placement's own `pending`
     enqueue_at = jobs.dispatch.enqueue_at
     monkeypatch.setattr(
@@ -166,3 +165,20 @@ def test_a_job_schedules_its_follow_ups_once_its_statuses_are_out(
         ("sent", ALL_ORDERS_GROUP, statuses),
         ("timer", "advance_orders"),
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_broadcast_redis_refuses_is_logged_and_the_write_stands(subscriber, caplog, monkeypatch, settings):
+    """Redis gone: the committed status stays committed and the write's
+    caller goes on; the socket's snapshot will show it."""
+    layer = channel_layers["default"]
+    monkeypatch.setattr(layer, "group_host", {**layer.group_host, "address": "redis://127.0.0.1:1/0"})
+    monkeypatch.setattr(layer, "_sync_client", None)
+    order = _order()
+
+    with caplog.at_level("WARNING", logger="orders.broadcast"):
+        assert services.order_transition(order=order, to=OrderStatus.ROUTING)
+
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.ROUTING
+    assert any("broadcast to" in record.getMessage() for record in caplog.records)
+    assert subscriber.next_event(timeout=0.3) is None

@@ -14,7 +14,6 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 
 from orders import consumers, services
-from orders.broadcast import broadcaster
 from orders.models import OrderStatus
 from orders.routing import websocket_urlpatterns
 
@@ -66,7 +65,6 @@ def _move_while_the_snapshot_is_read(monkeypatch, order, *, read_first: bool) ->
 
     def move():
         services.order_transition(order=order, to=OrderStatus.ROUTING)
-        broadcaster.flush()
 
     def snapshot_with_a_move(order_id):
         if read_first:
