@@ -101,3 +101,19 @@ def test_the_smallest_valid_order_is_just_an_amount():
     order = Order.objects.get(pk=response.json()["orderId"])
     assert (order.token_in, order.token_out, order.slippage_bps, order.type) == ("SOL", "USDC", 50, "market")
     assert str(order.amount.normalize()) == "1E+2"
+
+
+def test_requests_validated_one_after_another_share_no_field_state():
+    """Each request's fields are copies of the declared ones, so what one
+    request's validation sets on them cannot leak into the next."""
+    from orders.api.validation import OrderRequestSerializer
+
+    refused = OrderRequestSerializer(data={"amount": "-1", "slippageBps": 20000})
+    assert not refused.is_valid()
+    accepted = OrderRequestSerializer(data={"amount": "1.5"})
+    assert accepted.is_valid(), accepted.errors
+
+    assert accepted.validated_data["slippageBps"] == 50
+    assert accepted.fields["amount"] is not refused.fields["amount"]
+    assert accepted.fields["amount"].parent is accepted
+    assert OrderRequestSerializer._declared_fields["amount"].parent is None
