@@ -78,33 +78,19 @@ def test_the_web_entry_point_chooses_uvloop_before_daphne_makes_its_loop():
     """daphne makes its event loop when daphne.server is imported: chosen
     later, uvloop would go unused without a word. This runs the entry point
     itself, with --help so that no server starts."""
-    probe = (
-        "import runpy, sys, uvloop\n"
-        "sys.argv = ['config.server', '--help']\n"
-        "try:\n"
-        "    runpy.run_module('config.server', run_name='__main__')\n"
-        "except SystemExit:\n"
-        "    pass\n"
-        "import daphne.server\n"
+    _after_the_web_entry_point(
+        "import daphne.server, uvloop\n"
         "from twisted.internet import reactor\n"
         "loop = daphne.server.twisted_loop\n"
         "assert isinstance(loop, uvloop.Loop), type(loop)\n"
         "assert reactor._asyncioEventloop is loop\n"
     )
-    run = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert run.returncode == 0, run.stderr[-2000:]
 
 
 def test_the_web_entry_point_leaves_autobahn_debug_arguments_plain():
     """autobahn builds its debug lines' arguments on every frame, coloured
     for a terminal; the entry point makes them plain (config.server)."""
-    probe = (
-        "import runpy, sys\n"
-        "sys.argv = ['config.server', '--help']\n"
-        "try:\n"
-        "    runpy.run_module('config.server', run_name='__main__')\n"
-        "except SystemExit:\n"
-        "    pass\n"
+    _after_the_web_entry_point(
         "from autobahn.twisted import websocket\n"
         "from autobahn.websocket import protocol\n"
         "for module in (websocket, protocol):\n"
@@ -112,5 +98,18 @@ def test_the_web_entry_point_leaves_autobahn_debug_arguments_plain():
         "    assert name == 'WebSocketProtocol.sendData', repr(name)\n"
         "    assert module.hlval(42) == 42\n"
     )
+
+
+def _after_the_web_entry_point(checks: str) -> None:
+    """Run `checks` in a fresh interpreter once config.server has run as
+    daphne's entry point, with --help so that no server starts."""
+    probe = (
+        "import runpy, sys\n"
+        "sys.argv = ['config.server', '--help']\n"
+        "try:\n"
+        "    runpy.run_module('config.server', run_name='__main__')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+    ) + checks
     run = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr[-2000:]
