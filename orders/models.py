@@ -36,6 +36,10 @@ LIFECYCLE = [
 ]
 TERMINAL_STATUSES = frozenset({OrderStatus.CONFIRMED, OrderStatus.FAILED, OrderStatus.CANCELLED})
 IN_FLIGHT_STATUSES = (OrderStatus.ROUTING, OrderStatus.BUILDING, OrderStatus.SUBMITTED)
+# Orders waiting for a slot: market orders, and limit and sniper orders whose trigger fired.
+READY = models.Q(status=OrderStatus.PENDING) | models.Q(
+    status=OrderStatus.WAITING, triggered_at__isnull=False
+)
 
 AMOUNT = {"max_digits": 40, "decimal_places": 18}
 
@@ -93,8 +97,13 @@ class Order(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [
-            # Admission takes the oldest pending orders; the sweeper scans by status.
+            # Lists and the sweeper read orders by status, newest or oldest first.
             models.Index(fields=["status", "created_at"], name="order_status_created"),
+            # Admission takes the oldest ready orders, of two statuses: one
+            # index holds just them, in that order. An order admitted leaves a
+            # dead entry behind until the table is vacuumed, which the first
+            # scan to meet it marks (config/postgresql).
+            models.Index(fields=["created_at"], condition=READY, name="order_ready"),
             # A pool update finds the limit orders its price crossed by range
             # scan, never by reading every waiting order.
             models.Index(

@@ -17,7 +17,6 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 from redis.exceptions import RedisError
 
@@ -26,6 +25,7 @@ from orders.broadcast import send_moves_on_commit
 from orders.models import (
     IN_FLIGHT_STATUSES,
     LIFECYCLE,
+    READY,
     TERMINAL_STATUSES,
     Order,
     OrderEvent,
@@ -415,9 +415,7 @@ def await_placement(timeout: float) -> bool:
 def orders_ready():
     """Orders waiting for a slot: market orders, and limit and sniper orders
     whose trigger fired."""
-    return Order.objects.filter(
-        Q(status=OrderStatus.PENDING) | Q(status=OrderStatus.WAITING, triggered_at__isnull=False)
-    )
+    return Order.objects.filter(READY)
 
 
 @dataclasses.dataclass
