@@ -94,6 +94,17 @@ else:
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         # The health check at most once a second per connection (config/postgresql).
         DATABASES["default"]["ENGINE"] = "config.postgresql"
+        # What the engine runs for every order is a few statements, again and
+        # again: each is prepared on a connection once it has run there 5
+        # times (psycopg's prepare_threshold, with the parameters bound by the
+        # server), and from then on planned once instead of every time: 22 %
+        # of the server's CPU per order (BENCHMARKS.md). Behind PgBouncer in
+        # transaction mode this needs its max_prepared_statements, or 0 here
+        # to prepare nothing (docs/scaling.md).
+        prepare_after = env_int("DATABASE_PREPARE_THRESHOLD", 5, minimum=0) or None
+        DATABASES["default"].setdefault("OPTIONS", {}).update(
+            server_side_binding=True, prepare_threshold=prepare_after
+        )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -36,10 +36,31 @@ LIFECYCLE = [
 ]
 TERMINAL_STATUSES = frozenset({OrderStatus.CONFIRMED, OrderStatus.FAILED, OrderStatus.CANCELLED})
 IN_FLIGHT_STATUSES = (OrderStatus.ROUTING, OrderStatus.BUILDING, OrderStatus.SUBMITTED)
-# Orders waiting for a slot: market orders, and limit and sniper orders whose trigger fired.
-READY = models.Q(status=OrderStatus.PENDING) | models.Q(
-    status=OrderStatus.WAITING, triggered_at__isnull=False
-)
+
+
+class Constant(models.Value):
+    """A status written into a query's SQL rather than sent as a parameter.
+    On PostgreSQL the engine's statements are prepared, and planned once for
+    every value of their parameters (config/settings.py); a plan that does
+    not know the status cannot use an index that holds only some statuses."""
+
+    def as_sql(self, compiler, connection):
+        if self.value not in OrderStatus.values:
+            raise ValueError(f"not a status: {self.value!r}")
+        return f"'{self.value}'", []
+
+
+def _ready(status=str) -> models.Q:
+    return models.Q(status=status(OrderStatus.PENDING)) | models.Q(
+        status=status(OrderStatus.WAITING), triggered_at__isnull=False
+    )
+
+
+# Orders waiting for a slot: market orders, and limit and sniper orders whose
+# trigger fired; the condition of the `order_ready` index, and the same
+# condition as admission queries it, with the statuses in its SQL.
+READY = _ready()
+READY_CONSTANT = _ready(Constant)
 
 AMOUNT = {"max_digits": 40, "decimal_places": 18}
 

@@ -25,7 +25,7 @@ from orders.broadcast import send_moves_on_commit
 from orders.models import (
     IN_FLIGHT_STATUSES,
     LIFECYCLE,
-    READY,
+    READY_CONSTANT,
     TERMINAL_STATUSES,
     Order,
     OrderEvent,
@@ -415,7 +415,7 @@ def await_placement(timeout: float) -> bool:
 def orders_ready():
     """Orders waiting for a slot: market orders, and limit and sniper orders
     whose trigger fired."""
-    return Order.objects.filter(READY)
+    return Order.objects.filter(READY_CONSTANT)
 
 
 @dataclasses.dataclass

@@ -79,3 +79,13 @@ def test_the_admission_query_reads_the_index_not_the_table(history):
 @on_postgresql
 def test_the_backlog_count_reads_the_index_not_the_table(history):
     assert _pages_read(Order.objects.filter(status=OrderStatus.PENDING).values("pk")) < _table_pages() / 4
+
+
+def test_the_admission_query_carries_its_statuses_in_its_sql():
+    # On PostgreSQL a statement run often is prepared and planned once for
+    # all the values of its parameters (config/settings.py): the statuses, as
+    # parameters, would leave the planner no way to use `order_ready`. With
+    # 300,000 orders of history that plan scanned them all, 170 ms a round.
+    sql, params = services.orders_ready().order_by("created_at")[:10].query.sql_with_params()
+    assert params == ()
+    assert "'pending'" in sql and "'waiting'" in sql
