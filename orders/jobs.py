@@ -65,7 +65,9 @@ def admit_orders(*, linger: float = ADMISSION_LINGER_SECONDS, job: bool = True) 
     The admission request stays up while this runs, so placements meanwhile
     only look at it (and wake the job). Out of orders, the job waits `linger`
     seconds for the next one rather than end: a job per order, when they come
-    one at a time, cost more than the orders. (It waits straight after a round
+    one at a time, cost more than the orders. Woken, it waits
+    ADMISSION_GATHER_MS more before its round, for the orders placed just
+    after the one that woke it. (It waits straight after a round
     that found fewer orders than it could take: one placed since has woken it
     already.) Then it takes the request down
     and looks once more, for an order placed in between. With no free slot,
@@ -98,6 +100,9 @@ def admit_orders(*, linger: float = ADMISSION_LINGER_SECONDS, job: bool = True) 
                 break
             if not linger or not services.await_placement(linger):
                 break
+            # Woken by the first order placed: give the next few a moment to
+            # join its round, which costs the same for one order or ten.
+            time.sleep(settings.ADMISSION_GATHER_MS / 1000)
     except Exception:
         if job:
             # Fail with the request down: the next placement, or the clock's

@@ -4,15 +4,17 @@ insert."""
 
 import math
 import re
+import threading
 from decimal import Decimal
 
 import pytest
-from django.db import OperationalError, connection
+from django.db import OperationalError, connection, connections
 from django.test.utils import CaptureQueriesContext
 
 from orders import broadcast, jobs, services
 from orders.models import Order, OrderEvent
 from routing.models import Pool
+from tests.engine import wait_until
 
 LIFECYCLE = ["pending", "routing", "building", "submitted", "confirmed"]
 
@@ -326,3 +328,28 @@ def test_the_clocks_look_queues_a_job_for_a_free_slot_that_no_settlement_answere
     assert redis.get(services.ADMISSION_REQUESTED) == b"queued"
     assert services.dispatch.queue().count == jobs_before + 1
     assert Order.objects.get(pk=order.pk).status == "pending"  # a worker admits it
+
+
+def test_orders_placed_just_after_the_one_that_woke_admission_join_its_round(
+    market, no_engine, settings, admission_rounds
+):
+    """Woken by a placement, admission waits ADMISSION_GATHER_MS before its
+    round: the orders placed meanwhile share it, instead of a round each."""
+    settings.MOCK_QUOTE_LATENCY_MS = (0, 0)
+    settings.MOCK_SWAP_LATENCY_MS = (0, 0)
+    settings.ORDER_CONCURRENCY = 10
+    settings.ADMISSION_GATHER_MS = 500  # far more than three placements take
+    admitted = []
+    job = threading.Thread(target=lambda: admitted.append(jobs.admit_orders(linger=1)))
+    job.start()
+    try:
+        wait_until(lambda: len(admission_rounds) == 1, timeout=10, message="the job's first, empty round")
+        for _ in range(3):
+            place()
+    finally:
+        job.join(timeout=30)
+        connections.close_all()
+
+    assert admitted == [3]
+    assert len(admission_rounds) == 2  # the empty one, then all three together
+    assert Order.objects.filter(status="confirmed").count() == 3
