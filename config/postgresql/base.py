@@ -17,9 +17,9 @@ without looking at the table; a bitmap scan marks none, and looks up the
 table page of every one, every time. Without fresh statistics (autovacuum
 off, or behind) the planner chose bitmap scans for the backlog count of
 every placement process: after 300,000 orders with no vacuum, each count
-read all 300,000 dead entries, and the table pages they point to. The engine's queries
-each look up a few rows by an index that a plain scan serves as well, so
-its connections do without bitmap scans.
+read all 300,000 dead entries, and the table pages they point to. The
+engine's queries each look up a few rows by an index that a plain scan
+serves as well, so its connections do without bitmap scans.
 """
 
 import time
