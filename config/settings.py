@@ -94,6 +94,7 @@ else:
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         # The health check at most once a second per connection (config/postgresql).
         DATABASES["default"]["ENGINE"] = "config.postgresql"
+        options = DATABASES["default"].setdefault("OPTIONS", {})
         # What the engine runs for every order is a few statements, again and
         # again: each is prepared on a connection once it has run there 5
         # times (psycopg's prepare_threshold, with the parameters bound by the
@@ -102,9 +103,16 @@ else:
         # transaction mode this needs its max_prepared_statements, or 0 here
         # to prepare nothing (docs/scaling.md).
         prepare_after = env_int("DATABASE_PREPARE_THRESHOLD", 5, minimum=0) or None
-        DATABASES["default"].setdefault("OPTIONS", {}).update(
-            server_side_binding=True, prepare_threshold=prepare_after
-        )
+        options.update(server_side_binding=True, prepare_threshold=prepare_after)
+        # Every status an order leaves stays behind as a dead entry in the
+        # indexes on status until the table is vacuumed. A plain index scan
+        # marks it the first time it meets it and skips it after; a bitmap
+        # scan never does, and looks up its table page every time. Without
+        # fresh statistics (autovacuum off, or behind) the planner chose
+        # bitmap scans for the backlog count: after 300,000 orders with no
+        # vacuum, each count read all 300,000 dead entries. The engine's
+        # queries look up a few rows by an index a plain scan serves as well.
+        options["options"] = f"{options.get('options', '')} -c enable_bitmapscan=off".strip()
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

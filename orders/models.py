@@ -38,7 +38,7 @@ TERMINAL_STATUSES = frozenset({OrderStatus.CONFIRMED, OrderStatus.FAILED, OrderS
 IN_FLIGHT_STATUSES = (OrderStatus.ROUTING, OrderStatus.BUILDING, OrderStatus.SUBMITTED)
 
 
-class Constant(models.Value):
+class StatusConstant(models.Value):
     """A status written into a query's SQL rather than sent as a parameter.
     On PostgreSQL the engine's statements are prepared, and planned once for
     every value of their parameters (config/settings.py); a plan that does
@@ -60,7 +60,7 @@ def _ready(status=str) -> models.Q:
 # trigger fired; the condition of the `order_ready` index, and the same
 # condition as admission queries it, with the statuses in its SQL.
 READY = _ready()
-READY_CONSTANT = _ready(Constant)
+READY_CONSTANT = _ready(StatusConstant)
 
 AMOUNT = {"max_digits": 40, "decimal_places": 18}
 
@@ -123,7 +123,7 @@ class Order(models.Model):
             # Admission takes the oldest ready orders, of two statuses: one
             # index holds just them, in that order. An order admitted leaves a
             # dead entry behind until the table is vacuumed, which the first
-            # scan to meet it marks (config/postgresql).
+            # scan to meet it marks (config/settings.py: no bitmap scans).
             models.Index(fields=["created_at"], condition=READY, name="order_ready"),
             # A pool update finds the limit orders its price crossed by range
             # scan, never by reading every waiting order.

@@ -3,7 +3,7 @@ orders that are ready in a table of thousands that are done: they read an
 index of the ready ones, not the history. On PostgreSQL the history also
 leaves an index entry behind for every status an order left, dead until the
 table is vacuumed, which the engine's queries must not check against the
-table again and again (config/postgresql)."""
+table again and again (config/settings.py)."""
 
 import json
 from datetime import timedelta

@@ -1,5 +1,4 @@
-"""PostgreSQL, with Django's connection health check at most once a second,
-and without bitmap scans.
+"""PostgreSQL, with Django's connection health check at most once a second.
 
 With CONN_HEALTH_CHECKS, Django checks a persistent connection (a `SELECT 1`
 round trip) before its first query after every request, and after every
@@ -9,17 +8,6 @@ that was checked or opened in the last HEALTH_CHECK_SECONDS is taken as
 healthy. So a database restart still costs no request, except one that a
 thread starts within that second after its last check; that one fails with
 a 5xx, its connection is closed, and the next one reconnects.
-
-Every order leaves the statuses it passes through behind as dead entries
-in the indexes on status, until the table is vacuumed. A plain index scan
-marks an entry dead the first time it meets it, and from then on skips it
-without looking at the table; a bitmap scan marks none, and looks up the
-table page of every one, every time. Without fresh statistics (autovacuum
-off, or behind) the planner chose bitmap scans for the backlog count of
-every placement process: after 300,000 orders with no vacuum, each count
-read all 300,000 dead entries, and the table pages they point to. The
-engine's queries each look up a few rows by an index that a plain scan
-serves as well, so its connections do without bitmap scans.
 """
 
 import time
@@ -35,11 +23,6 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def connect(self):
         super().connect()
         self.checked_at = time.monotonic()
-
-    def get_connection_params(self):
-        params = super().get_connection_params()
-        params["options"] = f"{params.get('options', '')} -c enable_bitmapscan=off".strip()
-        return params
 
     def close_if_health_check_failed(self):
         if self.health_check_done or self.connection is None:
