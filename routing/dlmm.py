@@ -82,6 +82,8 @@ class DlmmPool:
     total_x: int = field(default=-1)
     total_y: int = field(default=-1)
     _edges: dict | None = field(default=None, init=False, repr=False, compare=False)
+    # bin id -> that bin as JSON text, in bin id order (`bins_json`).
+    _bin_texts: dict | None = field(default=None, init=False, repr=False, compare=False)
 
     kind = "dlmm"
 
@@ -241,13 +243,28 @@ class DlmmPool:
                 self._edges[a_to_b] = max(ids) if ids else None
         return self._edges[a_to_b]
 
+    def bins_json(self) -> str:
+        """The bins as a pool row stores them: `{"<bin id>": [x, y], ...}`
+        in bin id order, as json.dumps writes it. Each bin's text is kept
+        and only the bins a swap changed are written again: a swap moves a
+        few bins of up to a thousand, and encoding them all was a sixth of
+        a worker's time at 150 orders/s."""
+        if self._bin_texts is None:
+            self._bin_texts = {i: _bin_json(i, amounts) for i, amounts in sorted(self.bins.items())}
+        return "{" + ", ".join(self._bin_texts.values()) + "}"
+
     def apply(self, result: SwapResult) -> None:
         self._edges = None
         for fill in result.fills:
             old_x, old_y = self.bins.get(fill.bin_id, (0, 0))
             self.total_x += fill.reserve_x - old_x
             self.total_y += fill.reserve_y - old_y
-            self.bins[fill.bin_id] = [fill.reserve_x, fill.reserve_y]
+            self.bins[fill.bin_id] = amounts = [fill.reserve_x, fill.reserve_y]
+            if self._bin_texts is not None:
+                if fill.bin_id in self._bin_texts:
+                    self._bin_texts[fill.bin_id] = _bin_json(fill.bin_id, amounts)
+                else:
+                    self._bin_texts = None  # a new bin: written again, in order
         self.active_id = result.active_id
         self.volatility_accumulator = result.volatility_accumulator
         self.volatility_reference = result.volatility_reference
@@ -261,5 +278,9 @@ class DlmmPool:
 
     def copy(self) -> "DlmmPool":
         twin = replace(self, bins={i: list(amounts) for i, amounts in self.bins.items()})
-        twin._edges = None
+        twin._edges = twin._bin_texts = None
         return twin
+
+
+def _bin_json(bin_id: int, amounts: list[int]) -> str:
+    return f'"{bin_id}": [{amounts[0]}, {amounts[1]}]'

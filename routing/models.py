@@ -42,6 +42,21 @@ class BaseUnitsField(models.CharField):
         return None if value is None else str(int(value))
 
 
+class BinsJSON(models.Expression):
+    """A DLMM pool's bins, already JSON text (DlmmPool.bins_json), to save
+    as they are: the JSONField would encode a dict of them all again."""
+
+    def __init__(self, text: str):
+        super().__init__(output_field=models.JSONField())
+        self.text = text
+
+    def as_sql(self, compiler, connection):
+        return "%s", [self.text]
+
+    def as_postgresql(self, compiler, connection):
+        return "%s::jsonb", [self.text]
+
+
 class Dex(models.TextChoices):
     RAYDIUM = "raydium", "Raydium"
     METEORA = "meteora", "Meteora"
@@ -131,12 +146,14 @@ class Pool(models.Model):
         )
 
     def store(self, state: ConstantProductPool | DlmmPool) -> list[str]:
-        """Copy `state` back onto the row; returns the fields to save."""
+        """Copy `state` back onto the row, to be saved; returns the fields to
+        save. A DLMM pool's bins are set as their JSON text (BinsJSON): the
+        row is to be saved, not read, after this."""
         self.reserve_a, self.reserve_b = state.depth()
         if isinstance(state, ConstantProductPool):
             return ["reserve_a", "reserve_b", "updated_at"]
         self.active_id = state.active_id
-        self.bins = {str(i): amounts for i, amounts in sorted(state.bins.items())}
+        self.bins = BinsJSON(state.bins_json())
         self.volatility_accumulator = state.volatility_accumulator
         self.volatility_reference = state.volatility_reference
         self.index_reference = state.index_reference

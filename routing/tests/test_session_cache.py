@@ -63,6 +63,16 @@ def test_a_swap_by_this_process_is_seen_by_its_next_session(market, monkeypatch)
     assert all(after[dex] < before[dex] for dex in before)
 
 
+def test_the_row_holds_the_bins_of_the_state_a_process_kept_across_swaps(market):
+    for amount in (500, 30, 900):
+        execute_route(route=find_route(token_in=SOL, token_out=USDC, amount_in=amount * 10**9), min_amount_out=0)
+    pool = Pool.objects.get(pk=market["meteora", "SOL/USDC"].pk)
+    _version, kept = session._known_states[pool.id]
+    assert pool.bins == {str(i): amounts for i, amounts in kept.bins.items()}
+    assert pool.active_id == kept.active_id
+    assert pool.swaps_executed >= 1
+
+
 def test_another_writer_makes_the_kept_state_stale(market):
     quote()
     apply_drift()  # writes every pool without a session

@@ -1,5 +1,7 @@
 """Properties every pool keeps, whatever its state and whatever the swap."""
 
+import json
+
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -98,3 +100,15 @@ def test_a_dlmm_swap_conserves_tokens_less_the_fee(pool, a_to_b, amount_in):
     assert pool.total_x == sum(x for x, _ in pool.bins.values())
     assert pool.total_y == sum(y for _, y in pool.bins.values())
     assert all(x >= 0 and y >= 0 for x, y in pool.bins.values())
+
+
+@given(pool=dlmm_pools(), swaps=st.lists(st.tuples(st.booleans(), amounts), max_size=4))
+def test_a_dlmm_pools_bins_json_is_its_bins_as_json_after_any_swaps(pool, swaps):
+    pool.bins_json()  # from here on, only the bins a swap changes are written again
+    for a_to_b, amount_in in swaps:
+        result = quote(pool, a_to_b=a_to_b, amount_in=amount_in)
+        if result is not None:
+            pool.apply(result)
+    written = {str(i): amounts for i, amounts in sorted(pool.bins.items())}
+    assert pool.bins_json() == json.dumps(written)
+    assert pool.copy().bins_json() == json.dumps(written)
