@@ -12,7 +12,6 @@ from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
-from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 from rq import Worker
 
@@ -20,34 +19,12 @@ from orders import dispatch, services
 from orders.api import schema
 from orders.api.errors import error_body, service_unavailable
 from orders.api.parsers import DecimalJSONParser
+from orders.api.throttling import PlacementThrottle
 from orders.api.validation import OrderRequestSerializer
 from orders.models import Order, OrderStatus
 from orders.serializers import decimal_str, order_to_dict
 from routing.errors import RoutingError
 from routing.router import find_route
-
-
-class PlacementThrottle(SimpleRateThrottle):
-    """RATE_LIMIT_PER_MINUTE placements per client address, counted in Redis
-    so that every server process shares one budget."""
-
-    scope = "placement"
-
-    def get_rate(self):
-        return f"{settings.RATE_LIMIT_PER_MINUTE}/min" if settings.RATE_LIMIT_PER_MINUTE else None
-
-    def allow_request(self, request, view):
-        if not settings.RATE_LIMIT_PER_MINUTE:
-            return True
-        try:
-            return super().allow_request(request, view)
-        except RedisError:
-            # The budget lives in Redis; when Redis is down, placing orders
-            # (which the database keeps) matters more than counting them.
-            return True
-
-    def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
 def ws_url(request, order_id) -> str:

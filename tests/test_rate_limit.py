@@ -1,0 +1,85 @@
+"""The placement rate limit: a sliding minute per client address, counted in
+(real) Redis. The clock is the one thing faked: windows are minutes long."""
+
+import json
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+
+from orders.api import throttling
+from orders.models import Order
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+# The start of some minute-long window.
+WINDOW_START = 1_800_000_000.0 - 1_800_000_000.0 % throttling.WINDOW_SECONDS
+
+
+@pytest.fixture(autouse=True)
+def fresh_budget(no_engine):
+    cache.clear()  # the test Redis database only
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    class Clock:
+        now = WINDOW_START + 1
+
+    monkeypatch.setattr(throttling.time, "time", lambda: Clock.now)
+    return Clock
+
+
+def place(address: str = "10.0.0.1"):
+    answer = Client(REMOTE_ADDR=address).post(
+        "/api/orders/execute", json.dumps({"amount": "1"}), content_type="application/json"
+    )
+    return answer
+
+
+def statuses(count: int, address: str = "10.0.0.1") -> list[int]:
+    return [place(address).status_code for _ in range(count)]
+
+
+def test_refused_placements_do_not_count_against_the_budget(settings, clock):
+    settings.RATE_LIMIT_PER_MINUTE = 2
+    assert statuses(5) == [202, 202, 429, 429, 429]
+
+    clock.now = WINDOW_START + throttling.WINDOW_SECONDS * 1.5
+    # Half of last minute's window still overlaps: 2 * 0.5 counted, 1 to spare.
+    assert statuses(2) == [202, 429]
+    assert Order.objects.count() == 3
+
+
+def test_the_retry_after_it_answers_is_when_the_next_placement_fits(settings, clock):
+    settings.RATE_LIMIT_PER_MINUTE = 4
+    assert statuses(4) == [202] * 4
+    clock.now = WINDOW_START + throttling.WINDOW_SECONDS + 10
+
+    refused = place()
+    assert refused.status_code == 429
+    wait = int(refused["Retry-After"])
+    assert f"try again in {wait} seconds" in refused.json()["error"]
+
+    clock.now += wait - 1
+    assert statuses(1) == [429]
+    clock.now += 1
+    assert statuses(1) == [202]
+
+
+def test_each_client_address_has_a_budget_of_its_own(settings, clock):
+    settings.RATE_LIMIT_PER_MINUTE = 1
+    assert statuses(2, "10.0.0.1") == [202, 429]
+    assert statuses(2, "10.0.0.2") == [202, 429]
+
+
+@pytest.mark.parametrize(
+    ("this", "last", "elapsed", "expected"),
+    [
+        (10, 0, 20.0, 40.0),  # this window is full: until it ends
+        (5, 10, 0.0, 36.0),  # last window's 10 must weigh at most 4: 40 % of it left
+        (5, 10, 50.0, 0.0),  # it already does
+    ],
+)
+def test_retry_after(this, last, elapsed, expected):
+    assert throttling.retry_after(10, this, last, elapsed) == pytest.approx(expected)
