@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from redis.exceptions import RedisError
 
+from config.compiled import CompiledQuery
 from orders import dispatch, metrics, triggers
 from orders.broadcast import send_moves_on_commit
 from orders.models import (
@@ -418,6 +419,11 @@ def orders_ready():
     return Order.objects.filter(READY_CONSTANT)
 
 
+# What every admission round reads, under the admission lock.
+orders_in_flight = CompiledQuery(Order, lambda: Order.objects.filter(status__in=IN_FLIGHT_STATUSES))
+oldest_ready = CompiledQuery(Order, lambda most: orders_ready().order_by("created_at")[:most])
+
+
 @dataclasses.dataclass
 class Admission:
     free: int  # slots free when the block began
@@ -448,10 +454,9 @@ def admission(*, job: bool, most: int | None = None):
     connection = dispatch.redis()
     # redis-py polls a held lock every 100 ms by default; admission is short.
     with connection.lock(ADMISSION_LOCK, timeout=30, blocking_timeout=30, sleep=0.002):
-        in_flight = Order.objects.filter(status__in=IN_FLIGHT_STATUSES).count()
-        free = max(settings.ORDER_CONCURRENCY - in_flight, 0)
+        free = max(settings.ORDER_CONCURRENCY - orders_in_flight.count(), 0)
         wanted = min(free, most or free)
-        found = list(orders_ready().order_by("created_at")[:wanted])
+        found = oldest_ready.rows(wanted) if wanted else []
         ready = []
         for order in found:
             if order.type == OrderType.LIMIT and not triggers.limit_reached(order):

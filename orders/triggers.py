@@ -16,6 +16,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR
 from django.dispatch import receiver
 from django.utils import timezone
 
+from config.compiled import CompiledQuery
 from orders.models import Order, OrderStatus, OrderType
 from routing.errors import RoutingError
 from routing.market import best_spot_prices
@@ -32,6 +33,10 @@ def _waiting_on(token_a: str, token_b: str):
     )
 
 
+# Asked after every write that moves a pool: each admission round's.
+someone_waits_on = CompiledQuery(Order, _waiting_on)
+
+
 @receiver(pools_changed)
 def pools_moved(sender, pairs, **kwargs) -> None:
     check_pairs(pairs)
@@ -46,7 +51,7 @@ def check_pairs(pairs) -> int:
     fired = 0
     for token_a, token_b in pairs:
         try:
-            if _waiting_on(token_a, token_b).exists():
+            if someone_waits_on.exists(token_a, token_b):
                 fired += orders_trigger(token_a=token_a, token_b=token_b)
         except Exception:
             log.exception("trigger check for %s/%s failed; the clock will retry it", token_a, token_b)

@@ -65,7 +65,8 @@ def test_a_swap_by_this_process_is_seen_by_its_next_session(market, monkeypatch)
 
 def test_the_row_holds_the_bins_of_the_state_a_process_kept_across_swaps(market):
     for amount in (500, 30, 900):
-        execute_route(route=find_route(token_in=SOL, token_out=USDC, amount_in=amount * 10**9), min_amount_out=0)
+        route = find_route(token_in=SOL, token_out=USDC, amount_in=amount * 10**9)
+        execute_route(route=route, min_amount_out=0)
     pool = Pool.objects.get(pk=market["meteora", "SOL/USDC"].pk)
     _version, kept = session._known_states[pool.id]
     assert pool.bins == {str(i): amounts for i, amounts in kept.bins.items()}

@@ -1,0 +1,75 @@
+"""Queries Django compiles once per database and arguments, then runs as SQL.
+
+Building a QuerySet and compiling it costs more than running it for the
+small queries every admission round makes. On SQLite, on this project's
+2-core machines: the round's pools 644 µs through the ORM against 180 µs as
+compiled SQL, its ready orders 656 against 163, the check for orders waiting
+on a pair 340 against 46. The one for the pools runs while the round holds
+the database's write lock, which each placement queues for.
+
+A CompiledQuery keeps the SQL and parameters Django made the first time it
+ran with some arguments on some database, and runs them again as they are:
+rows come back as model instances through RawQuerySet (the same converters;
+columns not selected are deferred fields), counts and existence as numbers.
+It is for queries whose SQL depends on nothing but their arguments: not on
+the time, the settings or the data.
+"""
+
+from collections.abc import Callable, Hashable
+
+from django.core.exceptions import EmptyResultSet
+from django.db import connections, router
+from django.db.models import Model, QuerySet
+
+# Arguments are a few kinds of each (pairs, batch sizes); this only bounds a mistake.
+MAX_KEPT = 512
+
+
+class CompiledQuery:
+    def __init__(self, model: type[Model], make: Callable[..., QuerySet]):
+        """`make(*arguments)` builds the QuerySet; the arguments must be hashable."""
+        self.model, self.make = model, make
+        self._kept: dict[tuple, tuple[str | None, tuple]] = {}
+
+    def _compiled(self, kind: str, arguments: tuple[Hashable, ...]) -> tuple[str, str | None, tuple]:
+        """(database, SQL, parameters); no SQL for a query that can match
+        nothing (`pk__in=[]`), which Django answers without asking."""
+        alias = router.db_for_read(self.model)
+        key = (alias, kind, arguments)
+        compiled = self._kept.get(key)
+        if compiled is None:
+            queryset = self.make(*arguments)
+            if kind == "count":
+                queryset = queryset.order_by().values("pk")
+            query = queryset.query.exists() if kind == "exists" else queryset.query
+            try:
+                sql, params = query.get_compiler(alias).as_sql()
+            except EmptyResultSet:
+                sql, params = None, ()
+            if kind == "count" and sql is not None:
+                sql = f"SELECT COUNT(*) FROM ({sql}) counted"
+            if len(self._kept) >= MAX_KEPT:
+                self._kept.clear()
+            compiled = self._kept[key] = (sql, tuple(params))
+        return alias, *compiled
+
+    def rows(self, *arguments) -> list:
+        alias, sql, params = self._compiled("rows", arguments)
+        if sql is None:
+            return []
+        return list(self.model.objects.db_manager(alias).raw(sql, params))
+
+    def count(self, *arguments) -> int:
+        return self._scalar("count", arguments) or 0
+
+    def exists(self, *arguments) -> bool:
+        return self._scalar("exists", arguments) is not None
+
+    def _scalar(self, kind: str, arguments: tuple):
+        alias, sql, params = self._compiled(kind, arguments)
+        if sql is None:
+            return None
+        with connections[alias].cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+        return None if row is None else row[0]
