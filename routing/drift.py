@@ -43,7 +43,7 @@ def _trade(pool: Pool, now: int) -> None:
         state.swap(a_to_b=sell_a, amount_in=amount_in, now=now)
     except InsufficientLiquidity:
         return
-    pool.save(update_fields=pool.store(state))
+    pool.write(state)
 
 
 def drift_pool(pool_id: int, now: int | None = None) -> bool:

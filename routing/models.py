@@ -11,7 +11,8 @@ memory (routing.session) knows whether the row has moved since.
 
 from fractions import Fraction
 
-from django.db import models
+from django.db import connections, models, router
+from django.utils import timezone
 
 from routing.amm import ConstantProductPool
 from routing.dlmm import DlmmPool, FeeParameters
@@ -145,6 +146,32 @@ class Pool(models.Model):
             last_update_timestamp=self.last_update_timestamp,
         )
 
+    def write(self, state: ConstantProductPool | DlmmPool, *, swaps: int = 0) -> None:
+        """store() and save() in one UPDATE written once per database and
+        set of columns, with `swaps` more swaps executed. Model.save built
+        and compiled it anew each time: a tenth of a worker's admission
+        round at 100 orders/s, in the round's transaction, while it holds
+        the write lock each placement queues for. Call it where the row is
+        held (select_for_update): its version goes up by one."""
+        names = [name for name in self.store(state) if name != "updated_at"]
+        self.version += 1
+        self.swaps_executed += swaps
+        self.updated_at = timezone.now()
+        connection = connections[router.db_for_write(Pool)]
+        params = [
+            self.bins.text
+            if name == "bins"
+            else self._meta.get_field(name).get_db_prep_save(getattr(self, name), connection)
+            for name in names
+        ]
+        params += [
+            swaps,
+            self._meta.get_field("updated_at").get_db_prep_save(self.updated_at, connection),
+            self.pk,
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(_state_update(connection, tuple(names)), params)
+
     def store(self, state: ConstantProductPool | DlmmPool) -> list[str]:
         """Copy `state` back onto the row, to be saved; returns the fields to
         save. A DLMM pool's bins are set as their JSON text (BinsJSON): the
@@ -176,3 +203,28 @@ class Pool(models.Model):
 
     def state_price(self, state) -> Fraction:
         return state.spot_price() * Fraction(10**self.base.decimals, 10**self.quote.decimals)
+
+
+_state_updates: dict[tuple, str] = {}
+
+
+def _state_update(connection, names: tuple[str, ...]) -> str:
+    """The UPDATE of Pool.write, for these columns, on this database."""
+    key = (connection.alias, names)
+    if key not in _state_updates:
+        quote = connection.ops.quote_name
+        meta = Pool._meta
+        jsonb = "::jsonb" if connection.vendor == "postgresql" else ""
+        assignments = [
+            f"{quote(meta.get_field(name).column)} = %s{jsonb if name == 'bins' else ''}" for name in names
+        ]
+        swaps, version = quote("swaps_executed"), quote("version")
+        assignments += [
+            f"{swaps} = {swaps} + %s",
+            f"{version} = {version} + 1",
+            f"{quote('updated_at')} = %s",
+        ]
+        _state_updates[key] = (
+            f"UPDATE {quote(meta.db_table)} SET {', '.join(assignments)} WHERE {quote(meta.pk.column)} = %s"
+        )
+    return _state_updates[key]

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Q
 
 from config.compiled import CompiledQuery
 from routing import market
@@ -212,9 +212,7 @@ class MarketSession:
         """Write every pool a swap changed, once, and tell the trigger watchers
         after the commit. Call it inside the transaction that locked them."""
         for pool_id, swaps in self._swaps.items():
-            pool = self._pools[pool_id]
-            pool.swaps_executed = F("swaps_executed") + swaps
-            pool.save(update_fields=[*pool.store(self._states[pool_id]), "swaps_executed"])
+            self._pools[pool_id].write(self._states[pool_id], swaps=swaps)
         if self._for_update:
             # Swapped or not, the states this session took go back to the cache.
             known = {
