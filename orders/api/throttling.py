@@ -3,9 +3,9 @@ that every server process shares one budget.
 
 DRF's SimpleRateThrottle keeps every request's time in a list in the cache,
 and reads, filters and writes the whole list back on each request: two round
-trips and a pickled list of up to a minute's requests. At 100 placements a
-second from one client that was 0.8 ms added to each POST, and it grows with
-the rate it is meant to limit. Here a client's budget is two counters, this
+trips and a pickled list of up to a minute's requests: 0.4 ms of CPU per
+POST with 100 requests in the last minute, 0.7 ms with 6,000, growing with
+the rate it is meant to limit. This costs 0.11 ms at any rate. Here a client's budget is two counters, this
 minute's and the last one's, read and raised by one script in one round
 trip. The count it limits is the sliding-window estimate
 
