@@ -3,11 +3,11 @@ that every server process shares one budget.
 
 DRF's SimpleRateThrottle keeps every request's time in a list in the cache,
 and reads, filters and writes the whole list back on each request: two round
-trips and a pickled list of up to a minute's requests: 0.4 ms of CPU per
-POST with 100 requests in the last minute, 0.7 ms with 6,000, growing with
-the rate it is meant to limit. This costs 0.11 ms at any rate. Here a client's budget is two counters, this
-minute's and the last one's, read and raised by one script in one round
-trip. The count it limits is the sliding-window estimate
+trips and a pickled list of up to a minute's requests, 0.4 ms of CPU per
+POST with 100 requests in the last minute and 0.7 ms with 6,000, growing
+with the rate it is meant to limit. Here a client's budget is two counters,
+this minute's and the last one's, read and raised by one script in one round
+trip (0.11 ms at any rate). The count it limits is the sliding-window estimate
 
     last minute's count * (share of the window still overlapping it) + this minute's count
 
