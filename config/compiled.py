@@ -20,6 +20,7 @@ from collections.abc import Callable, Hashable
 from django.core.exceptions import EmptyResultSet
 from django.db import connections, router
 from django.db.models import Model, QuerySet
+from django.db.transaction import TransactionManagementError
 
 # Arguments are a few kinds of each (pairs, batch sizes); this only bounds a mistake.
 MAX_KEPT = 512
@@ -29,29 +30,43 @@ class CompiledQuery:
     def __init__(self, model: type[Model], make: Callable[..., QuerySet]):
         """`make(*arguments)` builds the QuerySet; the arguments must be hashable."""
         self.model, self.make = model, make
-        self._kept: dict[tuple, tuple[str | None, tuple]] = {}
+        self._kept: dict[tuple, tuple[str | None, tuple, bool]] = {}
 
     def _compiled(self, kind: str, arguments: tuple[Hashable, ...]) -> tuple[str, str | None, tuple]:
         """(database, SQL, parameters); no SQL for a query that can match
         nothing (`pk__in=[]`), which Django answers without asking."""
         alias = router.db_for_read(self.model)
-        key = (alias, kind, arguments)
-        compiled = self._kept.get(key)
+        compiled = self._kept.get((alias, kind, arguments))
         if compiled is None:
-            queryset = self.make(*arguments)
-            if kind == "count":
-                queryset = queryset.order_by().values("pk")
-            query = queryset.query.exists() if kind == "exists" else queryset.query
-            try:
-                sql, params = query.get_compiler(alias).as_sql()
-            except EmptyResultSet:
-                sql, params = None, ()
-            if kind == "count" and sql is not None:
-                sql = f"SELECT COUNT(*) FROM ({sql}) counted"
-            if len(self._kept) >= MAX_KEPT:
-                self._kept.clear()
-            compiled = self._kept[key] = (sql, tuple(params))
-        return alias, *compiled
+            compiled = self._compile(alias, kind, arguments)
+        sql, params, locks = compiled
+        if locks:
+            # As the ORM does it: rows to lock come from the database written
+            # to, inside a transaction (Django checks that only as it compiles).
+            alias = router.db_for_write(self.model)
+            sql, params, locks = self._kept.get((alias, kind, arguments)) or self._compile(
+                alias, kind, arguments
+            )
+            connection = connections[alias]
+            if connection.features.has_select_for_update and connection.get_autocommit():
+                raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
+        return alias, sql, params
+
+    def _compile(self, alias: str, kind: str, arguments: tuple) -> tuple[str | None, tuple, bool]:
+        queryset = self.make(*arguments)
+        if kind == "count":
+            queryset = queryset.order_by().values("pk")
+        query = queryset.query.exists() if kind == "exists" else queryset.query
+        try:
+            sql, params = query.get_compiler(alias).as_sql()
+        except EmptyResultSet:
+            sql, params = None, ()
+        if kind == "count" and sql is not None:
+            sql = f"SELECT COUNT(*) FROM ({sql}) counted"
+        if len(self._kept) >= MAX_KEPT:
+            self._kept.clear()
+        compiled = self._kept[(alias, kind, arguments)] = (sql, tuple(params), query.select_for_update)
+        return compiled
 
     def rows(self, *arguments) -> list:
         alias, sql, params = self._compiled("rows", arguments)

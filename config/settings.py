@@ -125,7 +125,9 @@ RQ_QUEUES = {
 }
 RQ = {"COMMIT_MODE": "on_db_commit"}
 
-# The rate limiter's counters, shared by every server process.
+# Django's cache, on Redis so that every process would share it. Nothing in
+# the engine caches today (the rate limit keeps its own counters:
+# orders/api/throttling.py); the tests clear it to empty their Redis database.
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",

@@ -1,9 +1,10 @@
 """Pool state of the mock market.
 
 One row per pool. Raydium pools keep their two reserves; Meteora pools keep
-their bins as JSON (`{"<bin id>": [x, y]}`), which is read and written whole:
-a pool has a few hundred bins, and a swap reads them all anyway. (Rows
-written before kept x and y as strings; both read the same.)
+their bins as JSON (`{"<bin id>": [x, y]}`), which is read whole (a pool
+has a few hundred bins, and a swap reads them all anyway) and written from
+each bin's kept text (DlmmPool.bins_json). (Rows written before kept x and y
+as strings; both read the same.)
 
 Every save raises `version`, so a process that keeps a pool's state in
 memory (routing.session) knows whether the row has moved since.
@@ -154,12 +155,16 @@ class Pool(models.Model):
         the write lock each placement queues for. Call it where the row is
         held (select_for_update): its version goes up by one."""
         names = [name for name in self.store(state) if name != "updated_at"]
+        bins_text = self.bins.text if "bins" in names else None
+        if bins_text is not None:
+            # Not kept as a dict: read again, the field loads from the row.
+            del self.__dict__["bins"]
         self.version += 1
         self.swaps_executed += swaps
         self.updated_at = timezone.now()
         connection = connections[router.db_for_write(Pool)]
         params = [
-            self.bins.text
+            bins_text
             if name == "bins"
             else self._meta.get_field(name).get_db_prep_save(getattr(self, name), connection)
             for name in names

@@ -4,7 +4,8 @@ the rows as they are now, as the QuerySet would. On either database."""
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
+from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
 
 from config.compiled import CompiledQuery
@@ -72,3 +73,16 @@ def test_the_sql_is_compiled_once_per_arguments():
         counted.count("pending")
         counted.count("failed")
     assert built == ["pending", "failed"]
+
+
+@pytest.mark.django_db(transaction=True)  # outside the test's own transaction
+def test_rows_to_lock_are_read_only_inside_a_transaction_where_the_database_locks():
+    locked = CompiledQuery(Order, lambda: Order.objects.select_for_update().filter(status="pending"))
+    place()
+    with transaction.atomic():
+        assert len(locked.rows()) == 1
+    if connection.features.has_select_for_update:
+        with pytest.raises(TransactionManagementError):
+            locked.rows()
+    else:
+        assert len(locked.rows()) == 1  # SQLite locks the whole database instead, as the ORM lets it

@@ -26,7 +26,7 @@ def clock(monkeypatch):
     class Clock:
         now = WINDOW_START + 1
 
-    monkeypatch.setattr(throttling.time, "time", lambda: Clock.now)
+    monkeypatch.setattr(throttling, "_now", lambda: Clock.now)
     return Clock
 
 
@@ -67,6 +67,20 @@ def test_the_retry_after_it_answers_is_when_the_next_placement_fits(settings, cl
     assert statuses(1) == [202]
 
 
+def test_a_client_that_filled_its_window_waits_for_it_to_weigh_less(settings, clock):
+    settings.RATE_LIMIT_PER_MINUTE = 2
+    assert statuses(3) == [202, 202, 429]
+    wait = int(place()["Retry-After"])
+    # The window ends in 59 s; then its 2 placements weigh 2 * (1 - t / 60) and
+    # one more fits from t = 30 s: 89 s in all.
+    assert wait == 89
+
+    clock.now += wait - 1
+    assert statuses(1) == [429]
+    clock.now += 1
+    assert statuses(1) == [202]
+
+
 def test_each_client_address_has_a_budget_of_its_own(settings, clock):
     settings.RATE_LIMIT_PER_MINUTE = 1
     assert statuses(2, "10.0.0.1") == [202, 429]
@@ -76,7 +90,7 @@ def test_each_client_address_has_a_budget_of_its_own(settings, clock):
 @pytest.mark.parametrize(
     ("this", "last", "elapsed", "expected"),
     [
-        (10, 0, 20.0, 40.0),  # this window is full: until it ends
+        (10, 0, 20.0, 46.0),  # this window is full: until it ends, then 10 % of the next
         (5, 10, 0.0, 36.0),  # last window's 10 must weigh at most 4: 40 % of it left
         (5, 10, 50.0, 0.0),  # it already does
     ],

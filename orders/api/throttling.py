@@ -17,16 +17,19 @@ soon as its estimate allows.
 """
 
 import math
+import os
+import threading
 import time
 
+import redis
 from django.conf import settings
 from redis.exceptions import RedisError
 from rest_framework.throttling import BaseThrottle
 
-from orders import dispatch
-
 WINDOW_SECONDS = 60
 KEY_PREFIX = "orders:placements"
+# A POST waits at most this long for a Redis that hangs; then the limit lets it through.
+REDIS_TIMEOUT_SECONDS = 1.0
 
 # KEYS: this window's counter, the last window's. ARGV: the limit, the last
 # window's weight, the counter's lifetime. Returns {allowed, this, last}.
@@ -46,22 +49,36 @@ def retry_after(limit: int, this: int, last: int, elapsed: float) -> float:
     """Seconds until one more request fits under `limit`, `elapsed` seconds
     into the window, with `this` counted in it and `last` in the one before."""
     if this + 1 > limit:
-        return WINDOW_SECONDS - elapsed  # not before this window ends
+        # Not in this window; in the next, this one's count weighs as `last`.
+        return WINDOW_SECONDS - elapsed + retry_after(limit, 0, this, 0.0)
     # last * (1 - t / WINDOW) + this + 1 <= limit, for the first t >= elapsed.
     overlap_allowed = (limit - this - 1) / last
     return max(WINDOW_SECONDS * (1 - overlap_allowed) - elapsed, 0.0)
 
 
 _registered: dict = {}
+_registering = threading.Lock()
 
 
 def _script():
-    """The script, registered once with this process's Redis client (it is
-    then run by its SHA, and loaded again if Redis lost it)."""
-    connection = dispatch.redis()
-    if _registered.get("client") is not connection:
-        _registered.update(client=connection, script=connection.register_script(_COUNT_IF_ALLOWED))
+    """The script, on a Redis client of this process's own with short
+    timeouts (the queue's client has none, and a placement must not hang on
+    Redis), registered once: it then runs by its SHA, and is loaded again
+    if Redis lost it. Made anew in a forked child."""
+    if _registered.get("pid") != os.getpid():
+        with _registering:
+            if _registered.get("pid") != os.getpid():
+                client = redis.Redis.from_url(
+                    settings.REDIS_URL,
+                    socket_timeout=REDIS_TIMEOUT_SECONDS,
+                    socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+                )
+                _registered.update(pid=os.getpid(), script=client.register_script(_COUNT_IF_ALLOWED))
     return _registered["script"]
+
+
+def _now() -> float:
+    return time.time()
 
 
 class PlacementThrottle(BaseThrottle):
@@ -72,9 +89,9 @@ class PlacementThrottle(BaseThrottle):
         limit = settings.RATE_LIMIT_PER_MINUTE
         if not limit:
             return True
-        now = time.time()
-        window, elapsed = divmod(now, WINDOW_SECONDS)
-        client = self.get_ident(request)
+        window, elapsed = divmod(_now(), WINDOW_SECONDS)
+        # The client in braces: a Redis Cluster keeps both of its counters on one node.
+        client = f"{{{self.get_ident(request)}}}"
         keys = [f"{KEY_PREFIX}:{client}:{int(window)}", f"{KEY_PREFIX}:{client}:{int(window) - 1}"]
         weight = 1 - elapsed / WINDOW_SECONDS
         try:
