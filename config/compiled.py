@@ -9,8 +9,9 @@ the database's write lock, which each placement queues for.
 
 A CompiledQuery keeps the SQL and parameters Django made the first time it
 ran with some arguments on some database, and runs them again as they are:
-rows come back as model instances through RawQuerySet (the same converters;
-columns not selected are deferred fields), counts and existence as numbers.
+rows come back as model instances, through the converters and in the field
+order the compiler chose (as QuerySet iteration makes them; columns not
+selected are deferred fields), counts and existence as numbers.
 It is for queries whose SQL depends on nothing but their arguments: not on
 the time, the settings or the data.
 """
@@ -31,6 +32,8 @@ class CompiledQuery:
         """`make(*arguments)` builds the QuerySet; the arguments must be hashable."""
         self.model, self.make = model, make
         self._kept: dict[tuple, tuple[str | None, tuple, bool]] = {}
+        # (database, arguments) -> (the fields the rows hold, their converters by column)
+        self._readers: dict[tuple, tuple[list[str], list]] = {}
 
     def _compiled(self, kind: str, arguments: tuple[Hashable, ...]) -> tuple[str, str | None, tuple]:
         """(database, SQL, parameters); no SQL for a query that can match
@@ -53,18 +56,22 @@ class CompiledQuery:
         return alias, sql, params
 
     def _compile(self, alias: str, kind: str, arguments: tuple) -> tuple[str | None, tuple, bool]:
+        if len(self._kept) >= MAX_KEPT:
+            self._kept.clear()
+            self._readers.clear()
         queryset = self.make(*arguments)
         if kind == "count":
             queryset = queryset.order_by().values("pk")
         query = queryset.query.exists() if kind == "exists" else queryset.query
+        compiler = query.get_compiler(alias)
         try:
-            sql, params = query.get_compiler(alias).as_sql()
+            sql, params = compiler.as_sql()
         except EmptyResultSet:
             sql, params = None, ()
+        if kind == "rows" and sql is not None:
+            self._readers[(alias, arguments)] = _reader(compiler)
         if kind == "count" and sql is not None:
             sql = f"SELECT COUNT(*) FROM ({sql}) counted"
-        if len(self._kept) >= MAX_KEPT:
-            self._kept.clear()
         compiled = self._kept[(alias, kind, arguments)] = (sql, tuple(params), query.select_for_update)
         return compiled
 
@@ -72,7 +79,18 @@ class CompiledQuery:
         alias, sql, params = self._compiled("rows", arguments)
         if sql is None:
             return []
-        return list(self.model.objects.db_manager(alias).raw(sql, params))
+        fields, converters = self._readers[(alias, arguments)]
+        connection = connections[alias]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        instances = []
+        for row in rows:
+            values = list(row)
+            for index, convert, expression in converters:
+                values[index] = convert(values[index], expression, connection)
+            instances.append(self.model.from_db(alias, fields, values))
+        return instances
 
     def count(self, *arguments) -> int:
         return self._scalar("count", arguments) or 0
@@ -88,3 +106,20 @@ class CompiledQuery:
             cursor.execute(sql, params)
             row = cursor.fetchone()
         return None if row is None else row[0]
+
+
+def _reader(compiler) -> tuple[list[str], list]:
+    """What turns the rows of a compiled query of one model's own columns
+    (no joins, annotations or extra selects) into its instances: the fields
+    they hold, in order, and (column, converter, expression) for each
+    converter its compiler would apply."""
+    selected = [expression for expression, _sql, _alias in compiler.select]
+    if compiler.klass_info is None or len(compiler.klass_info["select_fields"]) != len(selected):
+        raise ValueError("CompiledQuery reads rows of one model's own columns only")
+    fields = [expression.target.attname for expression in selected]
+    converters = [
+        (index, convert, expression)
+        for index, (converters, expression) in compiler.get_converters(selected).items()
+        for convert in converters
+    ]
+    return fields, converters

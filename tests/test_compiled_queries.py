@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection, transaction
+from django.db.models import Value
 from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
 
@@ -86,3 +87,11 @@ def test_rows_to_lock_are_read_only_inside_a_transaction_where_the_database_lock
             locked.rows()
     else:
         assert len(locked.rows()) == 1  # SQLite locks the whole database instead, as the ORM lets it
+
+
+def test_rows_of_more_than_one_models_own_columns_are_refused():
+    joined = CompiledQuery(Order, lambda: Order.objects.select_related("retry_of"))
+    annotated = CompiledQuery(Order, lambda: Order.objects.annotate(one=Value(1)))
+    for query in (joined, annotated):
+        with pytest.raises(ValueError, match="one model's own columns"):
+            query.rows()
