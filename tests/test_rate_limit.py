@@ -41,6 +41,13 @@ def statuses(count: int, address: str = "10.0.0.1") -> list[int]:
     return [place(address).status_code for _ in range(count)]
 
 
+def assert_let_in_after_exactly(wait: int, clock) -> None:
+    clock.now += wait - 1
+    assert statuses(1) == [429], "let in before the Retry-After it was given"
+    clock.now += 1
+    assert statuses(1) == [202], "still refused after the Retry-After it was given"
+
+
 def test_refused_placements_do_not_count_against_the_budget(settings, clock):
     settings.RATE_LIMIT_PER_MINUTE = 2
     assert statuses(5) == [202, 202, 429, 429, 429]
@@ -60,11 +67,7 @@ def test_the_retry_after_it_answers_is_when_the_next_placement_fits(settings, cl
     assert refused.status_code == 429
     wait = int(refused["Retry-After"])
     assert f"try again in {wait} seconds" in refused.json()["error"]
-
-    clock.now += wait - 1
-    assert statuses(1) == [429]
-    clock.now += 1
-    assert statuses(1) == [202]
+    assert_let_in_after_exactly(wait, clock)
 
 
 def test_a_client_that_filled_its_window_waits_for_it_to_weigh_less(settings, clock):
@@ -74,11 +77,7 @@ def test_a_client_that_filled_its_window_waits_for_it_to_weigh_less(settings, cl
     # The window ends in 59 s; then its 2 placements weigh 2 * (1 - t / 60) and
     # one more fits from t = 30 s: 89 s in all.
     assert wait == 89
-
-    clock.now += wait - 1
-    assert statuses(1) == [429]
-    clock.now += 1
-    assert statuses(1) == [202]
+    assert_let_in_after_exactly(wait, clock)
 
 
 def test_each_client_address_has_a_budget_of_its_own(settings, clock):
