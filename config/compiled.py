@@ -31,34 +31,33 @@ class CompiledQuery:
     def __init__(self, model: type[Model], make: Callable[..., QuerySet]):
         """`make(*arguments)` builds the QuerySet; the arguments must be hashable."""
         self.model, self.make = model, make
-        self._kept: dict[tuple, tuple[str | None, tuple, bool]] = {}
-        # (database, arguments) -> (the fields the rows hold, their converters by column)
-        self._readers: dict[tuple, tuple[list[str], list]] = {}
+        # (database, kind, arguments) -> (SQL, parameters, whether it locks rows, reader)
+        self._kept: dict[tuple, tuple] = {}
 
-    def _compiled(self, kind: str, arguments: tuple[Hashable, ...]) -> tuple[str, str | None, tuple]:
-        """(database, SQL, parameters); no SQL for a query that can match
-        nothing (`pk__in=[]`), which Django answers without asking."""
+    def _compiled(self, kind: str, arguments: tuple[Hashable, ...]) -> tuple:
+        """(database, SQL, parameters, reader); no SQL for a query that can
+        match nothing (`pk__in=[]`), which Django answers without asking. The
+        reader, for rows: the fields they hold, in order, and their converters."""
         alias = router.db_for_read(self.model)
         compiled = self._kept.get((alias, kind, arguments))
         if compiled is None:
             compiled = self._compile(alias, kind, arguments)
-        sql, params, locks = compiled
+        sql, params, locks, reader = compiled
         if locks:
             # As the ORM does it: rows to lock come from the database written
             # to, inside a transaction (Django checks that only as it compiles).
             alias = router.db_for_write(self.model)
-            sql, params, locks = self._kept.get((alias, kind, arguments)) or self._compile(
+            sql, params, locks, reader = self._kept.get((alias, kind, arguments)) or self._compile(
                 alias, kind, arguments
             )
             connection = connections[alias]
             if connection.features.has_select_for_update and connection.get_autocommit():
                 raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
-        return alias, sql, params
+        return alias, sql, params, reader
 
-    def _compile(self, alias: str, kind: str, arguments: tuple) -> tuple[str | None, tuple, bool]:
+    def _compile(self, alias: str, kind: str, arguments: tuple) -> tuple:
         if len(self._kept) >= MAX_KEPT:
             self._kept.clear()
-            self._readers.clear()
         queryset = self.make(*arguments)
         if kind == "count":
             queryset = queryset.order_by().values("pk")
@@ -68,29 +67,27 @@ class CompiledQuery:
             sql, params = compiler.as_sql()
         except EmptyResultSet:
             sql, params = None, ()
-        if kind == "rows" and sql is not None:
-            self._readers[(alias, arguments)] = _reader(compiler)
+        reader = _reader(compiler) if kind == "rows" and sql is not None else None
         if kind == "count" and sql is not None:
             sql = f"SELECT COUNT(*) FROM ({sql}) counted"
-        compiled = self._kept[(alias, kind, arguments)] = (sql, tuple(params), query.select_for_update)
+        compiled = self._kept[(alias, kind, arguments)] = (
+            sql,
+            tuple(params),
+            query.select_for_update,
+            reader,
+        )
         return compiled
 
     def rows(self, *arguments) -> list:
-        alias, sql, params = self._compiled("rows", arguments)
+        alias, sql, params, reader = self._compiled("rows", arguments)
         if sql is None:
             return []
-        fields, converters = self._readers[(alias, arguments)]
+        fields, converters = reader
         connection = connections[alias]
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
-        instances = []
-        for row in rows:
-            values = list(row)
-            for index, convert, expression in converters:
-                values[index] = convert(values[index], expression, connection)
-            instances.append(self.model.from_db(alias, fields, values))
-        return instances
+        return [self.model.from_db(alias, fields, converted(row, converters, connection)) for row in rows]
 
     def count(self, *arguments) -> int:
         return self._scalar("count", arguments) or 0
@@ -99,7 +96,7 @@ class CompiledQuery:
         return self._scalar("exists", arguments) is not None
 
     def _scalar(self, kind: str, arguments: tuple):
-        alias, sql, params = self._compiled(kind, arguments)
+        alias, sql, params, _ = self._compiled(kind, arguments)
         if sql is None:
             return None
         with connections[alias].cursor() as cursor:
@@ -123,3 +120,12 @@ def _reader(compiler) -> tuple[list[str], list]:
         for convert in converters
     ]
     return fields, converters
+
+
+def converted(row, converters, connection) -> list:
+    """A row's values through (column, converter, expression) converters, as
+    a compiler applies them."""
+    values = list(row)
+    for index, convert, expression in converters:
+        values[index] = convert(values[index], expression, connection)
+    return values

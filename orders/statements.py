@@ -16,6 +16,8 @@ No save signals are sent: nothing here listens for them.
 
 from django.db import connections, router
 
+from config.compiled import converted
+
 
 class _Statement:
     """What a statement needs per database (its SQL, its converters), made
@@ -150,9 +152,7 @@ class RowWithChildren(_Statement):
         child_names = [field.attname for field in self.children._meta.concrete_fields]
         split, parent, children = len(parent_names), None, []
         for row in rows:
-            values = list(row)
-            for index, converter, column in converters:
-                values[index] = converter(values[index], column, connection)
+            values = converted(row, converters, connection)
             if parent is None:
                 parent = self.model.from_db(connection.alias, parent_names, values[:split])
             if values[split] is not None:  # the child's primary key: NULL when it has none

@@ -44,19 +44,14 @@ class BaseUnitsField(models.CharField):
         return None if value is None else str(int(value))
 
 
-class BinsJSON(models.Expression):
-    """A DLMM pool's bins, already JSON text (DlmmPool.bins_json), to save
-    as they are: the JSONField would encode a dict of them all again."""
-
-    def __init__(self, text: str):
-        super().__init__(output_field=models.JSONField())
-        self.text = text
-
-    def as_sql(self, compiler, connection):
-        return "%s", [self.text]
-
-    def as_postgresql(self, compiler, connection):
-        return "%s::jsonb", [self.text]
+# What a DLMM pool's row copies from its state, by the same names, besides the bins.
+DLMM_STATE = (
+    "active_id",
+    "volatility_accumulator",
+    "volatility_reference",
+    "index_reference",
+    "last_update_timestamp",
+)
 
 
 class Dex(models.TextChoices):
@@ -148,59 +143,39 @@ class Pool(models.Model):
         )
 
     def write(self, state: ConstantProductPool | DlmmPool, *, swaps: int = 0) -> None:
-        """store() and save() in one UPDATE written once per database and
-        set of columns, with `swaps` more swaps executed. Model.save built
-        and compiled it anew each time: a tenth of a worker's admission
-        round at 100 orders/s, in the round's transaction, while it holds
-        the write lock each placement queues for. Call it where the row is
-        held (select_for_update): its version goes up by one."""
-        names = [name for name in self.store(state) if name != "updated_at"]
-        bins_text = self.bins.text if "bins" in names else None
-        if bins_text is not None:
-            # Not kept as a dict: read again, the field loads from the row.
-            del self.__dict__["bins"]
+        """Copy `state` onto the row and save it, with `swaps` more swaps
+        executed, in one UPDATE written once per database and set of
+        columns. Model.save built and compiled it anew each time: a tenth of
+        a worker's admission round at 100 orders/s, in the round's
+        transaction, while it holds the write lock each placement queues
+        for. Call it where the row is held (select_for_update): its version
+        goes up by one. A DLMM pool's bins go as the text its state keeps
+        (DlmmPool.bins_json), not as a dict to encode; read again, the field
+        loads from the row."""
+        self.reserve_a, self.reserve_b = state.depth()
+        values = {"reserve_a": self.reserve_a, "reserve_b": self.reserve_b}
+        if isinstance(state, DlmmPool):
+            for name in DLMM_STATE:
+                values[name] = getattr(state, name)
+                setattr(self, name, values[name])
+            self.__dict__.pop("bins", None)
         self.version += 1
         self.swaps_executed += swaps
         self.updated_at = timezone.now()
         connection = connections[router.db_for_write(Pool)]
         params = [
-            bins_text
-            if name == "bins"
-            else self._meta.get_field(name).get_db_prep_save(getattr(self, name), connection)
-            for name in names
+            self._meta.get_field(name).get_db_prep_save(value, connection) for name, value in values.items()
         ]
+        bins = isinstance(state, DlmmPool)
+        if bins:
+            params.append(state.bins_json())
         params += [
             swaps,
             self._meta.get_field("updated_at").get_db_prep_save(self.updated_at, connection),
             self.pk,
         ]
         with connection.cursor() as cursor:
-            cursor.execute(_state_update(connection, tuple(names)), params)
-
-    def store(self, state: ConstantProductPool | DlmmPool) -> list[str]:
-        """Copy `state` back onto the row, to be saved; returns the fields to
-        save. A DLMM pool's bins are set as their JSON text (BinsJSON): the
-        row is to be saved, not read, after this."""
-        self.reserve_a, self.reserve_b = state.depth()
-        if isinstance(state, ConstantProductPool):
-            return ["reserve_a", "reserve_b", "updated_at"]
-        self.active_id = state.active_id
-        self.bins = BinsJSON(state.bins_json())
-        self.volatility_accumulator = state.volatility_accumulator
-        self.volatility_reference = state.volatility_reference
-        self.index_reference = state.index_reference
-        self.last_update_timestamp = state.last_update_timestamp
-        return [
-            "reserve_a",
-            "reserve_b",
-            "active_id",
-            "bins",
-            "volatility_accumulator",
-            "volatility_reference",
-            "index_reference",
-            "last_update_timestamp",
-            "updated_at",
-        ]
+            cursor.execute(_state_update(connection, tuple(values), bins), params)
 
     def price(self) -> Fraction:
         """Whole token B per whole token A at the pool's spot price."""
@@ -213,16 +188,16 @@ class Pool(models.Model):
 _state_updates: dict[tuple, str] = {}
 
 
-def _state_update(connection, names: tuple[str, ...]) -> str:
-    """The UPDATE of Pool.write, for these columns, on this database."""
-    key = (connection.alias, names)
+def _state_update(connection, names: tuple[str, ...], bins: bool) -> str:
+    """The UPDATE of Pool.write, for these columns (and the bins), on this database."""
+    key = (connection.alias, names, bins)
     if key not in _state_updates:
         quote = connection.ops.quote_name
         meta = Pool._meta
-        jsonb = "::jsonb" if connection.vendor == "postgresql" else ""
-        assignments = [
-            f"{quote(meta.get_field(name).column)} = %s{jsonb if name == 'bins' else ''}" for name in names
-        ]
+        assignments = [f"{quote(meta.get_field(name).column)} = %s" for name in names]
+        if bins:
+            jsonb = "::jsonb" if connection.vendor == "postgresql" else ""
+            assignments.append(f"{quote('bins')} = %s{jsonb}")
         swaps, version = quote("swaps_executed"), quote("version")
         assignments += [
             f"{swaps} = {swaps} + %s",

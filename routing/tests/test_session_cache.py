@@ -98,7 +98,7 @@ def test_a_pool_that_moves_between_a_sessions_read_and_its_bins_is_taken_whole(m
     row = Pool.objects.get(pk=pool.pk)
     state = row.state()
     state.swap(a_to_b=True, amount_in=500 * 10**9, now=0)
-    row.save(update_fields=row.store(state))
+    row.write(state)
     assert row.active_id != pool.active_id, "the swap did not move the active bin"
 
     quoted = {q.dex: q.amount_out for q in reading.quote_all(token_in=SOL, token_out=USDC, amount_in=10**9)}
