@@ -17,14 +17,14 @@ soon as its estimate allows.
 """
 
 import math
-import os
-import threading
 import time
 
 import redis
 from django.conf import settings
 from redis.exceptions import RedisError
 from rest_framework.throttling import BaseThrottle
+
+from orders import dispatch
 
 WINDOW_SECONDS = 60
 KEY_PREFIX = "orders:placements"
@@ -56,25 +56,21 @@ def retry_after(limit: int, this: int, last: int, elapsed: float) -> float:
     return max(WINDOW_SECONDS * (1 - overlap_allowed) - elapsed, 0.0)
 
 
-_registered: dict = {}
-_registering = threading.Lock()
-
-
 def _script():
     """The script, on a Redis client of this process's own with short
     timeouts (the queue's client has none, and a placement must not hang on
     Redis), registered once: it then runs by its SHA, and is loaded again
-    if Redis lost it. Made anew in a forked child."""
-    if _registered.get("pid") != os.getpid():
-        with _registering:
-            if _registered.get("pid") != os.getpid():
-                client = redis.Redis.from_url(
-                    settings.REDIS_URL,
-                    socket_timeout=REDIS_TIMEOUT_SECONDS,
-                    socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
-                )
-                _registered.update(pid=os.getpid(), script=client.register_script(_COUNT_IF_ALLOWED))
-    return _registered["script"]
+    if Redis lost it."""
+
+    def make():
+        client = redis.Redis.from_url(
+            settings.REDIS_URL,
+            socket_timeout=REDIS_TIMEOUT_SECONDS,
+            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+        )
+        return client.register_script(_COUNT_IF_ALLOWED)
+
+    return dispatch.per_process("placement-limit", make)
 
 
 def _now() -> float:
