@@ -230,8 +230,9 @@ class DlmmPool:
 
     def _last_bin_with_liquidity(self, a_to_b: bool) -> int | None:
         """The farthest bin a swap in this direction could reach, or None.
-        Remembered until the next `apply`: the router asks it for every chunk
-        of a split, and scanning a thousand bins each time was most of a quote."""
+        Remembered, and kept across an `apply` that leaves it standing: the
+        router asks it for every chunk of a split and every order of a round,
+        and scanning a thousand bins each time was most of a quote."""
         if self._edges is None:
             self._edges = {}
         if a_to_b not in self._edges:
@@ -254,7 +255,7 @@ class DlmmPool:
         return "{" + ", ".join(self._bin_texts.values()) + "}"
 
     def apply(self, result: SwapResult) -> None:
-        self._edges = None
+        edges, self._edges = self._edges, None
         for fill in result.fills:
             old_x, old_y = self.bins.get(fill.bin_id, (0, 0))
             self.total_x += fill.reserve_x - old_x
@@ -270,6 +271,27 @@ class DlmmPool:
         self.volatility_reference = result.volatility_reference
         self.index_reference = result.index_reference
         self.last_update_timestamp = result.timestamp
+        if edges:
+            self._edges = self._edges_after(edges, result.fills)
+
+    def _edges_after(self, edges: dict, fills) -> dict:
+        """The edges that still stand after a swap. Only the bins it filled
+        changed, and every bin short of an edge held nothing on that side: so
+        an edge whose bin still qualifies moves only to a filled bin beyond
+        it. One that no longer qualifies is looked for again when asked."""
+        kept = {}
+        for a_to_b, edge in edges.items():
+            side = 1 if a_to_b else 0
+
+            def qualifies(bin_id: int, a_to_b=a_to_b, side=side) -> bool:
+                within = bin_id <= self.active_id if a_to_b else bin_id >= self.active_id
+                return within and self.bins.get(bin_id, (0, 0))[side] > 0
+
+            if edge is None or not qualifies(edge):
+                continue
+            beyond = [fill.bin_id for fill in fills if qualifies(fill.bin_id)]
+            kept[a_to_b] = min([edge, *beyond]) if a_to_b else max([edge, *beyond])
+        return kept
 
     def swap(self, *, a_to_b: bool, amount_in: int, now: int) -> SwapResult:
         result = self.quote_swap(a_to_b=a_to_b, amount_in=amount_in, now=now)

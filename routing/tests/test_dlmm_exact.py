@@ -1,6 +1,9 @@
 """Meteora DLMM swaps worked out by hand from the program's formulas."""
 
+import pytest
+
 from routing.dlmm import ONE, DlmmPool, FeeParameters, bin_price_q64
+from routing.errors import InsufficientLiquidity
 
 # Base fee = 10_000 * 10 * 10 = 1,000,000 / 1e9 = 0.1 %.
 FEES = FeeParameters(base_factor=10_000, variable_fee_control=40_000)
@@ -64,3 +67,21 @@ def test_variable_fee_follows_the_programs_formula_and_is_capped():
     # 40,000 * (350,000 * 10)^2 / 1e11 = 4,900,000: 0.49 % on top of the base fee
     assert pool.variable_fee_rate(350_000) == 4_900_000
     assert pool.total_fee_rate(10**9) == 100_000_000  # never above 10 %
+
+
+def test_a_swap_that_empties_the_farthest_bin_leaves_that_side_without_liquidity():
+    # Bin 0 (price 1.0) and bin -1 (price 1 / 1.001, rounded down in Q64.64) hold
+    # 1,000 Y each; with no fee, taking both costs 1,000 + ceil(1,000 / price) = 1,002 X.
+    pool = DlmmPool(
+        bin_step=10,
+        active_id=0,
+        bins={-1: [0, 1_000], 0: [0, 1_000], 1: [1_000, 0]},
+        fees=FeeParameters(base_factor=0, variable_fee_control=0),
+    )
+    assert pool._last_bin_with_liquidity(True) == -1  # kept from here on
+    result = pool.swap(a_to_b=True, amount_in=2_002, now=1_000)
+    assert [(f.bin_id, f.amount_out) for f in result.fills] == [(0, 1_000), (-1, 1_000)]
+    assert pool._last_bin_with_liquidity(True) is None
+    assert pool._last_bin_with_liquidity(False) == 1
+    with pytest.raises(InsufficientLiquidity, match="no liquidity on that side"):
+        pool.quote_swap(a_to_b=True, amount_in=1, now=1_000)

@@ -112,3 +112,18 @@ def test_a_dlmm_pools_bins_json_is_its_bins_as_json_after_any_swaps(pool, swaps)
     written = {str(i): amounts for i, amounts in sorted(pool.bins.items())}
     assert pool.bins_json() == json.dumps(written)
     assert pool.copy().bins_json() == json.dumps(written)
+
+
+@given(pool=dlmm_pools(), swaps=st.lists(st.tuples(st.booleans(), amounts), max_size=6))
+def test_a_dlmm_pools_kept_edges_are_those_a_scan_of_its_bins_finds_after_any_swaps(pool, swaps):
+    def scanned(a_to_b):
+        fresh = pool.copy()
+        return fresh._last_bin_with_liquidity(a_to_b)
+
+    for a_to_b, amount_in in swaps:
+        pool._last_bin_with_liquidity(True), pool._last_bin_with_liquidity(False)
+        result = quote(pool, a_to_b=a_to_b, amount_in=amount_in)
+        if result is not None:
+            pool.apply(result)
+        assert pool._last_bin_with_liquidity(True) == scanned(True)
+        assert pool._last_bin_with_liquidity(False) == scanned(False)
