@@ -19,7 +19,10 @@ members of that group. So joining and leaving a group cost no Redis command,
 and a message sent to a group after group_add() returned reaches the
 channel. The price is that every web process reads every group message, also
 those for groups it has no member of: one message per order per write
-(BENCHMARKS.md measures it). Every group is on the first host of `hosts`.
+(BENCHMARKS.md measures it). So each PUBLISH starts with the names of the
+groups it carries, one line before the serialized sends, and a process
+decodes only those that name a group it has a member of. Every group is on
+the first host of `hosts`.
 
 Groups named in `wide_groups` (the all-orders feed, which hears every
 write) each have a channel of their own, `<group channel>.<group>`, which a
@@ -35,6 +38,7 @@ another prefix, or a send() to one, is subscribed as the stock layer does.
 
 import asyncio
 import os
+import re
 import threading
 import uuid
 
@@ -48,6 +52,7 @@ from channels_redis.utils import _wrap_close, decode_hosts
 from redis.connection import parse_url
 
 CONSUMER_PREFIX = "specific."
+_GROUP_NAME = re.compile(r"[a-zA-Z\d\-_.]{1,99}")
 # How long a layer tries to see its probe come back before group_add() fails.
 LISTEN_TIMEOUT_SECONDS = 5.0
 PROBE_INTERVAL_SECONDS = 0.1
@@ -89,8 +94,25 @@ class GroupChannelLayer(RedisPubSubChannelLayer):
         order: one per group channel."""
         by_channel: dict[str, list] = {}
         for group, message in sends:
+            if not _GROUP_NAME.fullmatch(group):
+                # Channels' own rule; it keeps the PUBLISH's first line parseable.
+                raise TypeError(f"group name {group!r}: ASCII letters, digits, '-', '_' and '.' only")
             by_channel.setdefault(self.channel_of(group), []).append([group, message])
-        return [(channel, self.serialize({"sends": each})) for channel, each in by_channel.items()]
+        return [
+            (
+                channel,
+                " ".join({group: None for group, _ in each}).encode()
+                + b"\n"
+                + self.serialize({"sends": each}),
+            )
+            for channel, each in by_channel.items()
+        ]
+
+    def published(self, data: bytes) -> tuple[list[str], dict]:
+        """The group names a group channel's PUBLISH carries ([] for a
+        probe), and its message, decoded."""
+        named, _, body = data.partition(b"\n")
+        return (named.decode().split(" ") if named else []), self.deserialize(body)
 
     async def group_send_many(self, sends) -> None:
         """Send each (group, message), in order, in one round trip."""
@@ -202,7 +224,7 @@ class GroupChannelLoopLayer(RedisPubSubLoopLayer):
     async def _subscribe_and_probe(self, channel: str, listening: asyncio.Future) -> None:
         try:
             await self._group_shard.subscribe(channel)
-            probe = self.channel_layer.serialize({"probe": self._probe})
+            probe = b"\n" + self.channel_layer.serialize({"probe": self._probe})
             deadline = asyncio.get_running_loop().time() + LISTEN_TIMEOUT_SECONDS
             while not listening.done():
                 if asyncio.get_running_loop().time() > deadline:
@@ -214,7 +236,10 @@ class GroupChannelLoopLayer(RedisPubSubLoopLayer):
                 listening.set_exception(exc)
 
     def deliver(self, channel: bytes, data: bytes) -> None:
-        message = self.channel_layer.deserialize(data)
+        named, _, body = data.partition(b"\n")
+        if named and not any(group in self.groups for group in named.decode().split(" ")):
+            return  # for other processes' members: not worth decoding
+        message = self.channel_layer.deserialize(body)
         if "probe" in message:
             listening = self.listening.get(channel)
             if message["probe"] == self._probe and listening is not None and not listening.done():

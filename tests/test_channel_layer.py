@@ -92,13 +92,15 @@ def test_one_publish_carries_several_groups_messages_in_order():
     got_first, got_second = asyncio.run(scenario())
     published = []
     while (sent := watcher.get_message(timeout=0.5)) is not None:
-        published.append(layer.deserialize(sent["data"]))
+        published.append(layer.published(sent["data"]))
     watcher.close()
 
     assert got_first == [message("a"), message("b")]
     assert got_second == message("b")
-    sends = [entry["sends"] for entry in published if "sends" in entry]
-    assert sends == [[[f"layer-test-{x}", message(x)] for x in "abc"]]
+    sends = [(groups, entry["sends"]) for groups, entry in published if "sends" in entry]
+    assert sends == [
+        (["layer-test-a", "layer-test-b", "layer-test-c"], [[f"layer-test-{x}", message(x)] for x in "abc"])
+    ]
 
 
 def test_a_channel_with_another_prefix_is_subscribed_in_redis_and_gets_sends_by_name():
@@ -176,10 +178,34 @@ def test_a_write_to_an_order_and_the_feed_reaches_each_through_its_own_channel()
     got = asyncio.run(scenario())
     published = []
     while (sent := watcher.get_message(timeout=0.5)) is not None:
-        published.append(sender.deserialize(sent["data"]))
+        published.append(sender.published(sent["data"]))
     watcher.close()
 
     assert got == [message("order"), message("feed")]
     # A process with no dashboard open, reading only the shared channel,
     # never sees the feed's copy.
-    assert [entry["sends"] for entry in published if "sends" in entry] == [[["layer-test", message("order")]]]
+    assert [entry["sends"] for _, entry in published if "sends" in entry] == [
+        [["layer-test", message("order")]]
+    ]
+
+
+def test_a_process_decodes_only_the_publishes_that_name_a_group_it_has_a_member_of():
+    layer = channel_layers.make_backend("default")
+    undecodable = b"\xc1"  # a byte msgpack never writes
+
+    async def scenario():
+        member = await layer.new_channel()
+        await layer.group_add("layer-test", member)
+        loop_layer = layer._get_layer()
+        # Named for groups with no member here: passed over, never decoded.
+        loop_layer.deliver(GROUP_CHANNEL.encode(), b"layer-test-elsewhere order.x\n" + undecodable)
+        try:
+            loop_layer.deliver(GROUP_CHANNEL.encode(), b"layer-test-elsewhere layer-test\n" + undecodable)
+        except Exception as exc:
+            decoded = exc
+        else:
+            decoded = None
+        await layer.flush()
+        return decoded
+
+    assert asyncio.run(scenario()) is not None
