@@ -69,3 +69,21 @@ def test_the_smoke_benchmark_confirms_20_orders_and_writes_its_result(tmp_path):
         "worker",
         "clock",
     }
+
+
+def test_the_in_process_benchmark_prints_its_three_figures():
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.micro", "--number", "20", "--repeat", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    figures = json.loads(run.stdout.strip().splitlines()[-1])
+    assert set(figures) == {
+        "dlmm_quote_and_swap_us",
+        "status_message_passed_over_us",
+        "status_message_decoded_us",
+    }
+    assert all(value > 0 for value in figures.values())
