@@ -37,6 +37,7 @@ another prefix, or a send() to one, is subscribed as the stock layer does.
 """
 
 import asyncio
+import logging
 import os
 import re
 import threading
@@ -50,6 +51,8 @@ from channels_redis.pubsub import (
 )
 from channels_redis.utils import _wrap_close, decode_hosts
 from redis.connection import parse_url
+
+logger = logging.getLogger(__name__)
 
 CONSUMER_PREFIX = "specific."
 _GROUP_NAME = re.compile(r"[a-zA-Z\d\-_.]{1,99}")
@@ -111,7 +114,7 @@ class GroupChannelLayer(RedisPubSubChannelLayer):
     def published(self, data: bytes) -> tuple[list[str], dict]:
         """The group names a group channel's PUBLISH carries ([] for a
         probe), and its message, decoded."""
-        named, _, body = data.partition(b"\n")
+        named, body = _split(data)
         return (named.decode().split(" ") if named else []), self.deserialize(body)
 
     async def group_send_many(self, sends) -> None:
@@ -145,6 +148,17 @@ class GroupChannelLayer(RedisPubSubChannelLayer):
                         redis.Redis.from_url(self.group_host["address"], **options),
                     )
         return made[1]
+
+
+def _split(data: bytes) -> tuple[bytes, bytes]:
+    """A group channel's PUBLISH: (its line of group names, its serialized
+    sends). One from a process of the version before the line starts with
+    msgpack's map byte (0x80-0x8f; a group name cannot): it is read whole, so
+    web processes can be upgraded before the workers."""
+    if data[:1] >= b"\x80":
+        return b"", data
+    named, _, body = data.partition(b"\n")
+    return named, body
 
 
 class _Shard(RedisSingleShardConnection):
@@ -236,10 +250,15 @@ class GroupChannelLoopLayer(RedisPubSubLoopLayer):
                 listening.set_exception(exc)
 
     def deliver(self, channel: bytes, data: bytes) -> None:
-        named, _, body = data.partition(b"\n")
-        if named and not any(group in self.groups for group in named.decode().split(" ")):
-            return  # for other processes' members: not worth decoding
-        message = self.channel_layer.deserialize(body)
+        named, body = _split(data)
+        try:
+            if named and not any(group in self.groups for group in named.decode().split(" ")):
+                return  # for other processes' members: not worth decoding
+            message = self.channel_layer.deserialize(body)
+        except ValueError:  # msgpack's errors and UnicodeDecodeError are ValueErrors
+            # Dropped here: raised, it would stall the layer's reader for a second.
+            logger.warning("channel layer: dropped an unreadable message on %s", channel.decode())
+            return
         if "probe" in message:
             listening = self.listening.get(channel)
             if message["probe"] == self._probe and listening is not None and not listening.done():

@@ -3,6 +3,7 @@ channel, each group's members in their own process. Real Redis; each layer
 made here stands for a process of its own."""
 
 import asyncio
+import logging
 
 import redis
 from channels.layers import channel_layers
@@ -189,7 +190,7 @@ def test_a_write_to_an_order_and_the_feed_reaches_each_through_its_own_channel()
     ]
 
 
-def test_a_process_decodes_only_the_publishes_that_name_a_group_it_has_a_member_of():
+def test_a_process_decodes_only_the_publishes_that_name_a_group_it_has_a_member_of(caplog):
     layer = channel_layers.make_backend("default")
     undecodable = b"\xc1"  # a byte msgpack never writes
 
@@ -197,15 +198,36 @@ def test_a_process_decodes_only_the_publishes_that_name_a_group_it_has_a_member_
         member = await layer.new_channel()
         await layer.group_add("layer-test", member)
         loop_layer = layer._get_layer()
-        # Named for groups with no member here: passed over, never decoded.
-        loop_layer.deliver(GROUP_CHANNEL.encode(), b"layer-test-elsewhere order.x\n" + undecodable)
-        try:
+        with caplog.at_level(logging.WARNING, logger="config.channel_layer"):
+            # Named for groups with no member here: passed over, never decoded.
+            loop_layer.deliver(GROUP_CHANNEL.encode(), b"layer-test-elsewhere order.x\n" + undecodable)
+            passed_over = not caplog.records
+            # Named for this process's member: decoded, found unreadable, dropped.
             loop_layer.deliver(GROUP_CHANNEL.encode(), b"layer-test-elsewhere layer-test\n" + undecodable)
-        except Exception as exc:
-            decoded = exc
-        else:
-            decoded = None
+            dropped = [record.getMessage() for record in caplog.records]
+        # The reader goes on: the next message reaches the member.
+        await layer.group_send("layer-test", message("next"))
+        got = await asyncio.wait_for(layer.receive(member), 5)
         await layer.flush()
-        return decoded
+        return passed_over, dropped, got
 
-    assert asyncio.run(scenario()) is not None
+    passed_over, dropped, got = asyncio.run(scenario())
+
+    assert passed_over
+    assert dropped == [f"channel layer: dropped an unreadable message on {GROUP_CHANNEL}"]
+    assert got == message("next")
+
+
+def test_a_publish_without_the_line_of_group_names_from_the_version_before_is_read_whole():
+    layer = channel_layers.make_backend("default")
+
+    async def scenario():
+        member = await layer.new_channel()
+        await layer.group_add("layer-test", member)
+        earlier = layer.serialize({"sends": [["layer-test", message("earlier")]]})
+        layer._get_layer().deliver(GROUP_CHANNEL.encode(), earlier)
+        got = await asyncio.wait_for(layer.receive(member), 5)
+        await layer.flush()
+        return got
+
+    assert asyncio.run(scenario()) == message("earlier")
