@@ -55,7 +55,7 @@ from redis.connection import parse_url
 logger = logging.getLogger(__name__)
 
 CONSUMER_PREFIX = "specific."
-_GROUP_NAME = re.compile(r"[a-zA-Z\d\-_.]{1,99}")
+_GROUP_NAME = re.compile(r"[a-zA-Z0-9\-_.]{1,99}")
 # How long a layer tries to see its probe come back before group_add() fails.
 LISTEN_TIMEOUT_SECONDS = 5.0
 PROBE_INTERVAL_SECONDS = 0.1
@@ -153,8 +153,9 @@ class GroupChannelLayer(RedisPubSubChannelLayer):
 def _split(data: bytes) -> tuple[bytes, bytes]:
     """A group channel's PUBLISH: (its line of group names, its serialized
     sends). One from a process of the version before the line starts with
-    msgpack's map byte (0x80-0x8f; a group name cannot): it is read whole, so
-    web processes can be upgraded before the workers."""
+    msgpack's map byte (0x80-0x8f; a group name, ASCII, cannot): it is read
+    whole. That holds for msgpack unencrypted, as settings.CHANNEL_LAYERS
+    has it; with `symmetric_encryption_keys`, restart every process at once."""
     if data[:1] >= b"\x80":
         return b"", data
     named, _, body = data.partition(b"\n")
@@ -255,7 +256,7 @@ class GroupChannelLoopLayer(RedisPubSubLoopLayer):
             if named and not any(group in self.groups for group in named.decode().split(" ")):
                 return  # for other processes' members: not worth decoding
             message = self.channel_layer.deserialize(body)
-        except ValueError:  # msgpack's errors and UnicodeDecodeError are ValueErrors
+        except Exception:  # msgpack's, UnicodeDecodeError, a decryption's InvalidToken
             # Dropped here: raised, it would stall the layer's reader for a second.
             logger.warning("channel layer: dropped an unreadable message on %s", channel.decode())
             return

@@ -5,6 +5,7 @@ made here stands for a process of its own."""
 import asyncio
 import logging
 
+import pytest
 import redis
 from channels.layers import channel_layers
 from django.conf import settings
@@ -231,3 +232,12 @@ def test_a_publish_without_the_line_of_group_names_from_the_version_before_is_re
         return got
 
     assert asyncio.run(scenario()) == message("earlier")
+
+
+def test_a_group_name_outside_channels_ascii_rule_is_refused_before_anything_is_sent():
+    layer = channel_layers.make_backend("default")
+    # A space or newline would break the PUBLISH's line of names; a non-ASCII
+    # digit would make its first byte look like a message of the version before.
+    for name in ("layer test", "layer-test\n", "\u0663x", "x" * 100):
+        with pytest.raises(TypeError):
+            layer.group_publishes([(name, message("never"))])
