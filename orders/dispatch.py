@@ -36,6 +36,16 @@ _made: dict = {}
 _making = threading.RLock()
 
 
+def _unlock_in_child() -> None:
+    # A fork while another thread held the lock would leave it held for good
+    # in the child, where that thread does not exist.
+    global _making
+    _making = threading.RLock()
+
+
+os.register_at_fork(after_in_child=_unlock_in_child)
+
+
 def per_process(name: str, make):
     """What `make()` returns, made once per process and kept under `name`;
     made anew in a forked child. Under a lock: two threads of a web process
