@@ -9,13 +9,12 @@
 Prints microseconds for each as a table and JSON. Needs no database or Redis.
 """
 
-import argparse
 import asyncio
-import json
-import os
 import sys
 import timeit
 import uuid
+
+from bench.inprocess import report, start
 
 
 def swap_us(*, number: int, repeat: int) -> float:
@@ -81,25 +80,19 @@ def delivery_us(*, number: int, repeat: int) -> tuple[float, float]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.micro", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--number", type=int, default=3000, help="calls per timing (default 3000)")
-    parser.add_argument("--repeat", type=int, default=5, help="timings; the best is kept (default 5)")
-    args = parser.parse_args(argv)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
+    args = start("python -m bench.micro", __doc__, argv, timed="calls")
     passed_over, decoded = delivery_us(number=args.number, repeat=args.repeat)
     figures = {
         "dlmm_quote_and_swap_us": round(swap_us(number=args.number, repeat=args.repeat), 1),
         "status_message_passed_over_us": round(passed_over, 1),
         "status_message_decoded_us": round(decoded, 1),
     }
-    print(f"{'':44} {'us':>8}")
-    print(f"{'SOL/USDC DLMM quote and swap':44} {figures['dlmm_quote_and_swap_us']:8.1f}")
-    print(f"{'order statuses, process with no member':44} {figures['status_message_passed_over_us']:8.1f}")
-    print(f"{'order statuses, process with a member':44} {figures['status_message_decoded_us']:8.1f}")
-    print(json.dumps(figures))
+    labels = {
+        "dlmm_quote_and_swap_us": "SOL/USDC DLMM quote and swap",
+        "status_message_passed_over_us": "order statuses, process with no member",
+        "status_message_decoded_us": "order statuses, process with a member",
+    }
+    report("us", figures, labels)
     return 0
 
 
