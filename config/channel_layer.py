@@ -38,9 +38,7 @@ another prefix, or a send() to one, is subscribed as the stock layer does.
 
 import asyncio
 import logging
-import os
 import re
-import threading
 import uuid
 
 import redis
@@ -51,6 +49,8 @@ from channels_redis.pubsub import (
 )
 from channels_redis.utils import _wrap_close, decode_hosts
 from redis.connection import parse_url
+
+from config.per_process import per_process
 
 logger = logging.getLogger(__name__)
 
@@ -74,8 +74,6 @@ class GroupChannelLayer(RedisPubSubChannelLayer):
         database = parse_url(address).get("db", 0) if "://" in address else 0
         self.group_channel = f"{kwargs.get('prefix', 'asgi')}__groups__.db{database}"
         self.wide_groups = frozenset(kwargs.get("wide_groups", ()))
-        self._sync_client: tuple[int, redis.Redis] | None = None
-        self._making_sync_client = threading.Lock()
 
     def _get_layer(self):
         # The stock _get_layer(), with this module's loop layer.
@@ -132,22 +130,16 @@ class GroupChannelLayer(RedisPubSubChannelLayer):
         pipeline.execute()
 
     def _client(self) -> redis.Redis:
-        # One per process (its pool is thread-safe), made anew in a forked child.
-        made = self._sync_client
-        if made is None or made[0] != os.getpid():
-            with self._making_sync_client:
-                made = self._sync_client
-                if made is None or made[0] != os.getpid():
-                    options = {key: value for key, value in self.group_host.items() if key != "address"}
-                    options.update(
-                        socket_timeout=SYNC_SEND_TIMEOUT_SECONDS,
-                        socket_connect_timeout=SYNC_SEND_TIMEOUT_SECONDS,
-                    )
-                    made = self._sync_client = (
-                        os.getpid(),
-                        redis.Redis.from_url(self.group_host["address"], **options),
-                    )
-        return made[1]
+        # One per process and Redis server (its pool is thread-safe).
+        def make() -> redis.Redis:
+            options = {key: value for key, value in self.group_host.items() if key != "address"}
+            options.update(
+                socket_timeout=SYNC_SEND_TIMEOUT_SECONDS,
+                socket_connect_timeout=SYNC_SEND_TIMEOUT_SECONDS,
+            )
+            return redis.Redis.from_url(self.group_host["address"], **options)
+
+        return per_process(("channel-layer-sends", self.group_host["address"]), make)
 
 
 def _split(data: bytes) -> tuple[bytes, bytes]:

@@ -13,7 +13,8 @@ rows come back as model instances, through the converters and in the field
 order the compiler chose (as QuerySet iteration makes them; columns not
 selected are deferred fields), counts and existence as numbers.
 It is for queries whose SQL depends on nothing but their arguments: not on
-the time, the settings or the data.
+the time, the settings or the data. A Statement is the same idea for SQL
+written by hand (orders.statements, Pool.write): made once per database.
 """
 
 from collections.abc import Callable, Hashable
@@ -25,6 +26,21 @@ from django.db.transaction import TransactionManagementError
 
 # Arguments are a few kinds of each (pairs, batch sizes); this only bounds a mistake.
 MAX_KEPT = 512
+
+
+class Statement:
+    """What a statement written by hand needs per database (its SQL, its
+    converters), made the first time it runs there."""
+
+    def __init__(self, model: type[Model]) -> None:
+        self.model = model
+        self._made: dict = {}
+
+    def _per_database(self, connection, make, *key):
+        key = (connection.alias, *key)
+        if key not in self._made:
+            self._made[key] = make(connection)
+        return self._made[key]
 
 
 class CompiledQuery:

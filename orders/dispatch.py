@@ -9,14 +9,14 @@ queue, the ones due together as one job. An order waiting on the chain
 therefore costs a few bytes in Redis, not a worker process.
 """
 
-import os
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable
 
 import django_rq
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from config.per_process import per_process
 
 QUEUE = "orders"
 TIMERS_KEY = "orders:timers"
@@ -31,39 +31,8 @@ JOB_TIMEOUT = 30
 BATCH_SIZE = 100
 
 
-_made: dict = {}
-# Reentrant: making the queue makes the client it uses.
-_making = threading.RLock()
-
-
-def _unlock_in_child() -> None:
-    # A fork while another thread held the lock would leave it held for good
-    # in the child, where that thread does not exist.
-    global _making
-    _making = threading.RLock()
-
-
-os.register_at_fork(after_in_child=_unlock_in_child)
-
-
-def per_process(name: str, make):
-    """What `make()` returns, made once per process and kept under `name`;
-    made anew in a forked child. Under a lock: two threads of a web process
-    that each made a Redis client would drop one, and a dropped client
-    disconnects its pool, under the thread still using it ("Bad file
-    descriptor")."""
-    made = _made.get(name)
-    if made is None or made[0] != os.getpid():
-        with _making:
-            made = _made.get(name)
-            if made is None or made[0] != os.getpid():
-                made = _made[name] = (os.getpid(), make())
-    return made[1]
-
-
 def redis():
-    """This process's Redis client (a new client per call cost 1.7 ms of
-    CPU and a connection)."""
+    """This process's Redis client."""
     return per_process("redis", lambda: django_rq.get_connection(QUEUE))
 
 

@@ -16,25 +16,10 @@ No save signals are sent: nothing here listens for them.
 
 from django.db import connections, router
 
-from config.compiled import converted
+from config.compiled import Statement, converted
 
 
-class _Statement:
-    """What a statement needs per database (its SQL, its converters), made
-    the first time it runs there."""
-
-    def __init__(self, model) -> None:
-        self.model = model
-        self._made: dict = {}
-
-    def _per_database(self, connection, make, *key):
-        key = (connection.alias, *key)
-        if key not in self._made:
-            self._made[key] = make(connection)
-        return self._made[key]
-
-
-class Insert(_Statement):
+class Insert(Statement):
     def __init__(self, model) -> None:
         super().__init__(model)
         meta = model._meta
@@ -70,7 +55,7 @@ class Insert(_Statement):
             instance._state.db = connection.alias
 
 
-class ConditionalUpdate(_Statement):
+class ConditionalUpdate(Statement):
     """UPDATE one row, by primary key, only while some columns still hold
     the values given: how a worker claims an order, so that of two runs that
     race exactly one moves it. One statement per set of columns written."""
@@ -109,7 +94,7 @@ class ConditionalUpdate(_Statement):
             return cursor.rowcount == 1
 
 
-class RowWithChildren(_Statement):
+class RowWithChildren(Statement):
     """One row and the rows that point to it, by one LEFT JOIN: they agree,
     as two queries might not, and a row with no children yet is one row
     with NULLs. Returns (row, [children]), or None if there is no such row.

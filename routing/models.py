@@ -15,6 +15,7 @@ from fractions import Fraction
 from django.db import connections, models, router
 from django.utils import timezone
 
+from config.compiled import Statement
 from routing.amm import ConstantProductPool
 from routing.dlmm import DlmmPool, FeeParameters
 from routing.tokens import TOKENS, Token
@@ -175,7 +176,7 @@ class Pool(models.Model):
             self.pk,
         ]
         with connection.cursor() as cursor:
-            cursor.execute(_state_update(connection, tuple(values), bins), params)
+            cursor.execute(_state_update.sql(connection, tuple(values), bins), params)
 
     def price(self) -> Fraction:
         """Whole token B per whole token A at the pool's spot price."""
@@ -185,15 +186,17 @@ class Pool(models.Model):
         return state.spot_price() * Fraction(10**self.base.decimals, 10**self.quote.decimals)
 
 
-_state_updates: dict[tuple, str] = {}
+class _StateUpdate(Statement):
+    """The UPDATE of Pool.write, for some columns (and the bins)."""
 
+    def sql(self, connection, names: tuple[str, ...], bins: bool) -> str:
+        return self._per_database(
+            connection, lambda connection: self._write(connection, names, bins), names, bins
+        )
 
-def _state_update(connection, names: tuple[str, ...], bins: bool) -> str:
-    """The UPDATE of Pool.write, for these columns (and the bins), on this database."""
-    key = (connection.alias, names, bins)
-    if key not in _state_updates:
+    def _write(self, connection, names: tuple[str, ...], bins: bool) -> str:
         quote = connection.ops.quote_name
-        meta = Pool._meta
+        meta = self.model._meta
         assignments = [f"{quote(meta.get_field(name).column)} = %s" for name in names]
         if bins:
             jsonb = "::jsonb" if connection.vendor == "postgresql" else ""
@@ -204,7 +207,9 @@ def _state_update(connection, names: tuple[str, ...], bins: bool) -> str:
             f"{version} = {version} + 1",
             f"{quote('updated_at')} = %s",
         ]
-        _state_updates[key] = (
+        return (
             f"UPDATE {quote(meta.db_table)} SET {', '.join(assignments)} WHERE {quote(meta.pk.column)} = %s"
         )
-    return _state_updates[key]
+
+
+_state_update = _StateUpdate(Pool)

@@ -173,7 +173,6 @@ def test_a_broadcast_redis_refuses_is_logged_and_the_write_stands(subscriber, ca
     caller goes on; the socket's snapshot will show it."""
     layer = channel_layers["default"]
     monkeypatch.setattr(layer, "group_host", {**layer.group_host, "address": "redis://127.0.0.1:1/0"})
-    monkeypatch.setattr(layer, "_sync_client", None)
     order = _order()
 
     with caplog.at_level("WARNING", logger="orders.broadcast"):

@@ -24,7 +24,7 @@ from django.conf import settings
 from redis.exceptions import RedisError
 from rest_framework.throttling import BaseThrottle
 
-from orders import dispatch
+from config.per_process import per_process
 
 WINDOW_SECONDS = 60
 KEY_PREFIX = "orders:placements"
@@ -70,7 +70,7 @@ def _script():
         )
         return client.register_script(_COUNT_IF_ALLOWED)
 
-    return dispatch.per_process("placement-limit", make)
+    return per_process("placement-limit", make)
 
 
 def _now() -> float:
