@@ -4,30 +4,31 @@ and each group's members kept in their own process.
 The stock pub/sub layer (channels_redis.pubsub) subscribes Redis to every
 group a consumer joins and to the consumer's own channel, and unsubscribes
 when it leaves. For a socket that follows one order that is four commands on
-the subscriber connection, and four replies for its reader. And SUBSCRIBE is
-asynchronous: a group_add() that returned does not mean the group's messages
-reach the channel yet, so a consumer that must miss nothing (an order's
-stream) had to send itself a marker through the group and wait for it.
+the subscriber connection, and four replies for its reader. And its reader
+passes over Redis's replies to SUBSCRIBE: a group_add() that returned does not
+mean the group's messages reach the channel yet, so a consumer that must miss
+nothing (an order's stream) had to send itself a marker through the group and
+wait for it.
 
 Here a group send is one PUBLISH on the layer's one group channel,
-`<prefix>__groups__.db<N>`, naming the group; a list of sends can go as one PUBLISH
-(`group_send_many`, or `group_send_many_sync` from synchronous code, on
-the caller's thread with a plain Redis client). Each process's layer subscribes to that channel when its
-first consumer joins a group, and sends a probe through it until the probe
-comes back, once; from then on it hands every group message to its own
-members of that group. So joining and leaving a group cost no Redis command,
-and a message sent to a group after group_add() returned reaches the
-channel. The price is that every web process reads every group message, also
-those for groups it has no member of: one message per order per write
-(BENCHMARKS.md measures it). So each PUBLISH starts with the names of the
-groups it carries, one line before the serialized sends, and a process
-decodes only those that name a group it has a member of. Every group is on
-the first host of `hosts`.
+`<prefix>__groups__.db<N>`, naming the group; a list of sends can go as one
+PUBLISH (`group_send_many`, or `group_send_many_sync` from synchronous code,
+on the caller's thread with a plain Redis client). Each process's layer
+subscribes to that channel when its first consumer joins a group, on a
+connection of its own (config/group_subscriber.py), and waits for Redis's
+reply, once; from then on it hands every group message to its own members of
+that group. So joining and leaving a group cost no Redis command, and a
+message sent to a group after group_add() returned reaches the channel. The
+price is that every web process reads every group message, also those for
+groups it has no member of: one message per order per write (BENCHMARKS.md
+measures it). So each PUBLISH starts with the names of the groups it carries,
+one line before the serialized sends, and a process decodes only those that
+name a group it has a member of. Every group is on the first host of `hosts`.
 
 Groups named in `wide_groups` (the all-orders feed, which hears every
 write) each have a channel of their own, `<group channel>.<group>`, which a
-process subscribes to (with its probe) while it has a member of the group,
-and leaves when the last one goes. Most processes have no dashboard open;
+process subscribes to while it has a member of the group, and leaves when the
+last one goes. Most processes have no dashboard open;
 they would otherwise read every order's messages twice, and every
 placement's once more.
 
@@ -50,15 +51,15 @@ from channels_redis.pubsub import (
 from channels_redis.utils import _wrap_close, decode_hosts
 from redis.connection import parse_url
 
+from config.group_subscriber import GroupSubscriber
 from config.per_process import per_process
 
 logger = logging.getLogger(__name__)
 
 CONSUMER_PREFIX = "specific."
 _GROUP_NAME = re.compile(r"[a-zA-Z0-9\-_.]{1,99}")
-# How long a layer tries to see its probe come back before group_add() fails.
+# How long group_add() waits for Redis to take its process's subscription.
 LISTEN_TIMEOUT_SECONDS = 5.0
-PROBE_INTERVAL_SECONDS = 0.1
 # How long a synchronous group send waits for Redis before it gives up.
 SYNC_SEND_TIMEOUT_SECONDS = 1.0
 
@@ -110,8 +111,8 @@ class GroupChannelLayer(RedisPubSubChannelLayer):
         ]
 
     def published(self, data: bytes) -> tuple[list[str], dict]:
-        """The group names a group channel's PUBLISH carries ([] for a
-        probe), and its message, decoded."""
+        """The group names a group channel's PUBLISH carries, and its
+        message, decoded."""
         named, body = _split(data)
         return (named.decode().split(" ") if named else []), self.deserialize(body)
 
@@ -167,12 +168,10 @@ class _Shard(RedisSingleShardConnection):
                 await pipeline.execute()
 
     def _receive_message(self, message):
+        # Only channels subscribed by name come this way (the group channels
+        # have a GroupSubscriber): their queues hold messages, not bytes.
         if message is None:
             return
-        if message["channel"] in self.channel_layer.listening:
-            self.channel_layer.deliver(message["channel"], message["data"])
-            return
-        # A channel subscribed by name: its queue holds messages, not bytes.
         name = message["channel"].decode()
         if name in self.channel_layer.channels:
             data = self.channel_layer.channel_layer.deserialize(message["data"])
@@ -183,9 +182,7 @@ class GroupChannelLoopLayer(RedisPubSubLoopLayer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._shards = [_Shard(shard.host, self) for shard in self._shards]
-        # Group channel (as Redis names it in messages) -> subscribed when done.
-        self.listening: dict[bytes, asyncio.Future] = {}
-        self._probe = uuid.uuid4().hex
+        self._subscriber: GroupSubscriber | None = None
 
     @property
     def _group_shard(self) -> RedisSingleShardConnection:
@@ -220,27 +217,10 @@ class GroupChannelLoopLayer(RedisPubSubLoopLayer):
 
     async def _listen(self, channel: str) -> None:
         """Subscribe to a group channel, once, and return when Redis has
-        taken the subscription: when a probe sent through it came back."""
-        key = channel.encode()
-        listening = self.listening.get(key)
-        if listening is None or (listening.done() and listening.exception()):
-            listening = self.listening[key] = asyncio.get_running_loop().create_future()
-            asyncio.ensure_future(self._subscribe_and_probe(channel, listening))
-        await asyncio.shield(listening)
-
-    async def _subscribe_and_probe(self, channel: str, listening: asyncio.Future) -> None:
-        try:
-            await self._group_shard.subscribe(channel)
-            probe = b"\n" + self.channel_layer.serialize({"probe": self._probe})
-            deadline = asyncio.get_running_loop().time() + LISTEN_TIMEOUT_SECONDS
-            while not listening.done():
-                if asyncio.get_running_loop().time() > deadline:
-                    raise TimeoutError(f"no reply through {channel} from Redis")
-                await self._group_shard.publish(channel, probe)
-                await asyncio.wait([listening], timeout=PROBE_INTERVAL_SECONDS)
-        except Exception as exc:
-            if not listening.done():
-                listening.set_exception(exc)
+        taken the subscription."""
+        if self._subscriber is None:
+            self._subscriber = GroupSubscriber(self.channel_layer.group_host, self.deliver)
+        await self._subscriber.subscribe(channel, LISTEN_TIMEOUT_SECONDS)
 
     def deliver(self, channel: bytes, data: bytes) -> None:
         named, body = _split(data)
@@ -252,12 +232,8 @@ class GroupChannelLoopLayer(RedisPubSubLoopLayer):
             # Dropped here: raised, it would stall the layer's reader for a second.
             logger.warning("channel layer: dropped an unreadable message on %s", channel.decode())
             return
-        if "probe" in message:
-            listening = self.listening.get(channel)
-            if message["probe"] == self._probe and listening is not None and not listening.done():
-                listening.set_result(None)
-            return
-        for group, payload in message["sends"]:
+        # .get: a probe from a process of the version before carries no sends.
+        for group, payload in message.get("sends", ()):
             # Every member gets the same dict: consumers only read messages.
             for channel in self.groups.get(group, ()):
                 queue = self.channels.get(channel)
@@ -267,8 +243,14 @@ class GroupChannelLoopLayer(RedisPubSubLoopLayer):
     async def group_add(self, group, channel):
         if channel not in self.channels:
             raise RuntimeError(f"group_add({group!r}, {channel!r}): the channel is not in this process")
-        await self._listen(self.channel_of(group))
+        # A member first: a group_discard() meanwhile of the group's last
+        # other member then leaves the subscription standing.
         self.groups.setdefault(group, set()).add(channel)
+        try:
+            await self._listen(self.channel_of(group))
+        except BaseException:
+            await self.group_discard(group, channel)
+            raise
 
     async def group_discard(self, group, channel):
         members = self.groups.get(group)
@@ -278,12 +260,8 @@ class GroupChannelLoopLayer(RedisPubSubLoopLayer):
         if members:
             return
         del self.groups[group]
-        if group in self.channel_layer.wide_groups:
-            # Forgotten before the UNSUBSCRIBE is sent: a group_add() from
-            # now on subscribes and probes again, behind it on the shard's lock.
-            wide_channel = self.channel_of(group)
-            self.listening.pop(wide_channel.encode(), None)
-            await self._group_shard.unsubscribe(wide_channel)
+        if group in self.channel_layer.wide_groups and self._subscriber is not None:
+            self._subscriber.unsubscribe(self.channel_of(group))
 
     async def group_send(self, group, message):
         await self.group_send_many([(group, message)])
@@ -292,5 +270,7 @@ class GroupChannelLoopLayer(RedisPubSubLoopLayer):
         await self._group_shard.publish_many(self.channel_layer.group_publishes(sends))
 
     async def flush(self):
-        self.listening = {}
+        if self._subscriber is not None:
+            self._subscriber.close()
+            self._subscriber = None
         await super().flush()

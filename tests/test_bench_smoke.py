@@ -87,3 +87,18 @@ def test_the_in_process_benchmark_prints_its_three_figures():
         "status_message_decoded_us",
     }
     assert all(value > 0 for value in figures.values())
+
+
+def test_the_subscriber_benchmark_reads_every_message_with_both_readers():
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.subscriber", "--redis-url", bench_redis_url()]
+        + ["--messages", "50", "--rate", "500"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    figures = json.loads(run.stdout.strip().splitlines()[-1])
+    assert figures["messages"] == 50
+    assert figures["layer_us_per_message"] > 0 and figures["stock_us_per_message"] > 0

@@ -14,26 +14,32 @@ from orders.models import Order, OrderStatus
 
 
 class Subscriber:
-    """A real channel-layer subscriber to the all-orders group, on its own loop."""
+    """A real channel-layer subscriber to the all-orders group, on its own loop.
+
+    Like a consumer, it keeps one receive() waiting across next_event()
+    calls: a receive() cancelled means a consumer that stopped, whose
+    channel the layer drops."""
 
     def __init__(self):
         self.loop = asyncio.new_event_loop()
         self.layer = channel_layers.make_backend("default")
         self.channel = self.loop.run_until_complete(self.layer.new_channel())
         self.loop.run_until_complete(self.layer.group_add(ALL_ORDERS_GROUP, self.channel))
+        self.receiving = self.loop.create_task(self.layer.receive(self.channel))
 
     def next_event(self, timeout: float) -> dict | None:
-        try:
-            message = self.loop.run_until_complete(
-                asyncio.wait_for(self.layer.receive(self.channel), timeout)
-            )
-        except TimeoutError:
+        done, _ = self.loop.run_until_complete(asyncio.wait([self.receiving], timeout=timeout))
+        if not done:
             return None
+        message = self.receiving.result()
+        self.receiving = self.loop.create_task(self.layer.receive(self.channel))
         (event,) = message["events"]
         return event
 
     def close(self):
+        self.receiving.cancel()
         self.loop.run_until_complete(self.layer.group_discard(ALL_ORDERS_GROUP, self.channel))
+        self.loop.run_until_complete(self.layer.flush())
         self.loop.close()
 
 

@@ -1,0 +1,81 @@
+"""The channel layer's subscriber to its group channels
+(config/group_subscriber.py): its own RESP2 parser, its reply to SUBSCRIBE,
+and a connection made again. Real Redis, but for the parser's test, which
+feeds it bytes as a socket might cut them."""
+
+import asyncio
+import logging
+import time
+
+import pytest
+import redis
+from channels.layers import channel_layers
+from django.conf import settings
+
+from config.group_subscriber import GroupSubscriber, RedisReplyError, command
+
+
+def published(channel: bytes, data: bytes) -> bytes:
+    return b"*3\r\n" + b"".join(b"$%d\r\n%s\r\n" % (len(part), part) for part in (b"message", channel, data))
+
+
+def test_messages_cut_anywhere_by_the_socket_come_out_whole_once_and_in_order():
+    got = []
+    subscriber = GroupSubscriber(
+        {"address": settings.REDIS_URL}, lambda channel, data: got.append((channel, data))
+    )
+    first = published(b"groups", b"orders.1\n\x81\xa1a\x01")
+    second = published(b"groups", b"")  # empty data is still a message
+    stream = first + command(b"ignored") + second
+    for cut in range(1, len(stream)):
+        subscriber.data_received(stream[:cut])
+        subscriber.data_received(stream[cut:])
+    for byte in range(len(stream)):
+        subscriber.data_received(stream[byte : byte + 1])
+
+    runs = len(stream)  # len(stream) - 1 cuts, and once a byte at a time
+    assert got == [(b"groups", b"orders.1\n\x81\xa1a\x01"), (b"groups", b"")] * runs
+
+
+def message(text: str) -> dict:
+    return {"type": "order.events", "events": [text]}
+
+
+def test_a_subscription_lost_with_its_connection_is_made_again_before_group_add_returns(caplog):
+    layer = channel_layers.make_backend("default")
+    watcher = redis.Redis.from_url(settings.REDIS_URL)
+
+    async def scenario():
+        earlier = await layer.new_channel()
+        await layer.group_add("layer-test", earlier)
+        subscriber = layer._get_layer()._subscriber
+        host, port = subscriber._transport.get_extra_info("sockname")[:2]
+        with caplog.at_level(logging.WARNING, logger="config.channel_layer"):
+            watcher.client_kill(f"{host}:{port}")
+            deadline = time.monotonic() + 5
+            while not any("lost its Redis subscription" in r.getMessage() for r in caplog.records):
+                assert time.monotonic() < deadline, "the subscriber never saw its connection go"
+                await asyncio.sleep(0.01)
+        # The loss is seen: a member that joins now waits for the new subscription.
+        later = await layer.new_channel()
+        await layer.group_add("layer-test", later)
+        await layer.group_send("layer-test", message("after"))
+        got = [await asyncio.wait_for(layer.receive(channel), 5) for channel in (earlier, later)]
+        await layer.flush()
+        return got
+
+    assert asyncio.run(scenario()) == [message("after"), message("after")]
+
+
+def test_a_refused_subscription_fails_at_once_with_redis_reason():
+    async def scenario():
+        # This Redis has no password: AUTH with one is refused.
+        address = settings.REDIS_URL.replace("redis://", "redis://:not-the-password@", 1)
+        subscriber = GroupSubscriber({"address": address}, lambda channel, data: None)
+        try:
+            with pytest.raises(RedisReplyError, match="AUTH"):
+                await subscriber.subscribe("layer-test-refused", timeout=30)
+        finally:
+            subscriber.close()
+
+    asyncio.run(scenario())
