@@ -71,16 +71,15 @@ def test_the_smoke_benchmark_confirms_20_orders_and_writes_its_result(tmp_path):
     }
 
 
-def test_the_in_process_benchmark_prints_its_three_figures():
-    run = subprocess.run(
-        [sys.executable, "-m", "bench.micro", "--number", "20", "--repeat", "1"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def last_json_line(*args: str) -> dict:
+    """Run `python -m <args>` and read the JSON its last line prints."""
+    run = subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
-    figures = json.loads(run.stdout.strip().splitlines()[-1])
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def test_the_in_process_benchmark_prints_its_three_figures():
+    figures = last_json_line("bench.micro", "--number", "20", "--repeat", "1")
     assert set(figures) == {
         "dlmm_quote_and_swap_us",
         "status_message_passed_over_us",
@@ -90,15 +89,8 @@ def test_the_in_process_benchmark_prints_its_three_figures():
 
 
 def test_the_subscriber_benchmark_reads_every_message_with_both_readers():
-    run = subprocess.run(
-        [sys.executable, "-m", "bench.subscriber", "--redis-url", bench_redis_url()]
-        + ["--messages", "50", "--rate", "500"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    figures = last_json_line(
+        "bench.subscriber", "--redis-url", bench_redis_url(), "--messages", "50", "--rate", "500"
     )
-    assert run.returncode == 0, run.stderr
-    figures = json.loads(run.stdout.strip().splitlines()[-1])
     assert figures["messages"] == 50
     assert figures["layer_us_per_message"] > 0 and figures["stock_us_per_message"] > 0
