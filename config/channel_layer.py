@@ -18,7 +18,9 @@ subscribes to that channel when its first consumer joins a group, on a
 connection of its own (config/group_subscriber.py), and waits for Redis's
 reply, once; from then on it hands every group message to its own members of
 that group. So joining and leaving a group cost no Redis command, and a
-message sent to a group after group_add() returned reaches the channel. The
+message sent to a group after group_add() returned reaches the channel (for
+as long as the subscriber's connection holds; config/group_subscriber.py
+says what happens when it does not). The
 price is that every web process reads every group message, also those for
 groups it has no member of: one message per order per write (BENCHMARKS.md
 measures it). So each PUBLISH starts with the names of the groups it carries,
@@ -245,11 +247,14 @@ class GroupChannelLoopLayer(RedisPubSubLoopLayer):
             raise RuntimeError(f"group_add({group!r}, {channel!r}): the channel is not in this process")
         # A member first: a group_discard() meanwhile of the group's last
         # other member then leaves the subscription standing.
-        self.groups.setdefault(group, set()).add(channel)
+        members = self.groups.setdefault(group, set())
+        joined = channel not in members
+        members.add(channel)
         try:
             await self._listen(self.channel_of(group))
         except BaseException:
-            await self.group_discard(group, channel)
+            if joined:
+                await self.group_discard(group, channel)
             raise
 
     async def group_discard(self, group, channel):

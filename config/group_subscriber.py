@@ -4,11 +4,11 @@ connection per process and event loop, read by a parser of its own.
 Every web process reads every order's broadcast (config/channel_layer.py),
 so what reading one message costs is paid once per process per write.
 Through redis-py's asyncio PubSub, as channels-redis reads it, a message
-passes a retry wrapper, a timeout and a parser that awaits each line: on a
-2-core machine, 190-290 µs of CPU per message, against about 50 µs for a
-protocol that parses what each read brings and hands the message on in the
-same call (BENCHMARKS.md). This is that protocol: RESP2, the replies a
-subscribed connection gets.
+passes a retry wrapper, a timeout and a parser that awaits each line:
+146-183 µs of CPU per message on a slow 2-core machine, against 49-59 µs
+here (`python -m bench.subscriber`, both side by side on the same messages).
+This is a protocol that parses RESP2, the replies a subscribed connection
+gets, as each read brings them, and hands each message on in the same call.
 
 It also knows when a subscription has taken. Redis answers a connection's
 commands in order and runs every command to its end, so once the reply to a
@@ -16,9 +16,10 @@ SUBSCRIBE is back, every PUBLISH that Redis runs after it reaches this
 connection. subscribe() returns then.
 
 A lost connection is made again (0.1 s between tries, doubling to 2 s), and
-everything it was subscribed to is subscribed again; subscribe() waits for
-that meanwhile. What was published in between is lost: group sends are
-at-most-once.
+everything it was subscribed to is subscribed again. Once the loss is seen
+(at once for a closed connection; within a minute, through TCP keepalive,
+for a peer gone silent), subscribe() waits for the new subscription. What
+was published in between is lost: group sends are at-most-once.
 """
 
 import asyncio
@@ -33,8 +34,16 @@ logger = logging.getLogger("config.channel_layer")
 
 RECONNECT_FIRST_SECONDS = 0.1
 RECONNECT_MOST_SECONDS = 2.0
+# A connection that lasted this long starts its reconnects at the first pause
+# again; one Redis keeps dropping (a subscriber over its output buffer limit,
+# say) backs off further each time.
+STABLE_SECONDS = 10.0
 # A host that drops packets would hold a connect for the kernel's SYN retries.
 CONNECT_TIMEOUT_SECONDS = 5.0
+# Reads have no timeout (a subscriber waits as long as it takes), so TCP
+# keepalive finds a peer that went away without a word: after 30 s idle,
+# 3 probes 10 s apart, instead of the kernel's default of over two hours.
+KEEPALIVE = {"TCP_KEEPIDLE": 30, "TCP_KEEPINTVL": 10, "TCP_KEEPCNT": 3}
 
 
 class Incomplete(Exception):
@@ -97,6 +106,7 @@ class GroupSubscriber(asyncio.Protocol):
         # How long to wait before connecting: 0 while the last connection
         # worked; after a failure, 0.1 s, doubling up to 2 s.
         self._retry_in = 0.0
+        self._connected_at = 0.0
         self._closed = False
 
     async def subscribe(self, channel: str, timeout: float) -> None:
@@ -108,6 +118,8 @@ class GroupSubscriber(asyncio.Protocol):
             taken = self._subscribed[key] = asyncio.get_running_loop().create_future()
             if self._transport is not None:
                 self._send_subscribe([key])
+        if self._closed:
+            raise RedisReplyError("the channel layer's subscriber is closed")
         self._connect_soon()
         async with asyncio.timeout(timeout):
             await asyncio.shield(taken)
@@ -123,6 +135,8 @@ class GroupSubscriber(asyncio.Protocol):
 
     def close(self) -> None:
         self._closed = True
+        self._fail_waiting(RedisReplyError("the channel layer's subscriber is closed"))
+        self._subscribed.clear()
         if self._connecting is not None:
             self._connecting.cancel()
         if self._transport is not None:
@@ -135,27 +149,22 @@ class GroupSubscriber(asyncio.Protocol):
             self._connecting = asyncio.ensure_future(self._connect())
 
     async def _connect(self) -> None:
-        address, unix, options, auth = self._endpoint
+        address, unix, options, _ = self._endpoint
         loop = asyncio.get_running_loop()
         connect = loop.create_unix_connection if unix else loop.create_connection
         try:
-            while not self._closed:
+            while not self._closed and self._transport is None:
                 await asyncio.sleep(self._retry_in)
                 try:
                     async with asyncio.timeout(CONNECT_TIMEOUT_SECONDS):
                         await connect(lambda: self, **options)
-                    break
                 except (OSError, TimeoutError) as exc:
                     self._back_off()
                     logger.warning(
                         "channel layer: no Redis at %s (%s); again in %.1f s", address, exc, self._retry_in
                     )
-            if self._transport is None:
-                return
-            if auth is not None:
-                self._transport.write(command(b"AUTH", *auth))
-            if self._subscribed:
-                self._send_subscribe(list(self._subscribed))
+        except Exception:
+            logger.exception("channel layer: the subscriber could not connect; again on the next group_add()")
         finally:
             self._connecting = None
 
@@ -168,15 +177,26 @@ class GroupSubscriber(asyncio.Protocol):
         self._transport.write(command(b"SUBSCRIBE", *channels))
 
     def connection_made(self, transport) -> None:
-        self._transport = transport
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            # No timeout on reads (a subscriber waits for as long as it takes),
-            # so the kernel has to notice a peer that went away without a word.
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            for option, value in KEEPALIVE.items():
+                if hasattr(socket, option):  # Linux's names
+                    sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
+        # AUTH goes first, before any other task can see the transport and
+        # write a SUBSCRIBE that Redis would refuse.
+        auth = self._endpoint[3]
+        if auth is not None:
+            transport.write(command(b"AUTH", *auth))
+        self._transport = transport
+        self._connected_at = asyncio.get_running_loop().time()
+        if self._subscribed:
+            self._send_subscribe(list(self._subscribed))
 
     def connection_lost(self, exc) -> None:
         self._transport = None
+        if asyncio.get_running_loop().time() - self._connected_at > STABLE_SECONDS:
+            self._retry_in = 0.0
         self._buffer.clear()
         self._unanswered.clear()
         for channel, taken in self._subscribed.items():
@@ -199,7 +219,7 @@ class GroupSubscriber(asyncio.Protocol):
                 self._reply(reply)
         except Incomplete:
             pass
-        except RedisReplyError as exc:
+        except (RedisReplyError, ValueError) as exc:
             logger.error("channel layer: unreadable reply from Redis (%s); connecting again", exc)
             self._transport.close()
             return
@@ -220,11 +240,14 @@ class GroupSubscriber(asyncio.Protocol):
             # AUTH refused, say: the waiting subscribe() calls fail now rather
             # than at their timeout, and the connection is made again later.
             logger.error("channel layer: Redis refused the subscriber: %s", reply)
-            for taken in self._subscribed.values():
-                if not taken.done():
-                    taken.set_exception(reply)
-                    taken.exception()
+            self._fail_waiting(reply)
             self._transport.close()
+
+    def _fail_waiting(self, error: Exception) -> None:
+        for taken in self._subscribed.values():
+            if not taken.done():
+                taken.set_exception(error)
+                taken.exception()  # nobody may be waiting: not an unretrieved error
 
     def _taken(self, channel: bytes) -> None:
         left = self._unanswered.get(channel, 0) - 1
@@ -232,7 +255,6 @@ class GroupSubscriber(asyncio.Protocol):
             self._unanswered[channel] = left
             return
         self._unanswered.pop(channel, None)
-        self._retry_in = 0.0
         taken = self._subscribed.get(channel)
         if taken is not None and not taken.done():
             taken.set_result(None)
@@ -241,31 +263,34 @@ class GroupSubscriber(asyncio.Protocol):
 def _endpoint(host: dict) -> tuple[str, bool, dict, tuple[bytes, ...] | None]:
     """(a printable address, a Unix socket?, the loop's connect options, the
     AUTH arguments or None) for a channel layer host: {"address": URL} or
-    {"host": ..., "port": ...}, with a username and password beside either."""
+    {"host": ..., "port": ...}, with redis-py's connection options beside
+    either (username, password, the ssl_ ones)."""
     if "address" in host:
-        options = {
-            **parse_url(host["address"]),
-            **{k: host[k] for k in ("username", "password") if k in host},
-        }
+        options = {**parse_url(host["address"]), **{k: v for k, v in host.items() if k != "address"}}
     elif "host" in host:
         options = dict(host)
     else:
-        raise ValueError(
-            "the channel layer's group host needs an address (a redis:// URL) or a host and a port"
-        )
+        raise ValueError("the channel layer's first host needs an address (a redis:// URL) or a host")
     password = options.get("password")
-    auth = (
-        None
-        if password is None
-        else tuple(str(part).encode() for part in (options.get("username"), password) if part)
-    )
+    auth = None
+    if password is not None:
+        auth = tuple(str(part).encode() for part in (options.get("username"), password) if part)
     if "path" in options:
         return options["path"], True, {"path": options["path"]}, auth
     tcp = {"host": options.get("host", "localhost"), "port": int(options.get("port", 6379))}
     if options.get("connection_class") is SSLConnection or options.get("ssl"):
-        context = ssl.create_default_context()
-        if options.get("ssl_cert_reqs") in ("none", ssl.CERT_NONE):
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        tcp["ssl"] = context
+        tcp["ssl"] = _tls(options)
     return f"{tcp['host']}:{tcp['port']}", False, tcp, auth
+
+
+def _tls(options: dict) -> ssl.SSLContext:
+    """The TLS context redis-py would make of the same options."""
+    context = ssl.create_default_context(cafile=options.get("ssl_ca_certs"))
+    if options.get("ssl_certfile"):
+        context.load_cert_chain(options["ssl_certfile"], options.get("ssl_keyfile"))
+    if options.get("ssl_check_hostname") is False:
+        context.check_hostname = False
+    if options.get("ssl_cert_reqs") in ("none", ssl.CERT_NONE):
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context

@@ -14,6 +14,8 @@ from django.conf import settings
 
 from config.group_subscriber import GroupSubscriber, RedisReplyError, command
 
+ACL_USER, ACL_PASSWORD = "layer-test-subscriber", "layer-test-secret"
+
 
 def published(channel: bytes, data: bytes) -> bytes:
     return b"*3\r\n" + b"".join(b"$%d\r\n%s\r\n" % (len(part), part) for part in (b"message", channel, data))
@@ -77,5 +79,86 @@ def test_a_refused_subscription_fails_at_once_with_redis_reason():
                 await subscriber.subscribe("layer-test-refused", timeout=30)
         finally:
             subscriber.close()
+
+    asyncio.run(scenario())
+
+
+class RecordingTransport:
+    def __init__(self):
+        self.writes = []
+
+    def get_extra_info(self, name):
+        return None
+
+    def write(self, data):
+        self.writes.append(data)
+
+
+def test_on_a_new_connection_auth_goes_out_before_any_subscribe():
+    async def scenario():
+        subscriber = GroupSubscriber({"address": "redis://someone:secret@127.0.0.1:6379/15"}, print)
+        # As after a lost connection: a channel to subscribe to again.
+        subscriber._subscribed[b"layer-test"] = asyncio.get_running_loop().create_future()
+        transport = RecordingTransport()
+        subscriber.connection_made(transport)
+        return transport.writes
+
+    assert asyncio.run(scenario()) == [
+        command(b"AUTH", b"someone", b"secret"),
+        command(b"SUBSCRIBE", b"layer-test"),
+    ]
+
+
+@pytest.fixture
+def acl_user():
+    """A Redis user with a password, for the subscriber to log in as."""
+    admin = redis.Redis.from_url(settings.REDIS_URL)
+    admin.acl_setuser(
+        ACL_USER, enabled=True, passwords=[f"+{ACL_PASSWORD}"], channels=["*"], commands=["+@all"]
+    )
+    yield
+    admin.acl_deluser(ACL_USER)
+
+
+def test_a_subscriber_with_a_password_logs_in_again_after_its_connection_is_dropped(acl_user, caplog):
+    address = settings.REDIS_URL.replace("redis://", f"redis://{ACL_USER}:{ACL_PASSWORD}@", 1)
+    publisher = redis.Redis.from_url(settings.REDIS_URL)
+
+    async def scenario():
+        got = asyncio.Queue()
+        subscriber = GroupSubscriber({"address": address}, lambda channel, data: got.put_nowait(data))
+        await subscriber.subscribe("layer-test-auth", timeout=5)
+        publisher.publish("layer-test-auth", b"before")
+        before = await asyncio.wait_for(got.get(), 5)
+        with caplog.at_level(logging.WARNING, logger="config.channel_layer"):
+            publisher.client_kill_filter(user=ACL_USER)
+            deadline = time.monotonic() + 5
+            while not any("lost its Redis subscription" in r.getMessage() for r in caplog.records):
+                assert time.monotonic() < deadline, "the subscriber never saw its connection go"
+                await asyncio.sleep(0.01)
+            # A new channel in the same breath as the reconnect: AUTH still first.
+            await subscriber.subscribe("layer-test-auth-2", timeout=5)
+            await subscriber.subscribe("layer-test-auth", timeout=5)
+        publisher.publish("layer-test-auth", b"after")
+        publisher.publish("layer-test-auth-2", b"second")
+        after = [await asyncio.wait_for(got.get(), 5) for _ in range(2)]
+        subscriber.close()
+        refused = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+        return before, after, refused
+
+    assert asyncio.run(scenario()) == (b"before", [b"after", b"second"], [])
+
+
+def test_closing_the_subscriber_fails_a_waiting_subscribe_at_once():
+    async def scenario():
+        # Nothing listens on port 1: the subscriber keeps trying to connect.
+        subscriber = GroupSubscriber({"address": "redis://127.0.0.1:1/0"}, print)
+        waiting = asyncio.ensure_future(subscriber.subscribe("layer-test-closed", timeout=30))
+        await asyncio.sleep(0.05)
+        subscriber.close()
+        with pytest.raises(RedisReplyError, match="closed"):
+            await waiting
+        with pytest.raises(RedisReplyError, match="closed"):
+            await subscriber.subscribe("layer-test-closed", timeout=30)
 
     asyncio.run(scenario())
