@@ -62,6 +62,9 @@ CONSUMER_PREFIX = "specific."
 _GROUP_NAME = re.compile(r"[a-zA-Z0-9\-_.]{1,99}")
 # How long group_add() waits for Redis to take its process's subscription.
 LISTEN_TIMEOUT_SECONDS = 5.0
+# What each member of a group gets when its group's messages may have been
+# lost (see GroupChannelLoopLayer.resubscribed): consumers handle it.
+RESUBSCRIBED = {"type": "layer.resubscribed"}
 # How long a synchronous group send waits for Redis before it gives up.
 SYNC_SEND_TIMEOUT_SECONDS = 1.0
 
@@ -221,7 +224,7 @@ class GroupChannelLoopLayer(RedisPubSubLoopLayer):
         """Subscribe to a group channel, once, and return when Redis has
         taken the subscription."""
         if self._subscriber is None:
-            self._subscriber = GroupSubscriber(self.channel_layer.group_host, self.deliver)
+            self._subscriber = GroupSubscriber(self.channel_layer.group_host, self.deliver, self.resubscribed)
         await self._subscriber.subscribe(channel, LISTEN_TIMEOUT_SECONDS)
 
     def deliver(self, channel: bytes, data: bytes) -> None:
@@ -241,6 +244,18 @@ class GroupChannelLoopLayer(RedisPubSubLoopLayer):
                 queue = self.channels.get(channel)
                 if queue is not None:
                     queue.put_nowait(payload)
+
+    def resubscribed(self, channel: bytes) -> None:
+        """A group channel is subscribed again after a lost connection: its
+        messages in between are gone, so each member of its groups gets a
+        `layer.resubscribed` message, to catch up on what it follows."""
+        for group, members in self.groups.items():
+            if self.channel_of(group).encode() != channel:
+                continue
+            for member in members:
+                queue = self.channels.get(member)
+                if queue is not None:
+                    queue.put_nowait(RESUBSCRIBED)
 
     async def group_add(self, group, channel):
         if channel not in self.channels:

@@ -19,7 +19,9 @@ A lost connection is made again (0.1 s between tries, doubling to 2 s), and
 everything it was subscribed to is subscribed again. Once the loss is seen
 (at once for a closed connection; within a minute, through TCP keepalive,
 for a peer gone silent), subscribe() waits for the new subscription. What
-was published in between is lost: group sends are at-most-once.
+was published in between is lost, so on_resubscribed hears of each channel
+subscribed again: the layer tells the members of its groups, and an order's
+socket catches up from the order's history (orders/consumers.py).
 """
 
 import asyncio
@@ -89,11 +91,21 @@ def command(*parts: bytes) -> bytes:
 
 class GroupSubscriber(asyncio.Protocol):
     """Subscribes one connection to channels and hands each message,
-    (channel, data), to on_message on the event loop."""
+    (channel, data), to on_message on the event loop; and each channel
+    subscribed again after a lost connection, whose messages in between are
+    gone, to on_resubscribed."""
 
-    def __init__(self, host: dict, on_message: Callable[[bytes, bytes], None]):
+    def __init__(
+        self,
+        host: dict,
+        on_message: Callable[[bytes, bytes], None],
+        on_resubscribed: Callable[[bytes], None] = lambda channel: None,
+    ):
         self._endpoint = _endpoint(host)
         self._on_message = on_message
+        self._on_resubscribed = on_resubscribed
+        # Channels that were subscribed when a connection was lost.
+        self._lost: set[bytes] = set()
         # Channel -> done once the reply to its latest SUBSCRIBE on this
         # connection is back; a fresh one after a reconnect.
         self._subscribed: dict[bytes, asyncio.Future] = {}
@@ -126,6 +138,7 @@ class GroupSubscriber(asyncio.Protocol):
 
     def unsubscribe(self, channel: str) -> None:
         key = channel.encode()
+        self._lost.discard(key)
         taken = self._subscribed.pop(key, None)
         if taken is not None and not taken.done():
             taken.set_exception(RedisReplyError(f"unsubscribed from {channel} before Redis took it"))
@@ -201,6 +214,8 @@ class GroupSubscriber(asyncio.Protocol):
         self._unanswered.clear()
         for channel, taken in self._subscribed.items():
             if taken.done():
+                if not taken.exception():
+                    self._lost.add(channel)
                 self._subscribed[channel] = asyncio.get_running_loop().create_future()
         if not self._closed:
             self._back_off()
@@ -258,6 +273,12 @@ class GroupSubscriber(asyncio.Protocol):
         taken = self._subscribed.get(channel)
         if taken is not None and not taken.done():
             taken.set_result(None)
+        if channel in self._lost and taken is not None:
+            self._lost.discard(channel)
+            try:
+                self._on_resubscribed(channel)
+            except Exception:
+                logger.exception("channel layer: telling the members of %s failed", channel.decode())
 
 
 def _endpoint(host: dict) -> tuple[str, bool, dict, tuple[bytes, ...] | None]:

@@ -3,7 +3,9 @@ placement over a socket.
 
 A subscriber first gets a snapshot of the order as it is now, so one that
 joins late misses nothing, then one message per status. Group sends are
-at-most-once; the snapshot (or REST) is the truth after a reconnect.
+at-most-once: when the process's subscription was lost, the layer says so
+(`layer.resubscribed`) and an order's stream catches up from its history;
+after a client's reconnect the snapshot (or REST) is the truth.
 """
 
 import json
@@ -23,7 +25,7 @@ from orders.api.errors import _flatten, error_body
 from orders.api.views import BackPressure, place_order
 from orders.broadcast import ALL_ORDERS_GROUP, order_group
 from orders.models import LIFECYCLE, TERMINAL_STATUSES, ApiKey, Order
-from orders.serializers import order_to_dict
+from orders.serializers import order_to_dict, status_message
 
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_NOT_FOUND = 4404
@@ -56,6 +58,13 @@ def _may_place_orders(scope) -> bool:
 def _snapshot(order_id) -> dict | None:
     found = Order.with_history(order_id)
     return order_to_dict(found[0], events=found[1]) if found else None
+
+
+@database_sync_to_async
+def _history_messages(order_id) -> list[dict]:
+    """The status messages the order has been broadcast with so far."""
+    found = Order.with_history(order_id)
+    return [status_message(event) for event in found[1]] if found else []
 
 
 class DatabaseCallsCloseTheirOwn:
@@ -119,6 +128,13 @@ class OrderStreamConsumer(DatabaseCallsCloseTheirOwn, AsyncWebsocketConsumer):
         metrics.websocket_disconnected(self)
         if self.order_id is not None:
             await self.channel_layer.group_discard(order_group(self.order_id), self.channel_name)
+
+    async def layer_resubscribed(self, message):
+        """This process's subscription was lost and is back: statuses sent
+        meanwhile never came. The order's history has each one as it was
+        broadcast; those past this socket's progress go out now."""
+        if self.order_id is not None:
+            await self.order_events({"events": await _history_messages(self.order_id)})
 
     async def order_events(self, message):
         """One frame per status, in order; close after the terminal one."""
@@ -195,6 +211,12 @@ class OrdersFeedConsumer(DatabaseCallsCloseTheirOwn, AsyncWebsocketConsumer):
     async def disconnect(self, code):
         metrics.websocket_disconnected(self)
         await self.channel_layer.group_discard(ALL_ORDERS_GROUP, self.channel_name)
+
+    async def layer_resubscribed(self, message):
+        # The feed has no history to catch up from: statuses sent while the
+        # subscription was lost are gone for it (at-most-once); the REST API
+        # and a reloaded dashboard show them.
+        pass
 
     async def order_events(self, message):
         events = message["events"]

@@ -20,6 +20,18 @@ def history_entry(event: OrderEvent) -> dict:
     return {"status": event.status, "at": isoformat(event.at), "attempt": event.attempt}
 
 
+def status_message(event: OrderEvent) -> dict:
+    """The status message a history row was broadcast as."""
+    return {
+        "type": "status",
+        "orderId": str(event.order_id),
+        "status": event.status,
+        "at": isoformat(event.at),
+        "attempt": event.attempt,
+        **event.data,
+    }
+
+
 def order_fields(order: Order) -> dict:
     """What an order says about its trade: the fields status messages carry."""
     return {

@@ -33,7 +33,7 @@ from orders.models import (
     OrderStatus,
     OrderType,
 )
-from orders.serializers import isoformat, order_fields
+from orders.serializers import order_fields, status_message
 from orders.statements import ConditionalUpdate, Insert
 
 log = logging.getLogger(__name__)
@@ -100,21 +100,11 @@ class Move:
         wire = {"orderType": order.type, **order_fields(order)}
         data = {key: wire[key] for key in STATUS_FIELDS.get(order.status, ())}
         data.update(extra or {})
-        self.events.append(
-            OrderEvent(
-                order=order, status=order.status, attempt=order.attempt, at=order.updated_at, data=data
-            )
+        event = OrderEvent(
+            order=order, status=order.status, attempt=order.attempt, at=order.updated_at, data=data
         )
-        self.messages.append(
-            {
-                "type": "status",
-                "orderId": str(order.id),
-                "status": order.status,
-                "at": isoformat(order.updated_at),
-                "attempt": order.attempt,
-                **data,
-            }
-        )
+        self.events.append(event)
+        self.messages.append(status_message(event))
 
     def reach(self, to: str, *, attempt: int | None = None, extra: dict | None = None, **fields) -> None:
         """Move on to `to`; a retry (`attempt` raised) starts over from routing."""

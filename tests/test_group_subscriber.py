@@ -12,9 +12,11 @@ import redis
 from channels.layers import channel_layers
 from django.conf import settings
 
+from config.channel_layer import RESUBSCRIBED
 from config.group_subscriber import GroupSubscriber, RedisReplyError, command
 
 ACL_USER, ACL_PASSWORD = "layer-test-subscriber", "layer-test-secret"
+WIDE_GROUP = "orders.all"  # settings.CHANNEL_LAYERS' wide_groups: a channel of its own
 
 
 def published(channel: bytes, data: bytes) -> bytes:
@@ -47,9 +49,16 @@ def test_a_subscription_lost_with_its_connection_is_made_again_before_group_add_
     layer = channel_layers.make_backend("default")
     watcher = redis.Redis.from_url(settings.REDIS_URL)
 
+    async def received_until(channel, text: str) -> list[dict]:
+        got = []
+        while message(text) not in got:
+            got.append(await asyncio.wait_for(layer.receive(channel), 5))
+        return got
+
     async def scenario():
-        earlier = await layer.new_channel()
+        earlier, other_group = await layer.new_channel(), await layer.new_channel()
         await layer.group_add("layer-test", earlier)
+        await layer.group_add(WIDE_GROUP, other_group)
         subscriber = layer._get_layer()._subscriber
         host, port = subscriber._transport.get_extra_info("sockname")[:2]
         with caplog.at_level(logging.WARNING, logger="config.channel_layer"):
@@ -62,11 +71,19 @@ def test_a_subscription_lost_with_its_connection_is_made_again_before_group_add_
         later = await layer.new_channel()
         await layer.group_add("layer-test", later)
         await layer.group_send("layer-test", message("after"))
-        got = [await asyncio.wait_for(layer.receive(channel), 5) for channel in (earlier, later)]
+        await layer.group_send(WIDE_GROUP, message("feed"))
+        got = [await received_until(channel, "after") for channel in (earlier, later)]
+        got.append(await received_until(other_group, "feed"))
         await layer.flush()
         return got
 
-    assert asyncio.run(scenario()) == [message("after"), message("after")]
+    earlier, later, other_group = asyncio.run(scenario())
+
+    # Members from before the loss are told that messages may have been lost;
+    # one that joined while it lasted may be told too (it is harmless).
+    assert earlier == [RESUBSCRIBED, message("after")]
+    assert later[-1] == message("after") and all(m == RESUBSCRIBED for m in later[:-1])
+    assert other_group == [RESUBSCRIBED, message("feed")]
 
 
 def test_a_refused_subscription_fails_at_once_with_redis_reason():

@@ -5,15 +5,19 @@ the snapshot already shows. Real Redis, the real channel layer, the
 consumer in this process."""
 
 import asyncio
+import time
 from decimal import Decimal
 
 import pytest
+import redis
 from asgiref.sync import SyncToAsync, sync_to_async
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
+from django.conf import settings
 
-from orders import consumers, services
+from orders import broadcast, consumers, services
 from orders.models import OrderStatus
 from orders.routing import websocket_urlpatterns
 
@@ -121,3 +125,44 @@ def test_a_socket_goes_to_a_thread_only_for_its_snapshot(no_engine, monkeypatch)
     asyncio.run(scenario())
 
     assert [func.__name__ for func in trips] == ["_snapshot"]
+
+
+def test_statuses_lost_with_the_subscription_come_from_the_history_once_it_is_back(no_engine, monkeypatch):
+    """Statuses broadcast while the process's subscription was down never
+    arrive as messages. Once it is back, the socket sends those past its
+    progress from the order's history, each as it was broadcast."""
+    order = _place()
+
+    async def scenario():
+        communicator = await _watch(order.id)
+        await _statuses_until(communicator, "pending", timeout=10)
+        with monkeypatch.context() as lost:
+            # Two moves whose broadcasts go nowhere, as if sent in the gap.
+            lost.setattr(broadcast, "publish", lambda sends: None)
+            for status in (OrderStatus.ROUTING, OrderStatus.BUILDING):
+                await sync_to_async(services.order_transition)(order=order, to=status)
+        nothing_yet = await communicator.receive_nothing(timeout=0.3)
+        subscriber = get_channel_layer()._get_layer()._subscriber
+        host, port = subscriber._transport.get_extra_info("sockname")[:2]
+        redis.Redis.from_url(settings.REDIS_URL).client_kill(f"{host}:{port}")
+        caught_up = [await communicator.receive_json_from(timeout=10) for _ in range(2)]
+        # Live again: the next status comes as a message, once.
+        deadline = time.monotonic() + 5
+        while subscriber._transport is None:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.01)
+        await sync_to_async(services.order_transition)(order=order, to=OrderStatus.SUBMITTED)
+        live = await communicator.receive_json_from(timeout=10)
+        await communicator.disconnect()
+        return nothing_yet, caught_up, live
+
+    nothing_yet, caught_up, live = asyncio.run(scenario())
+
+    assert nothing_yet
+    assert [(m["type"], m["orderId"], m["status"]) for m in caught_up] == [
+        ("status", str(order.id), "routing"),
+        ("status", str(order.id), "building"),
+    ]
+    # Each as it was broadcast: `building` with the fields that status carries.
+    assert {"dex", "quotes", "expectedAmountOut", "minAmountOut"} <= caught_up[1].keys()
+    assert live["status"] == "submitted"
