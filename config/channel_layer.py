@@ -249,13 +249,15 @@ class GroupChannelLoopLayer(RedisPubSubLoopLayer):
         """A group channel is subscribed again after a lost connection: its
         messages in between are gone, so each member of its groups gets a
         `layer.resubscribed` message, to catch up on what it follows."""
+        told = set()
         for group, members in self.groups.items():
             if self.channel_of(group).encode() != channel:
                 continue
-            for member in members:
+            for member in members - told:
                 queue = self.channels.get(member)
                 if queue is not None:
                     queue.put_nowait(RESUBSCRIBED)
+            told |= members
 
     async def group_add(self, group, channel):
         if channel not in self.channels:

@@ -30,6 +30,7 @@ import socket
 import ssl
 from collections.abc import Callable
 
+from redis.asyncio.connection import SSLConnection as AsyncSSLConnection
 from redis.connection import SSLConnection, parse_url
 
 logger = logging.getLogger("config.channel_layer")
@@ -45,7 +46,10 @@ CONNECT_TIMEOUT_SECONDS = 5.0
 # Reads have no timeout (a subscriber waits as long as it takes), so TCP
 # keepalive finds a peer that went away without a word: after 30 s idle,
 # 3 probes 10 s apart, instead of the kernel's default of over two hours.
-KEEPALIVE = {"TCP_KEEPIDLE": 30, "TCP_KEEPINTVL": 10, "TCP_KEEPCNT": 3}
+# Keepalive stays silent while a write is unacknowledged (a SUBSCRIBE sent
+# into the silence): the user timeout gives up on that after 60 s, not the
+# 15 minutes of retransmissions.
+KEEPALIVE = {"TCP_KEEPIDLE": 30, "TCP_KEEPINTVL": 10, "TCP_KEEPCNT": 3, "TCP_USER_TIMEOUT": 60_000}
 
 
 class Incomplete(Exception):
@@ -124,14 +128,14 @@ class GroupSubscriber(asyncio.Protocol):
     async def subscribe(self, channel: str, timeout: float) -> None:
         """Return once Redis has taken the subscription; TimeoutError if it
         has not within `timeout` seconds."""
+        if self._closed:
+            raise RedisReplyError("the channel layer's subscriber is closed")
         key = channel.encode()
         taken = self._subscribed.get(key)
         if taken is None:
             taken = self._subscribed[key] = asyncio.get_running_loop().create_future()
             if self._transport is not None:
                 self._send_subscribe([key])
-        if self._closed:
-            raise RedisReplyError("the channel layer's subscriber is closed")
         self._connect_soon()
         async with asyncio.timeout(timeout):
             await asyncio.shield(taken)
@@ -305,13 +309,5 @@ def _endpoint(host: dict) -> tuple[str, bool, dict, tuple[bytes, ...] | None]:
 
 
 def _tls(options: dict) -> ssl.SSLContext:
-    """The TLS context redis-py would make of the same options."""
-    context = ssl.create_default_context(cafile=options.get("ssl_ca_certs"))
-    if options.get("ssl_certfile"):
-        context.load_cert_chain(options["ssl_certfile"], options.get("ssl_keyfile"))
-    if options.get("ssl_check_hostname") is False:
-        context.check_hostname = False
-    if options.get("ssl_cert_reqs") in ("none", ssl.CERT_NONE):
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
+    """The TLS context redis-py makes of the same ssl_ options."""
+    return AsyncSSLConnection(**{k: v for k, v in options.items() if k.startswith("ssl_")}).ssl_context.get()

@@ -133,8 +133,13 @@ class OrderStreamConsumer(DatabaseCallsCloseTheirOwn, AsyncWebsocketConsumer):
         """This process's subscription was lost and is back: statuses sent
         meanwhile never came. The order's history has each one as it was
         broadcast; those past this socket's progress go out now."""
-        if self.order_id is not None:
-            await self.order_events({"events": await _history_messages(self.order_id)})
+        if self.order_id is None or self.progress[1] == len(LIFECYCLE):
+            return  # nothing placed yet, or already ended (the socket is closing)
+        missed = await _history_messages(self.order_id)
+        # The history is in time order, and the moves' clocks can disagree
+        # (workers on other hosts): the stream goes in the order's own order.
+        missed.sort(key=lambda message: _progress(message["status"], message["attempt"]))
+        await self.order_events({"events": missed})
 
     async def order_events(self, message):
         """One frame per status, in order; close after the terminal one."""

@@ -5,6 +5,7 @@ feeds it bytes as a socket might cut them."""
 
 import asyncio
 import logging
+import ssl
 import time
 
 import pytest
@@ -179,3 +180,15 @@ def test_closing_the_subscriber_fails_a_waiting_subscribe_at_once():
             await subscriber.subscribe("layer-test-closed", timeout=30)
 
     asyncio.run(scenario())
+
+
+def test_a_tls_address_gets_the_context_redis_py_would_make():
+    from config.group_subscriber import _endpoint
+
+    _, _, verified, _ = _endpoint({"address": "rediss://redis.example:6380/0"})
+    _, _, unverified, _ = _endpoint({"address": "rediss://redis.example:6380/0", "ssl_cert_reqs": "none"})
+    _, _, plain, _ = _endpoint({"address": "redis://redis.example:6380/0"})
+
+    assert verified["ssl"].verify_mode == ssl.CERT_REQUIRED and verified["ssl"].check_hostname
+    assert unverified["ssl"].verify_mode == ssl.CERT_NONE
+    assert "ssl" not in plain and plain["port"] == 6380

@@ -5,6 +5,7 @@ the snapshot already shows. Real Redis, the real channel layer, the
 consumer in this process."""
 
 import asyncio
+import json
 import time
 from decimal import Decimal
 
@@ -127,42 +128,73 @@ def test_a_socket_goes_to_a_thread_only_for_its_snapshot(no_engine, monkeypatch)
     assert [func.__name__ for func in trips] == ["_snapshot"]
 
 
+def _drop_the_subscription() -> None:
+    """Redis closes this process's group subscriber connection."""
+    subscriber = get_channel_layer()._get_layer()._subscriber
+    host, port = subscriber._transport.get_extra_info("sockname")[:2]
+    redis.Redis.from_url(settings.REDIS_URL).client_kill(f"{host}:{port}")
+
+
 def test_statuses_lost_with_the_subscription_come_from_the_history_once_it_is_back(no_engine, monkeypatch):
     """Statuses broadcast while the process's subscription was down never
     arrive as messages. Once it is back, the socket sends those past its
-    progress from the order's history, each as it was broadcast."""
+    progress from the order's history, each as it was broadcast, then goes
+    on live."""
     order = _place()
+    lost = []
 
     async def scenario():
         communicator = await _watch(order.id)
         await _statuses_until(communicator, "pending", timeout=10)
-        with monkeypatch.context() as lost:
+        with monkeypatch.context() as gap:
             # Two moves whose broadcasts go nowhere, as if sent in the gap.
-            lost.setattr(broadcast, "publish", lambda sends: None)
+            gap.setattr(broadcast, "publish", lost.extend)
             for status in (OrderStatus.ROUTING, OrderStatus.BUILDING):
                 await sync_to_async(services.order_transition)(order=order, to=status)
-        nothing_yet = await communicator.receive_nothing(timeout=0.3)
-        subscriber = get_channel_layer()._get_layer()._subscriber
-        host, port = subscriber._transport.get_extra_info("sockname")[:2]
-        redis.Redis.from_url(settings.REDIS_URL).client_kill(f"{host}:{port}")
+        _drop_the_subscription()
         caught_up = [await communicator.receive_json_from(timeout=10) for _ in range(2)]
-        # Live again: the next status comes as a message, once.
-        deadline = time.monotonic() + 5
-        while subscriber._transport is None:
-            assert time.monotonic() < deadline
-            await asyncio.sleep(0.01)
         await sync_to_async(services.order_transition)(order=order, to=OrderStatus.SUBMITTED)
         live = await communicator.receive_json_from(timeout=10)
+        nothing_more = await communicator.receive_nothing(timeout=0.3)
         await communicator.disconnect()
-        return nothing_yet, caught_up, live
+        return caught_up, live, nothing_more
 
-    nothing_yet, caught_up, live = asyncio.run(scenario())
+    caught_up, live, nothing_more = asyncio.run(scenario())
 
-    assert nothing_yet
-    assert [(m["type"], m["orderId"], m["status"]) for m in caught_up] == [
-        ("status", str(order.id), "routing"),
-        ("status", str(order.id), "building"),
+    # What the order's socket would have got, as the layer delivers it (JSON).
+    sent = [
+        event for group, message in lost if group != broadcast.ALL_ORDERS_GROUP for event in message["events"]
     ]
-    # Each as it was broadcast: `building` with the fields that status carries.
-    assert {"dex", "quotes", "expectedAmountOut", "minAmountOut"} <= caught_up[1].keys()
-    assert live["status"] == "submitted"
+    assert caught_up == json.loads(json.dumps(sent, default=str))
+    assert [m["status"] for m in caught_up] == ["routing", "building"]
+    assert live["status"] == "submitted" and nothing_more
+
+
+def test_the_feed_goes_on_after_the_subscription_is_back(no_engine):
+    """The feed has no history to catch up from: it takes the layer's word
+    that statuses may be lost, and the statuses after it reach it."""
+    order = _place()
+    broadcast.flush()  # its `pending` is out before the feed's socket opens
+
+    async def scenario():
+        communicator = WebsocketCommunicator(URLRouter(websocket_urlpatterns), "/ws/orders")
+        connected, _ = await communicator.connect()
+        assert connected
+        subscriber = get_channel_layer()._get_layer()._subscriber
+        dropped = subscriber._transport
+        _drop_the_subscription()
+        deadline = time.monotonic() + 10
+        # Until a new connection has its subscriptions back.
+        while subscriber._transport in (None, dropped) or not all(
+            taken.done() for taken in subscriber._subscribed.values()
+        ):
+            assert time.monotonic() < deadline, "never subscribed again"
+            await asyncio.sleep(0.01)
+        await sync_to_async(services.order_transition)(order=order, to=OrderStatus.ROUTING)
+        seen = await communicator.receive_json_from(timeout=10)
+        await communicator.disconnect()
+        return seen
+
+    seen = asyncio.run(scenario())
+
+    assert (seen["orderId"], seen["status"]) == (str(order.id), "routing")
