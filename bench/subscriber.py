@@ -22,6 +22,8 @@ import uuid
 
 import redis
 
+from bench.inprocess import report
+
 READERS = ("layer", "stock")
 # A worker's PUBLISH of one order's four statuses is about 1.1 KB.
 MESSAGE = b"orders.00000000-0000-0000-0000-000000000000\n" + b"\x81" + b"x" * 1050
@@ -97,15 +99,16 @@ def main(argv=None) -> int:
         # Paced, so that each message is a read of its own, as in the engine.
         time.sleep(max(0.0, start + sent / args.rate - time.monotonic()))
         publisher.publish(channel, MESSAGE)
-    results = {}
+    figures = {"messages": args.messages, "rate": args.rate}
     for reader, child in children.items():
         out, _ = child.communicate(timeout=60)
         result = json.loads(out.strip().splitlines()[-1])
-        results[f"{reader}_us_per_message"] = round(result["cpu_s"] / result["messages"] * 1e6, 1)
-    print(f"{'reader':40} {'us per message':>14}")
-    print(f"{'config.group_subscriber (the engine)':40} {results['layer_us_per_message']:14.1f}")
-    print(f"{'channels-redis (redis-py PubSub)':40} {results['stock_us_per_message']:14.1f}")
-    print(json.dumps({"messages": args.messages, "rate": args.rate, **results}))
+        figures[f"{reader}_us_per_message"] = round(result["cpu_s"] / result["messages"] * 1e6, 1)
+    labels = {
+        "layer_us_per_message": "config.group_subscriber (the engine)",
+        "stock_us_per_message": "channels-redis (redis-py PubSub)",
+    }
+    report("us per message", figures, labels)
     return 0
 
 

@@ -20,12 +20,12 @@ reply, once; from then on it hands every group message to its own members of
 that group. So joining and leaving a group cost no Redis command, and a
 message sent to a group after group_add() returned reaches the channel (for
 as long as the subscriber's connection holds; config/group_subscriber.py
-says what happens when it does not). The
-price is that every web process reads every group message, also those for
-groups it has no member of: one message per order per write (BENCHMARKS.md
-measures it). So each PUBLISH starts with the names of the groups it carries,
-one line before the serialized sends, and a process decodes only those that
-name a group it has a member of. Every group is on the first host of `hosts`.
+says what happens when it does not). The price is that every web process
+reads every group message, also those for groups it has no member of: one
+message per order per write (BENCHMARKS.md measures it). So each PUBLISH
+starts with the names of the groups it carries, one line before the
+serialized sends, and a process decodes only those that name a group it has
+a member of. Every group is on the first host of `hosts`.
 
 Groups named in `wide_groups` (the all-orders feed, which hears every
 write) each have a channel of their own, `<group channel>.<group>`, which a

@@ -144,9 +144,8 @@ class GroupSubscriber(asyncio.Protocol):
         key = channel.encode()
         self._lost.discard(key)
         taken = self._subscribed.pop(key, None)
-        if taken is not None and not taken.done():
-            taken.set_exception(RedisReplyError(f"unsubscribed from {channel} before Redis took it"))
-            taken.exception()  # nobody may be waiting: not an unretrieved error
+        if taken is not None:
+            _fail(taken, RedisReplyError(f"unsubscribed from {channel} before Redis took it"))
         if self._transport is not None:
             self._transport.write(command(b"UNSUBSCRIBE", key))
 
@@ -264,9 +263,7 @@ class GroupSubscriber(asyncio.Protocol):
 
     def _fail_waiting(self, error: Exception) -> None:
         for taken in self._subscribed.values():
-            if not taken.done():
-                taken.set_exception(error)
-                taken.exception()  # nobody may be waiting: not an unretrieved error
+            _fail(taken, error)
 
     def _taken(self, channel: bytes) -> None:
         left = self._unanswered.get(channel, 0) - 1
@@ -283,6 +280,12 @@ class GroupSubscriber(asyncio.Protocol):
                 self._on_resubscribed(channel)
             except Exception:
                 logger.exception("channel layer: telling the members of %s failed", channel.decode())
+
+
+def _fail(taken: asyncio.Future, error: Exception) -> None:
+    if not taken.done():
+        taken.set_exception(error)
+        taken.exception()  # nobody may be waiting: not an unretrieved error
 
 
 def _endpoint(host: dict) -> tuple[str, bool, dict, tuple[bytes, ...] | None]:

@@ -33,9 +33,13 @@ CLOSE_NORMAL = 1000
 MAX_FRAME_BYTES = 64 * 1024
 
 
+# Every terminal status ranks last: an order reaches one.
+ENDED = len(LIFECYCLE)
+
+
 def _progress(status: str, attempt: int) -> tuple[int, int]:
     """Where a status stands in an order's life, to drop stale or repeated events."""
-    rank = len(LIFECYCLE) if status in TERMINAL_STATUSES else LIFECYCLE.index(status)
+    rank = ENDED if status in TERMINAL_STATUSES else LIFECYCLE.index(status)
     return attempt, rank
 
 
@@ -133,7 +137,7 @@ class OrderStreamConsumer(DatabaseCallsCloseTheirOwn, AsyncWebsocketConsumer):
         """This process's subscription was lost and is back: statuses sent
         meanwhile never came. The order's history has each one as it was
         broadcast; those past this socket's progress go out now."""
-        if self.order_id is None or self.progress[1] == len(LIFECYCLE):
+        if self.order_id is None or self.progress[1] == ENDED:
             return  # nothing placed yet, or already ended (the socket is closing)
         missed = await _history_messages(self.order_id)
         # The history is in time order, and the moves' clocks can disagree
