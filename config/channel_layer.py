@@ -62,9 +62,9 @@ CONSUMER_PREFIX = "specific."
 _GROUP_NAME = re.compile(r"[a-zA-Z0-9\-_.]{1,99}")
 # How long group_add() waits for Redis to take its process's subscription.
 LISTEN_TIMEOUT_SECONDS = 5.0
-# What each member of a group gets when its group's messages may have been
-# lost (see GroupChannelLoopLayer.resubscribed): consumers handle it.
-RESUBSCRIBED = {"type": "layer.resubscribed"}
+# The type of what each member of a group gets when its group's messages may
+# have been lost (see GroupChannelLoopLayer.resubscribed): consumers handle it.
+RESUBSCRIBED = "layer.resubscribed"
 # How long a synchronous group send waits for Redis before it gives up.
 SYNC_SEND_TIMEOUT_SECONDS = 1.0
 
@@ -245,10 +245,13 @@ class GroupChannelLoopLayer(RedisPubSubLoopLayer):
                 if queue is not None:
                     queue.put_nowait(payload)
 
-    def resubscribed(self, channel: bytes) -> None:
+    def resubscribed(self, channel: bytes, since: float) -> None:
         """A group channel is subscribed again after a lost connection: its
         messages in between are gone, so each member of its groups gets a
-        `layer.resubscribed` message, to catch up on what it follows."""
+        `layer.resubscribed` message, to catch up on what it follows. `since`
+        (time.time()) is when the lost connection last read anything: what
+        was published after that may be gone."""
+        message = {"type": RESUBSCRIBED, "since": since}
         told = set()
         for group, members in self.groups.items():
             if self.channel_of(group).encode() != channel:
@@ -256,7 +259,7 @@ class GroupChannelLoopLayer(RedisPubSubLoopLayer):
             for member in members - told:
                 queue = self.channels.get(member)
                 if queue is not None:
-                    queue.put_nowait(RESUBSCRIBED)
+                    queue.put_nowait(message)
             told |= members
 
     async def group_add(self, group, channel):

@@ -20,14 +20,16 @@ everything it was subscribed to is subscribed again. Once the loss is seen
 (at once for a closed connection; within a minute, through TCP keepalive,
 for a peer gone silent), subscribe() waits for the new subscription. What
 was published in between is lost, so on_resubscribed hears of each channel
-subscribed again: the layer tells the members of its groups, and an order's
-socket catches up from the order's history (orders/consumers.py).
+subscribed again, with the time of the last bytes read before the loss:
+the layer tells the members of its groups, and a socket catches up from the
+database (orders/consumers.py).
 """
 
 import asyncio
 import logging
 import socket
 import ssl
+import time
 from collections.abc import Callable
 
 from redis.asyncio.connection import SSLConnection as AsyncSSLConnection
@@ -103,13 +105,16 @@ class GroupSubscriber(asyncio.Protocol):
         self,
         host: dict,
         on_message: Callable[[bytes, bytes], None],
-        on_resubscribed: Callable[[bytes], None] = lambda channel: None,
+        on_resubscribed: Callable[[bytes, float], None] = lambda channel, since: None,
     ):
         self._endpoint = _endpoint(host)
         self._on_message = on_message
         self._on_resubscribed = on_resubscribed
-        # Channels that were subscribed when a connection was lost.
-        self._lost: set[bytes] = set()
+        # Channels that were subscribed when a connection was lost -> when
+        # (time.time()) that connection last read anything: what was
+        # published after that may be gone.
+        self._lost: dict[bytes, float] = {}
+        self._heard_at = 0.0
         # Channel -> done once the reply to its latest SUBSCRIBE on this
         # connection is back; a fresh one after a reconnect.
         self._subscribed: dict[bytes, asyncio.Future] = {}
@@ -142,7 +147,7 @@ class GroupSubscriber(asyncio.Protocol):
 
     def unsubscribe(self, channel: str) -> None:
         key = channel.encode()
-        self._lost.discard(key)
+        self._lost.pop(key, None)
         taken = self._subscribed.pop(key, None)
         if taken is not None:
             _fail(taken, RedisReplyError(f"unsubscribed from {channel} before Redis took it"))
@@ -206,6 +211,7 @@ class GroupSubscriber(asyncio.Protocol):
             transport.write(command(b"AUTH", *auth))
         self._transport = transport
         self._connected_at = asyncio.get_running_loop().time()
+        self._heard_at = time.time()
         if self._subscribed:
             self._send_subscribe(list(self._subscribed))
 
@@ -218,7 +224,8 @@ class GroupSubscriber(asyncio.Protocol):
         for channel, taken in self._subscribed.items():
             if taken.done():
                 if not taken.exception():
-                    self._lost.add(channel)
+                    # The earliest loss, if it was lost before and not taken since.
+                    self._lost.setdefault(channel, self._heard_at)
                 self._subscribed[channel] = asyncio.get_running_loop().create_future()
         if not self._closed:
             self._back_off()
@@ -228,6 +235,7 @@ class GroupSubscriber(asyncio.Protocol):
             self._connect_soon()
 
     def data_received(self, data: bytes) -> None:
+        self._heard_at = time.time()
         buffer = self._buffer
         buffer += data
         start = 0
@@ -274,10 +282,10 @@ class GroupSubscriber(asyncio.Protocol):
         taken = self._subscribed.get(channel)
         if taken is not None and not taken.done():
             taken.set_result(None)
-        if channel in self._lost and taken is not None:
-            self._lost.discard(channel)
+        since = self._lost.pop(channel, None)
+        if since is not None and taken is not None:
             try:
-                self._on_resubscribed(channel)
+                self._on_resubscribed(channel, since)
             except Exception:
                 logger.exception("channel layer: telling the members of %s failed", channel.decode())
 

@@ -4,12 +4,16 @@ placement over a socket.
 A subscriber first gets a snapshot of the order as it is now, so one that
 joins late misses nothing, then one message per status. Group sends are
 at-most-once: when the process's subscription was lost, the layer says so
-(`layer.resubscribed`) and an order's stream catches up from its history;
-after a client's reconnect the snapshot (or REST) is the truth.
+(`layer.resubscribed`) and both catch up from the orders' history: an
+order's stream from its order's, the feed from the statuses recorded since
+the loss. After a client's reconnect the snapshot (or REST) is the truth.
 """
 
 import json
+import logging
+import time
 import uuid
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from channels.consumer import get_handler_name
@@ -24,8 +28,10 @@ from orders.api.auth import MayPlaceOrders
 from orders.api.errors import _flatten, error_body
 from orders.api.views import BackPressure, place_order
 from orders.broadcast import ALL_ORDERS_GROUP, order_group
-from orders.models import LIFECYCLE, TERMINAL_STATUSES, ApiKey, Order
+from orders.models import LIFECYCLE, TERMINAL_STATUSES, ApiKey, Order, OrderEvent
 from orders.serializers import order_to_dict, status_message
+
+log = logging.getLogger(__name__)
 
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_NOT_FOUND = 4404
@@ -35,6 +41,19 @@ MAX_FRAME_BYTES = 64 * 1024
 
 # Every terminal status ranks last: an order reaches one.
 ENDED = len(LIFECYCLE)
+
+# The feed's catch-up after a lost subscription reads the statuses recorded
+# from this long before the lost connection last read anything: a status is
+# stamped before its transaction commits and broadcast after, and workers
+# on other hosts keep their own clocks.
+FEED_CATCH_UP_MARGIN_SECONDS = 2.0
+# It reads at most this many of the latest statuses, newest first (by the
+# history's primary key, so the read costs the same however long the history
+# is): a few seconds of the engine at full speed.
+FEED_CATCH_UP_MOST = 5000
+# How many orders a feed socket remembers the progress of, to send none of
+# their statuses twice or out of order when it catches up.
+FEED_PROGRESS_KEPT = 10_000
 
 
 def _progress(status: str, attempt: int) -> tuple[int, int]:
@@ -69,6 +88,23 @@ def _history_messages(order_id) -> list[dict]:
     """The status messages the order has been broadcast with so far."""
     found = Order.with_history(order_id)
     return [status_message(event) for event in found[1]] if found else []
+
+
+@database_sync_to_async
+def _status_messages_since(since: float) -> list[dict]:
+    """The status messages of every order recorded at or after `since`
+    (time.time()), oldest first: at most FEED_CATCH_UP_MOST."""
+    # The oldest of the latest FEED_CATCH_UP_MOST, found on the primary key's index.
+    latest_ids = OrderEvent.objects.order_by("-id").values_list("id", flat=True)
+    first = next(iter(latest_ids[FEED_CATCH_UP_MOST - 1 : FEED_CATCH_UP_MOST]), 0)
+    moment = datetime.fromtimestamp(since, UTC)
+    recent = list(OrderEvent.objects.filter(id__gte=first, at__gte=moment).order_by("id"))
+    if recent and recent[0].id == first:
+        log.warning(
+            "the feed catches up on the latest %d statuses only; earlier ones since the loss are not sent",
+            FEED_CATCH_UP_MOST,
+        )
+    return [status_message(event) for event in recent]
 
 
 class DatabaseCallsCloseTheirOwn:
@@ -210,10 +246,18 @@ class OrderPlacementConsumer(OrderStreamConsumer):
 class OrdersFeedConsumer(DatabaseCallsCloseTheirOwn, AsyncWebsocketConsumer):
     """`/ws/orders`: every order's status messages, for dashboards. The ones
     one write produced come in one frame, `{"type": "batch", "events": [...]}`,
-    when there are several."""
+    when there are several.
+
+    It remembers how far it has taken each recent order, so that what it
+    catches up on after a lost subscription repeats none of them and takes
+    none back."""
+
+    joined_at = 0.0
 
     async def connect(self):
+        self.progress: dict[str, tuple[int, int]] = {}
         await self.channel_layer.group_add(ALL_ORDERS_GROUP, self.channel_name)
+        self.joined_at = time.time()
         await self.accept()
         metrics.websocket_connected(self)
 
@@ -222,14 +266,28 @@ class OrdersFeedConsumer(DatabaseCallsCloseTheirOwn, AsyncWebsocketConsumer):
         await self.channel_layer.group_discard(ALL_ORDERS_GROUP, self.channel_name)
 
     async def layer_resubscribed(self, message):
-        # The feed has no history to catch up from: statuses sent while the
-        # subscription was lost are gone for it (at-most-once); the REST API
-        # and a reloaded dashboard show them.
-        pass
+        """This process's subscription was lost and is back: the statuses
+        recorded since the lost connection last read anything (and since this
+        socket joined) go out now, but those this socket has sent already."""
+        since = max(message["since"], self.joined_at) - FEED_CATCH_UP_MARGIN_SECONDS
+        missed = await _status_messages_since(since)
+        await self.order_events({"events": missed})
 
     async def order_events(self, message):
-        events = message["events"]
-        await self.send(_dumps(events[0] if len(events) == 1 else {"type": "batch", "events": events}))
+        events = [event for event in message["events"] if self._advances(event)]
+        if events:
+            await self.send(_dumps(events[0] if len(events) == 1 else {"type": "batch", "events": events}))
+
+    def _advances(self, event: dict) -> bool:
+        """Whether the event takes its order further than this socket has;
+        if so, it is now as far as this socket has taken the order."""
+        order_id, progress = event["orderId"], _progress(event["status"], event["attempt"])
+        if progress <= self.progress.get(order_id, (0, -1)):
+            return False
+        if order_id not in self.progress and len(self.progress) >= FEED_PROGRESS_KEPT:
+            del self.progress[next(iter(self.progress))]  # the order first seen longest ago
+        self.progress[order_id] = progress
+        return True
 
     async def receive(self, text_data=None, bytes_data=None):
         await self.send(_dumps({"type": "error", **error_body("This feed takes no messages.")}))

@@ -49,6 +49,7 @@ def message(text: str) -> dict:
 def test_a_subscription_lost_with_its_connection_is_made_again_before_group_add_returns(caplog):
     layer = channel_layers.make_backend("default")
     watcher = redis.Redis.from_url(settings.REDIS_URL)
+    last_read_after = killed_at = None
 
     async def received_until(channel, text: str) -> list[dict]:
         got = []
@@ -59,11 +60,14 @@ def test_a_subscription_lost_with_its_connection_is_made_again_before_group_add_
     async def scenario():
         earlier, other_group = await layer.new_channel(), await layer.new_channel()
         await layer.group_add("layer-test", earlier)
+        nonlocal last_read_after, killed_at
+        last_read_after = time.time()  # the reply to the next SUBSCRIBE comes after this
         await layer.group_add(WIDE_GROUP, other_group)
         subscriber = layer._get_layer()._subscriber
         host, port = subscriber._transport.get_extra_info("sockname")[:2]
         with caplog.at_level(logging.WARNING, logger="config.channel_layer"):
             watcher.client_kill(f"{host}:{port}")
+            killed_at = time.time()
             deadline = time.monotonic() + 5
             while not any("lost its Redis subscription" in r.getMessage() for r in caplog.records):
                 assert time.monotonic() < deadline, "the subscriber never saw its connection go"
@@ -80,11 +84,15 @@ def test_a_subscription_lost_with_its_connection_is_made_again_before_group_add_
 
     earlier, later, other_group = asyncio.run(scenario())
 
-    # Members from before the loss are told that messages may have been lost;
-    # one that joined while it lasted may be told too (it is harmless).
-    assert earlier == [RESUBSCRIBED, message("after")]
-    assert later[-1] == message("after") and all(m == RESUBSCRIBED for m in later[:-1])
-    assert other_group == [RESUBSCRIBED, message("feed")]
+    # Members from before the loss are told that messages may have been lost,
+    # and since when; one that joined while it lasted may be told too (it is
+    # harmless).
+    told, after = earlier
+    assert told["type"] == RESUBSCRIBED and last_read_after <= told["since"] <= killed_at
+    assert after == message("after")
+    assert later[-1] == message("after") and all(m["type"] == RESUBSCRIBED for m in later[:-1])
+    assert [m["type"] for m in other_group] == [RESUBSCRIBED, "order.events"]
+    assert other_group[0]["since"] == told["since"]
 
 
 def test_a_refused_subscription_fails_at_once_with_redis_reason():

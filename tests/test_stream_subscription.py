@@ -6,7 +6,7 @@ consumer in this process."""
 
 import asyncio
 import json
-import time
+import logging
 from decimal import Decimal
 
 import pytest
@@ -170,31 +170,68 @@ def test_statuses_lost_with_the_subscription_come_from_the_history_once_it_is_ba
     assert live["status"] == "submitted" and nothing_more
 
 
-def test_the_feed_goes_on_after_the_subscription_is_back(no_engine):
-    """The feed has no history to catch up from: it takes the layer's word
-    that statuses may be lost, and the statuses after it reach it."""
+async def _feed() -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(URLRouter(websocket_urlpatterns), "/ws/orders")
+    connected, _ = await communicator.connect()
+    assert connected
+    return communicator
+
+
+def _feed_catches_up(order, monkeypatch) -> tuple[dict, list, dict, bool]:
+    """The feed sees `routing` live; `building` and `submitted` are
+    broadcast into the void; the subscription drops. Returns what the feed
+    sends then, the broadcasts lost, the next status and whether anything
+    more came."""
+    lost = []
+
+    async def scenario():
+        communicator = await _feed()
+        await sync_to_async(services.order_transition)(order=order, to=OrderStatus.ROUTING)
+        assert (await communicator.receive_json_from(timeout=10))["status"] == "routing"
+        with monkeypatch.context() as gap:
+            gap.setattr(broadcast, "publish", lost.extend)
+            for status in (OrderStatus.BUILDING, OrderStatus.SUBMITTED):
+                await sync_to_async(services.order_transition)(order=order, to=status)
+        _drop_the_subscription()
+        caught_up = await communicator.receive_json_from(timeout=10)
+        await sync_to_async(services.order_transition)(order=order, to=OrderStatus.CONFIRMED)
+        live = await communicator.receive_json_from(timeout=10)
+        nothing_more = await communicator.receive_nothing(timeout=0.3)
+        await communicator.disconnect()
+        return caught_up, live, nothing_more
+
+    caught_up, live, nothing_more = asyncio.run(scenario())
+    sent = [
+        event for group, message in lost if group == broadcast.ALL_ORDERS_GROUP for event in message["events"]
+    ]
+    return caught_up, json.loads(json.dumps(sent, default=str)), live, nothing_more
+
+
+def test_the_feed_catches_up_on_the_statuses_lost_with_the_subscription(no_engine, monkeypatch):
+    """Once the subscription is back, the feed sends the statuses recorded
+    since the lost connection last read anything, each as it was broadcast,
+    but those it sent already (`pending` and `routing` were recorded within
+    the catch-up's margin): one batch, then the feed goes on live."""
     order = _place()
     broadcast.flush()  # its `pending` is out before the feed's socket opens
 
-    async def scenario():
-        communicator = WebsocketCommunicator(URLRouter(websocket_urlpatterns), "/ws/orders")
-        connected, _ = await communicator.connect()
-        assert connected
-        subscriber = get_channel_layer()._get_layer()._subscriber
-        dropped = subscriber._transport
-        _drop_the_subscription()
-        deadline = time.monotonic() + 10
-        # Until a new connection has its subscriptions back.
-        while subscriber._transport in (None, dropped) or not all(
-            taken.done() for taken in subscriber._subscribed.values()
-        ):
-            assert time.monotonic() < deadline, "never subscribed again"
-            await asyncio.sleep(0.01)
-        await sync_to_async(services.order_transition)(order=order, to=OrderStatus.ROUTING)
-        seen = await communicator.receive_json_from(timeout=10)
-        await communicator.disconnect()
-        return seen
+    caught_up, sent, live, nothing_more = _feed_catches_up(order, monkeypatch)
 
-    seen = asyncio.run(scenario())
+    assert caught_up == {"type": "batch", "events": sent}
+    assert [event["status"] for event in sent] == ["building", "submitted"]
+    assert (live["orderId"], live["status"]) == (str(order.id), "confirmed") and nothing_more
 
-    assert (seen["orderId"], seen["status"]) == (str(order.id), "routing")
+
+def test_the_feed_catches_up_on_the_latest_statuses_at_most(no_engine, monkeypatch, caplog):
+    """The catch-up reads a bounded number of the latest statuses: past it,
+    the earlier ones are not sent, and the log says so."""
+    monkeypatch.setattr(consumers, "FEED_CATCH_UP_MOST", 1)
+    order = _place()
+    broadcast.flush()
+
+    with caplog.at_level(logging.WARNING, logger="orders.consumers"):
+        caught_up, sent, live, nothing_more = _feed_catches_up(order, monkeypatch)
+
+    assert caught_up == sent[-1] and caught_up["status"] == "submitted"
+    assert live["status"] == "confirmed" and nothing_more
+    assert "catches up on the latest 1 statuses only" in caplog.text
