@@ -13,6 +13,7 @@ import json
 import logging
 import time
 import uuid
+from collections import OrderedDict
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -44,16 +45,21 @@ ENDED = len(LIFECYCLE)
 
 # The feed's catch-up after a lost subscription reads the statuses recorded
 # from this long before the lost connection last read anything: a status is
-# stamped before its transaction commits and broadcast after, and workers
-# on other hosts keep their own clocks.
-FEED_CATCH_UP_MARGIN_SECONDS = 2.0
+# stamped before its transaction waits for the write lock, and broadcast
+# after its commit, from a thread that may be behind; workers on other hosts
+# keep their own clocks. Statuses the socket has sent are not sent again, so
+# a wide margin costs only the read.
+FEED_CATCH_UP_MARGIN_SECONDS = 10.0
 # It reads at most this many of the latest statuses, newest first (by the
 # history's primary key, so the read costs the same however long the history
-# is): a few seconds of the engine at full speed.
-FEED_CATCH_UP_MOST = 5000
-# How many orders a feed socket remembers the progress of, to send none of
-# their statuses twice or out of order when it catches up.
-FEED_PROGRESS_KEPT = 10_000
+# is): the margin and more at the engine's full speed.
+FEED_CATCH_UP_MOST = 20_000
+# What it sends, in frames of at most this many statuses (a client's frame
+# limit is often 1 MiB).
+FEED_CATCH_UP_FRAME = 200
+# How many orders a feed socket remembers the statuses it sent of, to send
+# none twice when it catches up: the most recently active ones.
+FEED_ORDERS_KEPT = 10_000
 
 
 def _progress(status: str, attempt: int) -> tuple[int, int]:
@@ -90,21 +96,40 @@ def _history_messages(order_id) -> list[dict]:
     return [status_message(event) for event in found[1]] if found else []
 
 
+def _sent_bit(order_status: str, attempt: int) -> int:
+    """A status's bit in the mask of those a feed socket sent of an order."""
+    attempt, rank = _progress(order_status, attempt)
+    return 1 << ((attempt - 1) * (ENDED + 1) + rank)
+
+
 @database_sync_to_async
-def _status_messages_since(since: float) -> list[dict]:
-    """The status messages of every order recorded at or after `since`
-    (time.time()), oldest first: at most FEED_CATCH_UP_MOST."""
+def _statuses_since(since: float) -> list[tuple]:
+    """(id, order id, status, attempt) of every status recorded at or after
+    `since` (time.time()), oldest first: at most FEED_CATCH_UP_MOST."""
     # The oldest of the latest FEED_CATCH_UP_MOST, found on the primary key's index.
     latest_ids = OrderEvent.objects.order_by("-id").values_list("id", flat=True)
     first = next(iter(latest_ids[FEED_CATCH_UP_MOST - 1 : FEED_CATCH_UP_MOST]), 0)
     moment = datetime.fromtimestamp(since, UTC)
-    recent = list(OrderEvent.objects.filter(id__gte=first, at__gte=moment).order_by("id"))
-    if recent and recent[0].id == first:
+    recent = list(
+        OrderEvent.objects.filter(id__gte=first, at__gte=moment)
+        .order_by("id")
+        .values_list("id", "order_id", "status", "attempt")
+    )
+    if recent and recent[0][0] == first:
         log.warning(
             "the feed catches up on the latest %d statuses only; earlier ones since the loss are not sent",
             FEED_CATCH_UP_MOST,
         )
-    return [status_message(event) for event in recent]
+    return recent
+
+
+@database_sync_to_async
+def _status_messages(ids: list[int]) -> list[dict]:
+    """The status messages these history rows were broadcast as, in id order."""
+    events = []
+    for start in range(0, len(ids), 500):  # SQLite's limit on a statement's parameters
+        events += OrderEvent.objects.filter(id__in=ids[start : start + 500]).order_by("id")
+    return [status_message(event) for event in events]
 
 
 class DatabaseCallsCloseTheirOwn:
@@ -248,14 +273,14 @@ class OrdersFeedConsumer(DatabaseCallsCloseTheirOwn, AsyncWebsocketConsumer):
     one write produced come in one frame, `{"type": "batch", "events": [...]}`,
     when there are several.
 
-    It remembers how far it has taken each recent order, so that what it
-    catches up on after a lost subscription repeats none of them and takes
-    none back."""
+    It remembers which statuses it has sent of each recently active order,
+    so that what it catches up on after a lost subscription repeats none."""
 
     joined_at = 0.0
 
     async def connect(self):
-        self.progress: dict[str, tuple[int, int]] = {}
+        # Order id -> the mask of its statuses sent (_sent_bit), least recently active first.
+        self.sent: OrderedDict[str, int] = OrderedDict()
         await self.channel_layer.group_add(ALL_ORDERS_GROUP, self.channel_name)
         self.joined_at = time.time()
         await self.accept()
@@ -270,24 +295,40 @@ class OrdersFeedConsumer(DatabaseCallsCloseTheirOwn, AsyncWebsocketConsumer):
         recorded since the lost connection last read anything (and since this
         socket joined) go out now, but those this socket has sent already."""
         since = max(message["since"], self.joined_at) - FEED_CATCH_UP_MARGIN_SECONDS
-        missed = await _status_messages_since(since)
-        await self.order_events({"events": missed})
+        recorded = await _statuses_since(since)
+        unsent = [row[0] for row in recorded if not self.sent.get(str(row[1]), 0) & _sent_bit(row[2], row[3])]
+        missed = await _status_messages(unsent)
+        # Sent live meanwhile? (This handler awaits; messages wait behind it.)
+        missed = [event for event in missed if not self._sent_before(event)]
+        for start in range(0, len(missed), FEED_CATCH_UP_FRAME):
+            await self._send_events(missed[start : start + FEED_CATCH_UP_FRAME])
 
     async def order_events(self, message):
-        events = [event for event in message["events"] if self._advances(event)]
+        # Live statuses go out as they come, even one that arrives after a
+        # later status of its order (a `pending` from a web process's
+        # broadcast thread can come after the `routing` from a worker's).
+        events = message["events"]
+        for event in events:
+            self._sent_before(event)
+        await self._send_events(events)
+
+    async def _send_events(self, events: list[dict]) -> None:
         if events:
             await self.send(_dumps(events[0] if len(events) == 1 else {"type": "batch", "events": events}))
 
-    def _advances(self, event: dict) -> bool:
-        """Whether the event takes its order further than this socket has;
-        if so, it is now as far as this socket has taken the order."""
-        order_id, progress = event["orderId"], _progress(event["status"], event["attempt"])
-        if progress <= self.progress.get(order_id, (0, -1)):
+    def _sent_before(self, event: dict) -> bool:
+        """Whether this socket has sent the event's status of its order;
+        it counts as sent from now."""
+        order_id, bit = event["orderId"], _sent_bit(event["status"], event["attempt"])
+        sent = self.sent.get(order_id)
+        if sent is None:
+            if len(self.sent) >= FEED_ORDERS_KEPT:
+                self.sent.popitem(last=False)
+            self.sent[order_id] = bit
             return False
-        if order_id not in self.progress and len(self.progress) >= FEED_PROGRESS_KEPT:
-            del self.progress[next(iter(self.progress))]  # the order first seen longest ago
-        self.progress[order_id] = progress
-        return True
+        self.sent.move_to_end(order_id)
+        self.sent[order_id] = sent | bit
+        return bool(sent & bit)
 
     async def receive(self, text_data=None, bytes_data=None):
         await self.send(_dumps({"type": "error", **error_body("This feed takes no messages.")}))

@@ -135,6 +135,32 @@ def test_on_a_new_connection_auth_goes_out_before_any_subscribe():
     ]
 
 
+def test_after_losses_in_a_row_the_members_hear_of_the_first(monkeypatch):
+    """A connection lost before its channel was subscribed again leaves the
+    first loss's time: what was published since then is what may be gone."""
+    heard = {}
+
+    async def scenario():
+        subscriber = GroupSubscriber(
+            {"address": "redis://127.0.0.1:6379/15"},
+            lambda channel, data: None,
+            lambda channel, since: heard.update({channel: since}),
+        )
+        monkeypatch.setattr(subscriber, "_connect_soon", lambda: None)  # connections come from here
+        subscriber._subscribed[b"layer-test"] = asyncio.get_running_loop().create_future()
+        subscriber._subscribed[b"layer-test"].set_result(None)
+        for read_at in (100.0, 200.0):
+            subscriber.connection_made(RecordingTransport())
+            subscriber._heard_at = read_at  # its last read
+            subscriber.connection_lost(None)
+        subscriber.connection_made(RecordingTransport())
+        subscriber.data_received(b"*3\r\n$9\r\nsubscribe\r\n$10\r\nlayer-test\r\n:1\r\n")  # Redis's reply
+
+    asyncio.run(scenario())
+
+    assert heard == {b"layer-test": 100.0}
+
+
 @pytest.fixture
 def acl_user():
     """A Redis user with a password, for the subscriber to log in as."""

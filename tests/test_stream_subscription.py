@@ -7,6 +7,7 @@ consumer in this process."""
 import asyncio
 import json
 import logging
+import time
 from decimal import Decimal
 
 import pytest
@@ -177,15 +178,25 @@ async def _feed() -> WebsocketCommunicator:
     return communicator
 
 
-def _feed_catches_up(order, monkeypatch) -> tuple[dict, list, dict, bool]:
-    """The feed sees `routing` live; `building` and `submitted` are
-    broadcast into the void; the subscription drops. Returns what the feed
-    sends then, the broadcasts lost, the next status and whether anything
-    more came."""
+def _lost_feed_broadcasts(lost: list) -> list[dict]:
+    """The feed's messages among the broadcasts caught, as a socket gets them (JSON)."""
+    sent = [
+        event for group, message in lost if group == broadcast.ALL_ORDERS_GROUP for event in message["events"]
+    ]
+    return json.loads(json.dumps(sent, default=str))
+
+
+def _feed_catches_up(monkeypatch) -> tuple[dict, list, dict, bool]:
+    """The feed sees an order's `pending` and `routing` live; `building` and
+    `submitted` are broadcast into the void; the subscription drops. Returns
+    what the feed sends then, the broadcasts lost, the next status and
+    whether anything more came."""
     lost = []
 
     async def scenario():
         communicator = await _feed()
+        order = await sync_to_async(_place)()
+        assert (await communicator.receive_json_from(timeout=10))["status"] == "pending"
         await sync_to_async(services.order_transition)(order=order, to=OrderStatus.ROUTING)
         assert (await communicator.receive_json_from(timeout=10))["status"] == "routing"
         with monkeypatch.context() as gap:
@@ -201,37 +212,92 @@ def _feed_catches_up(order, monkeypatch) -> tuple[dict, list, dict, bool]:
         return caught_up, live, nothing_more
 
     caught_up, live, nothing_more = asyncio.run(scenario())
-    sent = [
-        event for group, message in lost if group == broadcast.ALL_ORDERS_GROUP for event in message["events"]
-    ]
-    return caught_up, json.loads(json.dumps(sent, default=str)), live, nothing_more
+    return caught_up, _lost_feed_broadcasts(lost), live, nothing_more
 
 
 def test_the_feed_catches_up_on_the_statuses_lost_with_the_subscription(no_engine, monkeypatch):
     """Once the subscription is back, the feed sends the statuses recorded
     since the lost connection last read anything, each as it was broadcast,
-    but those it sent already (`pending` and `routing` were recorded within
-    the catch-up's margin): one batch, then the feed goes on live."""
-    order = _place()
-    broadcast.flush()  # its `pending` is out before the feed's socket opens
-
-    caught_up, sent, live, nothing_more = _feed_catches_up(order, monkeypatch)
+    but those it sent already (`pending` and `routing`, recorded within the
+    catch-up's margin): one batch, then the feed goes on live."""
+    caught_up, sent, live, nothing_more = _feed_catches_up(monkeypatch)
 
     assert caught_up == {"type": "batch", "events": sent}
     assert [event["status"] for event in sent] == ["building", "submitted"]
-    assert (live["orderId"], live["status"]) == (str(order.id), "confirmed") and nothing_more
+    assert (live["orderId"], live["status"]) == (sent[0]["orderId"], "confirmed") and nothing_more
 
 
 def test_the_feed_catches_up_on_the_latest_statuses_at_most(no_engine, monkeypatch, caplog):
     """The catch-up reads a bounded number of the latest statuses: past it,
     the earlier ones are not sent, and the log says so."""
     monkeypatch.setattr(consumers, "FEED_CATCH_UP_MOST", 1)
-    order = _place()
-    broadcast.flush()
 
     with caplog.at_level(logging.WARNING, logger="orders.consumers"):
-        caught_up, sent, live, nothing_more = _feed_catches_up(order, monkeypatch)
+        caught_up, sent, live, nothing_more = _feed_catches_up(monkeypatch)
 
     assert caught_up == sent[-1] and caught_up["status"] == "submitted"
     assert live["status"] == "confirmed" and nothing_more
     assert "catches up on the latest 1 statuses only" in caplog.text
+
+
+def test_the_feed_catches_up_from_its_margin_before_the_loss_once_and_in_frames(no_engine, monkeypatch):
+    """The layer's word, sent here straight to the feed's group: a loss
+    later than the statuses by more than the margin brings none of them;
+    one within it brings each once, FEED_CATCH_UP_FRAME to a frame; the
+    same word again brings nothing more."""
+    monkeypatch.setattr(consumers, "FEED_CATCH_UP_FRAME", 1)
+    lost = []
+
+    async def scenario():
+        layer = get_channel_layer()
+        communicator = await _feed()
+        order = await sync_to_async(_place)()
+        await communicator.receive_json_from(timeout=10)  # its pending
+        with monkeypatch.context() as gap:
+            gap.setattr(broadcast, "publish", lost.extend)
+            for status in (OrderStatus.ROUTING, OrderStatus.BUILDING):
+                await sync_to_async(services.order_transition)(order=order, to=status)
+        recorded = time.time()
+
+        async def lost_since(since: float) -> list[dict]:
+            await layer.group_send(broadcast.ALL_ORDERS_GROUP, {"type": "layer.resubscribed", "since": since})
+            got = []
+            while not await communicator.receive_nothing(timeout=0.5):  # what comes within the wait
+                got.append(await communicator.receive_json_from())
+            return got
+
+        margin = consumers.FEED_CATCH_UP_MARGIN_SECONDS
+        after_the_margin = await lost_since(recorded + margin + 1)
+        within_it = await lost_since(recorded + margin - 1)
+        again = await lost_since(recorded)
+        await communicator.disconnect()
+        return after_the_margin, within_it, again
+
+    after_the_margin, within_it, again = asyncio.run(scenario())
+
+    assert after_the_margin == []
+    assert within_it == _lost_feed_broadcasts(lost)
+    assert [message["status"] for message in within_it] == ["routing", "building"]
+    assert again == []
+
+
+def test_the_feed_sends_a_status_that_comes_after_a_later_one(no_engine):
+    """A `pending` broadcast from a web process's thread can reach the feed
+    after the `routing` a worker broadcast: the feed sends it all the same."""
+    order = _place()
+    at = "2026-01-01T00:00:00Z"
+    events = [
+        {"type": "status", "orderId": str(order.id), "status": status, "at": at, "attempt": 1}
+        for status in ("routing", "pending")
+    ]
+
+    async def scenario():
+        layer = get_channel_layer()
+        communicator = await _feed()
+        for event in events:
+            await layer.group_send(broadcast.ALL_ORDERS_GROUP, {"type": "order.events", "events": [event]})
+        got = [await communicator.receive_json_from(timeout=10) for _ in events]
+        await communicator.disconnect()
+        return got
+
+    assert asyncio.run(scenario()) == events
