@@ -10,6 +10,7 @@ import pytest
 import redis
 from django.db import transaction
 from rq import Queue, Worker
+from rq.exceptions import NoSuchJobError
 
 from orders.models import Order
 from routing.models import Pool
@@ -23,7 +24,10 @@ def swaps_executed() -> int:
 def busy_worker_pid(redis_url: str, order_id: str) -> int | None:
     connection = redis.Redis.from_url(redis_url)
     for worker in Worker.all(queue=Queue("orders", connection=connection)):
-        job = worker.get_current_job()
+        try:
+            job = worker.get_current_job()
+        except NoSuchJobError:
+            continue  # its job ended, and was deleted, between the two reads
         if job is not None and order_id in job.args:
             return worker.pid
     return None
