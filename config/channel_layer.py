@@ -23,9 +23,11 @@ as long as the subscriber's connection holds; config/group_subscriber.py
 says what happens when it does not). The price is that every web process
 reads every group message, also those for groups it has no member of: one
 message per order per write (BENCHMARKS.md measures it). So each PUBLISH
-starts with the names of the groups it carries, one line before the
-serialized sends, and a process decodes only those that name a group it has
-a member of. Every group is on the first host of `hosts`.
+starts with a line of the time it was sent (`@<time.time()>`) and the names
+of the groups it carries, before the serialized sends, and a process decodes
+only those that name a group it has a member of. (The time tells, after a
+lost subscription, from when messages may be gone.) Every group is on the
+first host of `hosts`.
 
 Groups named in `wide_groups` (the all-orders feed, which hears every
 write) each have a channel of their own, `<group channel>.<group>`, which a
@@ -42,6 +44,7 @@ another prefix, or a send() to one, is subscribed as the stock layer does.
 import asyncio
 import logging
 import re
+import time
 import uuid
 
 import redis
@@ -108,7 +111,8 @@ class GroupChannelLayer(RedisPubSubChannelLayer):
         return [
             (
                 channel,
-                " ".join({group: None for group, _ in each}).encode()
+                f"@{time.time():.3f} ".encode()
+                + " ".join({group: None for group, _ in each}).encode()
                 + b"\n"
                 + self.serialize({"sends": each}),
             )
@@ -119,7 +123,8 @@ class GroupChannelLayer(RedisPubSubChannelLayer):
         """The group names a group channel's PUBLISH carries, and its
         message, decoded."""
         named, body = _split(data)
-        return (named.decode().split(" ") if named else []), self.deserialize(body)
+        names = named.decode().split(" ") if named else []
+        return [name for name in names if not name.startswith("@")], self.deserialize(body)
 
     async def group_send_many(self, sends) -> None:
         """Send each (group, message), in order, in one round trip."""
@@ -146,6 +151,17 @@ class GroupChannelLayer(RedisPubSubChannelLayer):
             return redis.Redis.from_url(self.group_host["address"], **options)
 
         return per_process(("channel-layer-sends", self.group_host["address"]), make)
+
+
+def published_at(data: bytes) -> float | None:
+    """When a group channel's PUBLISH was sent (time.time()), if it says."""
+    if data[:1] != b"@":
+        return None
+    stamp = data[1 : data.find(b" ")]
+    try:
+        return float(stamp)
+    except ValueError:
+        return None
 
 
 def _split(data: bytes) -> tuple[bytes, bytes]:
@@ -224,7 +240,9 @@ class GroupChannelLoopLayer(RedisPubSubLoopLayer):
         """Subscribe to a group channel, once, and return when Redis has
         taken the subscription."""
         if self._subscriber is None:
-            self._subscriber = GroupSubscriber(self.channel_layer.group_host, self.deliver, self.resubscribed)
+            self._subscriber = GroupSubscriber(
+                self.channel_layer.group_host, self.deliver, self.resubscribed, published_at
+            )
         await self._subscriber.subscribe(channel, LISTEN_TIMEOUT_SECONDS)
 
     def deliver(self, channel: bytes, data: bytes) -> None:
@@ -249,8 +267,8 @@ class GroupChannelLoopLayer(RedisPubSubLoopLayer):
         """A group channel is subscribed again after a lost connection: its
         messages in between are gone, so each member of its groups gets a
         `layer.resubscribed` message, to catch up on what it follows. `since`
-        (time.time()) is when the lost connection last read anything: what
-        was published after that may be gone."""
+        (time.time()) is when the last message the lost connection read was
+        sent: what was sent after that may be gone."""
         message = {"type": RESUBSCRIBED, "since": since}
         told = set()
         for group, members in self.groups.items():

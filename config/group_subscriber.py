@@ -20,9 +20,11 @@ everything it was subscribed to is subscribed again. Once the loss is seen
 (at once for a closed connection; within a minute, through TCP keepalive,
 for a peer gone silent), subscribe() waits for the new subscription. What
 was published in between is lost, so on_resubscribed hears of each channel
-subscribed again, with the time of the last bytes read before the loss:
-the layer tells the members of its groups, and a socket catches up from the
-database (orders/consumers.py).
+subscribed again, with the time from which messages may be gone: when the
+last message the lost connection read was sent (Redis sends a connection its
+messages in the order they were published), or, if it read none, when it
+last read anything. The layer tells the members of its groups, and a socket
+catches up from the database (orders/consumers.py).
 """
 
 import asyncio
@@ -106,15 +108,17 @@ class GroupSubscriber(asyncio.Protocol):
         host: dict,
         on_message: Callable[[bytes, bytes], None],
         on_resubscribed: Callable[[bytes, float], None] = lambda channel, since: None,
+        published_at: Callable[[bytes], float | None] = lambda data: None,
     ):
         self._endpoint = _endpoint(host)
         self._on_message = on_message
         self._on_resubscribed = on_resubscribed
-        # Channels that were subscribed when a connection was lost -> when
-        # (time.time()) that connection last read anything: what was
-        # published after that may be gone.
+        self._published_at = published_at
+        # Channels that were subscribed when a connection was lost -> the time
+        # (time.time()) from which their messages may be gone.
         self._lost: dict[bytes, float] = {}
-        self._heard_at = 0.0
+        self._heard_at = 0.0  # when this connection last read anything
+        self._last_message: bytes | None = None  # the last message it read
         # Channel -> done once the reply to its latest SUBSCRIBE on this
         # connection is back; a fresh one after a reconnect.
         self._subscribed: dict[bytes, asyncio.Future] = {}
@@ -212,6 +216,7 @@ class GroupSubscriber(asyncio.Protocol):
         self._transport = transport
         self._connected_at = asyncio.get_running_loop().time()
         self._heard_at = time.time()
+        self._last_message = None
         if self._subscribed:
             self._send_subscribe(list(self._subscribed))
 
@@ -221,11 +226,14 @@ class GroupSubscriber(asyncio.Protocol):
             self._retry_in = 0.0
         self._buffer.clear()
         self._unanswered.clear()
+        read_up_to = self._heard_at
+        if self._last_message is not None:
+            read_up_to = min(read_up_to, self._published_at(self._last_message) or read_up_to)
         for channel, taken in self._subscribed.items():
             if taken.done():
                 if not taken.exception():
                     # The earliest loss, if it was lost before and not taken since.
-                    self._lost.setdefault(channel, self._heard_at)
+                    self._lost.setdefault(channel, read_up_to)
                 self._subscribed[channel] = asyncio.get_running_loop().create_future()
         if not self._closed:
             self._back_off()
@@ -255,6 +263,7 @@ class GroupSubscriber(asyncio.Protocol):
         if isinstance(reply, list) and reply:
             kind = reply[0]
             if kind == b"message":
+                self._last_message = reply[2]
                 try:
                     self._on_message(reply[1], reply[2])
                 except Exception:

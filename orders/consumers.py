@@ -44,11 +44,11 @@ MAX_FRAME_BYTES = 64 * 1024
 ENDED = len(LIFECYCLE)
 
 # The feed's catch-up after a lost subscription reads the statuses recorded
-# from this long before the lost connection last read anything: a status is
-# stamped before its transaction waits for the write lock, and broadcast
-# after its commit, from a thread that may be behind; workers on other hosts
-# keep their own clocks. Statuses the socket has sent are not sent again, so
-# a wide margin costs only the read.
+# from this long before the last message the lost connection read was sent
+# (config/group_subscriber.py): a status is stamped before its transaction
+# waits for the write lock, and broadcast after its commit, from a thread
+# that may be behind; workers on other hosts keep their own clocks. Statuses
+# the socket has sent are not sent again, so a wide margin costs only the read.
 FEED_CATCH_UP_MARGIN_SECONDS = 10.0
 # It reads at most this many of the latest statuses, newest first (by the
 # history's primary key, so the read costs the same however long the history
@@ -292,8 +292,8 @@ class OrdersFeedConsumer(DatabaseCallsCloseTheirOwn, AsyncWebsocketConsumer):
 
     async def layer_resubscribed(self, message):
         """This process's subscription was lost and is back: the statuses
-        recorded since the lost connection last read anything (and since this
-        socket joined) go out now, but those this socket has sent already."""
+        recorded since the last message the lost connection read was sent (and
+        since this socket joined) go out now, but those this socket has sent already."""
         since = max(message["since"], self.joined_at) - FEED_CATCH_UP_MARGIN_SECONDS
         recorded = await _statuses_since(since)
         unsent = [row[0] for row in recorded if not self.sent.get(str(row[1]), 0) & _sent_bit(row[2], row[3])]

@@ -4,12 +4,15 @@ made here stands for a process of its own."""
 
 import asyncio
 import logging
+import time
 
 import pytest
 import redis
 from channels.layers import channel_layers
 from django.conf import settings
 from redis.connection import parse_url
+
+from config.channel_layer import published_at
 
 # One per Redis database: the tests' is 15 unless TEST_REDIS_URL says otherwise.
 GROUP_CHANNEL = f"asgi__groups__.db{parse_url(settings.REDIS_URL).get('db', 0)}"
@@ -91,12 +94,16 @@ def test_one_publish_carries_several_groups_messages_in_order():
         await layer.flush()
         return got_first, got_second
 
+    before = time.time()
     got_first, got_second = asyncio.run(scenario())
-    published = []
+    published, stamps = [], []
     while (sent := watcher.get_message(timeout=0.5)) is not None:
         published.append(layer.published(sent["data"]))
+        stamps.append(published_at(sent["data"]))
     watcher.close()
 
+    # Each PUBLISH says when it was sent.
+    assert stamps and all(before <= stamp <= time.time() for stamp in stamps)
     assert got_first == [message("a"), message("b")]
     assert got_second == message("b")
     sends = [(groups, entry["sends"]) for groups, entry in published if "sends" in entry]

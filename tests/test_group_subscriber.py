@@ -13,7 +13,7 @@ import redis
 from channels.layers import channel_layers
 from django.conf import settings
 
-from config.channel_layer import RESUBSCRIBED
+from config.channel_layer import RESUBSCRIBED, published_at
 from config.group_subscriber import GroupSubscriber, RedisReplyError, command
 
 ACL_USER, ACL_PASSWORD = "layer-test-subscriber", "layer-test-secret"
@@ -22,6 +22,10 @@ WIDE_GROUP = "orders.all"  # settings.CHANNEL_LAYERS' wide_groups: a channel of 
 
 def published(channel: bytes, data: bytes) -> bytes:
     return b"*3\r\n" + b"".join(b"$%d\r\n%s\r\n" % (len(part), part) for part in (b"message", channel, data))
+
+
+# Redis's reply to SUBSCRIBE layer-test.
+SUBSCRIBED_REPLY = b"*3\r\n$9\r\nsubscribe\r\n$10\r\nlayer-test\r\n:1\r\n"
 
 
 def test_messages_cut_anywhere_by_the_socket_come_out_whole_once_and_in_order():
@@ -154,11 +158,39 @@ def test_after_losses_in_a_row_the_members_hear_of_the_first(monkeypatch):
             subscriber._heard_at = read_at  # its last read
             subscriber.connection_lost(None)
         subscriber.connection_made(RecordingTransport())
-        subscriber.data_received(b"*3\r\n$9\r\nsubscribe\r\n$10\r\nlayer-test\r\n:1\r\n")  # Redis's reply
+        subscriber.data_received(SUBSCRIBED_REPLY)
 
     asyncio.run(scenario())
 
     assert heard == {b"layer-test": 100.0}
+
+
+def test_after_a_loss_messages_may_be_gone_from_when_the_last_one_read_was_sent(monkeypatch):
+    """Redis sends a subscriber its messages in the order they were
+    published: one that fell behind, and was dropped, has read everything
+    sent before the last message it read, and nothing after."""
+    heard = {}
+
+    async def scenario():
+        subscriber = GroupSubscriber(
+            {"address": "redis://127.0.0.1:6379/15"},
+            lambda channel, data: None,
+            lambda channel, since: heard.update({channel: since}),
+            published_at,
+        )
+        monkeypatch.setattr(subscriber, "_connect_soon", lambda: None)  # connections come from here
+        subscriber._subscribed[b"layer-test"] = asyncio.get_running_loop().create_future()
+        subscriber._subscribed[b"layer-test"].set_result(None)
+        subscriber.connection_made(RecordingTransport())
+        for data in (b"@50.000 orders.1\n\x80", b"@60.250 orders.2\n\x80"):
+            subscriber.data_received(published(b"layer-test", data))
+        subscriber.connection_lost(None)
+        subscriber.connection_made(RecordingTransport())
+        subscriber.data_received(SUBSCRIBED_REPLY)
+
+    asyncio.run(scenario())
+
+    assert heard == {b"layer-test": 60.25}
 
 
 @pytest.fixture

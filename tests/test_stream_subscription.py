@@ -217,7 +217,7 @@ def _feed_catches_up(monkeypatch) -> tuple[dict, list, dict, bool]:
 
 def test_the_feed_catches_up_on_the_statuses_lost_with_the_subscription(no_engine, monkeypatch):
     """Once the subscription is back, the feed sends the statuses recorded
-    since the lost connection last read anything, each as it was broadcast,
+    since the last message the lost connection read was sent, each as it was broadcast,
     but those it sent already (`pending` and `routing`, recorded within the
     catch-up's margin): one batch, then the feed goes on live."""
     caught_up, sent, live, nothing_more = _feed_catches_up(monkeypatch)
