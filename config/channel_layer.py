@@ -43,6 +43,7 @@ another prefix, or a send() to one, is subscribed as the stock layer does.
 
 import asyncio
 import logging
+import math
 import re
 import time
 import uuid
@@ -111,7 +112,7 @@ class GroupChannelLayer(RedisPubSubChannelLayer):
         return [
             (
                 channel,
-                f"@{time.time():.3f} ".encode()
+                f"@{time.time()!r} ".encode()
                 + " ".join({group: None for group, _ in each}).encode()
                 + b"\n"
                 + self.serialize({"sends": each}),
@@ -157,11 +158,12 @@ def published_at(data: bytes) -> float | None:
     """When a group channel's PUBLISH was sent (time.time()), if it says."""
     if data[:1] != b"@":
         return None
-    stamp = data[1 : data.find(b" ")]
+    stamp, space, _ = data[1:].partition(b"\n")[0].partition(b" ")
     try:
-        return float(stamp)
+        stamp = float(stamp)
     except ValueError:
         return None
+    return stamp if space and 0 < stamp < math.inf else None
 
 
 def _split(data: bytes) -> tuple[bytes, bytes]:

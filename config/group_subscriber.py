@@ -228,12 +228,16 @@ class GroupSubscriber(asyncio.Protocol):
         self._unanswered.clear()
         read_up_to = self._heard_at
         if self._last_message is not None:
-            read_up_to = min(read_up_to, self._published_at(self._last_message) or read_up_to)
+            try:
+                read_up_to = min(read_up_to, self._published_at(self._last_message) or read_up_to)
+            except Exception:
+                logger.exception("channel layer: could not tell when the last message was sent")
         for channel, taken in self._subscribed.items():
+            # Taken on this connection. (One lost before and not taken since
+            # is not: its first loss stands.)
             if taken.done():
                 if not taken.exception():
-                    # The earliest loss, if it was lost before and not taken since.
-                    self._lost.setdefault(channel, read_up_to)
+                    self._lost[channel] = read_up_to
                 self._subscribed[channel] = asyncio.get_running_loop().create_future()
         if not self._closed:
             self._back_off()

@@ -97,7 +97,9 @@ def _history_messages(order_id) -> list[dict]:
 
 
 def _sent_bit(order_status: str, attempt: int) -> int:
-    """A status's bit in the mask of those a feed socket sent of an order."""
+    """A status's bit in the mask of those a feed socket sent of an order.
+    Later statuses have higher bits: one beyond all an order's sent is
+    greater than their mask."""
     attempt, rank = _progress(order_status, attempt)
     return 1 << ((attempt - 1) * (ENDED + 1) + rank)
 
@@ -292,43 +294,50 @@ class OrdersFeedConsumer(DatabaseCallsCloseTheirOwn, AsyncWebsocketConsumer):
 
     async def layer_resubscribed(self, message):
         """This process's subscription was lost and is back: the statuses
-        recorded since the last message the lost connection read was sent (and
-        since this socket joined) go out now, but those this socket has sent already."""
+        recorded since the last message the lost connection read was sent
+        (and since this socket joined) go out now, but those this socket has
+        sent already."""
         since = max(message["since"], self.joined_at) - FEED_CATCH_UP_MARGIN_SECONDS
         recorded = await _statuses_since(since)
-        unsent = [row[0] for row in recorded if not self.sent.get(str(row[1]), 0) & _sent_bit(row[2], row[3])]
-        missed = await _status_messages(unsent)
-        # Sent live meanwhile? (This handler awaits; messages wait behind it.)
-        missed = [event for event in missed if not self._sent_before(event)]
+        # Only statuses beyond all those sent of their order: the window can
+        # reach back past what this socket sent (to before it opened, or to
+        # an order it has forgotten), and an order's statuses never go back.
+        beyond = [row[0] for row in recorded if _sent_bit(row[2], row[3]) > self.sent.get(str(row[1]), 0)]
+        missed = await _status_messages(beyond)
+        for event in missed:
+            self._sent(event)  # (messages wait while this handler runs: none went out since the read)
         for start in range(0, len(missed), FEED_CATCH_UP_FRAME):
             await self._send_events(missed[start : start + FEED_CATCH_UP_FRAME])
 
     async def order_events(self, message):
-        # Live statuses go out as they come, even one that arrives after a
-        # later status of its order (a `pending` from a web process's
-        # broadcast thread can come after the `routing` from a worker's).
-        events = message["events"]
-        for event in events:
-            self._sent_before(event)
+        # Live statuses go out unless sent already (by a catch-up whose read
+        # saw them committed), even one that comes after a later status of
+        # its order: a `pending` from a web process's broadcast thread can
+        # come after the `routing` from a worker's.
+        events = [
+            event
+            for event in message["events"]
+            if not _sent_bit(event["status"], event["attempt"]) & self._sent(event)
+        ]
         await self._send_events(events)
 
     async def _send_events(self, events: list[dict]) -> None:
         if events:
             await self.send(_dumps(events[0] if len(events) == 1 else {"type": "batch", "events": events}))
 
-    def _sent_before(self, event: dict) -> bool:
-        """Whether this socket has sent the event's status of its order;
-        it counts as sent from now."""
+    def _sent(self, event: dict) -> int:
+        """The mask of the statuses this socket had sent of the event's
+        order; the event's status counts as sent from now."""
         order_id, bit = event["orderId"], _sent_bit(event["status"], event["attempt"])
         sent = self.sent.get(order_id)
         if sent is None:
             if len(self.sent) >= FEED_ORDERS_KEPT:
-                self.sent.popitem(last=False)
+                self.sent.popitem(last=False)  # the least recently active order
             self.sent[order_id] = bit
-            return False
+            return 0
         self.sent.move_to_end(order_id)
         self.sent[order_id] = sent | bit
-        return bool(sent & bit)
+        return sent
 
     async def receive(self, text_data=None, bytes_data=None):
         await self.send(_dumps({"type": "error", **error_body("This feed takes no messages.")}))

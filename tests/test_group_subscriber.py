@@ -53,7 +53,7 @@ def message(text: str) -> dict:
 def test_a_subscription_lost_with_its_connection_is_made_again_before_group_add_returns(caplog):
     layer = channel_layers.make_backend("default")
     watcher = redis.Redis.from_url(settings.REDIS_URL)
-    last_read_after = killed_at = None
+    sent_after = read_before = None
 
     async def received_until(channel, text: str) -> list[dict]:
         got = []
@@ -64,14 +64,17 @@ def test_a_subscription_lost_with_its_connection_is_made_again_before_group_add_
     async def scenario():
         earlier, other_group = await layer.new_channel(), await layer.new_channel()
         await layer.group_add("layer-test", earlier)
-        nonlocal last_read_after, killed_at
-        last_read_after = time.time()  # the reply to the next SUBSCRIBE comes after this
+        nonlocal sent_after, read_before
+        sent_after = time.time()
+        await layer.group_send("layer-test", message("before"))
+        assert await received_until(earlier, "before") == [message("before")]
+        read_before = time.time()
+        # The connection reads once more, later: Redis's reply to this SUBSCRIBE.
         await layer.group_add(WIDE_GROUP, other_group)
         subscriber = layer._get_layer()._subscriber
         host, port = subscriber._transport.get_extra_info("sockname")[:2]
         with caplog.at_level(logging.WARNING, logger="config.channel_layer"):
             watcher.client_kill(f"{host}:{port}")
-            killed_at = time.time()
             deadline = time.monotonic() + 5
             while not any("lost its Redis subscription" in r.getMessage() for r in caplog.records):
                 assert time.monotonic() < deadline, "the subscriber never saw its connection go"
@@ -89,10 +92,10 @@ def test_a_subscription_lost_with_its_connection_is_made_again_before_group_add_
     earlier, later, other_group = asyncio.run(scenario())
 
     # Members from before the loss are told that messages may have been lost,
-    # and since when; one that joined while it lasted may be told too (it is
-    # harmless).
+    # and since when: the last message read was sent; one that joined while
+    # it lasted may be told too (it is harmless).
     told, after = earlier
-    assert told["type"] == RESUBSCRIBED and last_read_after <= told["since"] <= killed_at
+    assert told["type"] == RESUBSCRIBED and sent_after <= told["since"] <= read_before
     assert after == message("after")
     assert later[-1] == message("after") and all(m["type"] == RESUBSCRIBED for m in later[:-1])
     assert [m["type"] for m in other_group] == [RESUBSCRIBED, "order.events"]
@@ -139,20 +142,28 @@ def test_on_a_new_connection_auth_goes_out_before_any_subscribe():
     ]
 
 
+def _subscribed_without_a_socket(monkeypatch, heard: dict) -> GroupSubscriber:
+    """A subscriber to layer-test whose connections are made by the test,
+    which records each channel subscribed again and since when."""
+    subscriber = GroupSubscriber(
+        {"address": "redis://127.0.0.1:6379/15"},
+        lambda channel, data: None,
+        lambda channel, since: heard.update({channel: since}),
+        published_at,
+    )
+    monkeypatch.setattr(subscriber, "_connect_soon", lambda: None)
+    subscriber._subscribed[b"layer-test"] = asyncio.get_running_loop().create_future()
+    subscriber._subscribed[b"layer-test"].set_result(None)
+    return subscriber
+
+
 def test_after_losses_in_a_row_the_members_hear_of_the_first(monkeypatch):
     """A connection lost before its channel was subscribed again leaves the
     first loss's time: what was published since then is what may be gone."""
     heard = {}
 
     async def scenario():
-        subscriber = GroupSubscriber(
-            {"address": "redis://127.0.0.1:6379/15"},
-            lambda channel, data: None,
-            lambda channel, since: heard.update({channel: since}),
-        )
-        monkeypatch.setattr(subscriber, "_connect_soon", lambda: None)  # connections come from here
-        subscriber._subscribed[b"layer-test"] = asyncio.get_running_loop().create_future()
-        subscriber._subscribed[b"layer-test"].set_result(None)
+        subscriber = _subscribed_without_a_socket(monkeypatch, heard)
         for read_at in (100.0, 200.0):
             subscriber.connection_made(RecordingTransport())
             subscriber._heard_at = read_at  # its last read
@@ -172,17 +183,9 @@ def test_after_a_loss_messages_may_be_gone_from_when_the_last_one_read_was_sent(
     heard = {}
 
     async def scenario():
-        subscriber = GroupSubscriber(
-            {"address": "redis://127.0.0.1:6379/15"},
-            lambda channel, data: None,
-            lambda channel, since: heard.update({channel: since}),
-            published_at,
-        )
-        monkeypatch.setattr(subscriber, "_connect_soon", lambda: None)  # connections come from here
-        subscriber._subscribed[b"layer-test"] = asyncio.get_running_loop().create_future()
-        subscriber._subscribed[b"layer-test"].set_result(None)
+        subscriber = _subscribed_without_a_socket(monkeypatch, heard)
         subscriber.connection_made(RecordingTransport())
-        for data in (b"@50.000 orders.1\n\x80", b"@60.250 orders.2\n\x80"):
+        for data in (b"@50.0 orders.1\n\x80", b"@60.25 orders.2\n\x80"):
             subscriber.data_received(published(b"layer-test", data))
         subscriber.connection_lost(None)
         subscriber.connection_made(RecordingTransport())

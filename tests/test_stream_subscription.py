@@ -8,6 +8,7 @@ import asyncio
 import json
 import logging
 import time
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -136,6 +137,27 @@ def _drop_the_subscription() -> None:
     redis.Redis.from_url(settings.REDIS_URL).client_kill(f"{host}:{port}")
 
 
+async def _move_unbroadcast(monkeypatch, order, statuses, caught: list) -> None:
+    """Move the order through `statuses`, their broadcasts caught instead of sent."""
+    with monkeypatch.context() as gap:
+        gap.setattr(broadcast, "publish", caught.extend)
+        for status in statuses:
+            await sync_to_async(services.order_transition)(order=order, to=status)
+
+
+async def _lose_subscription_go_on(communicator, order, *, frames: int, then) -> tuple:
+    """Drop the subscription and read `frames` frames (the catch-up); move the
+    order on to `then` and read its status, live. Returns both, and whether
+    anything more came."""
+    _drop_the_subscription()
+    caught_up = [await communicator.receive_json_from(timeout=10) for _ in range(frames)]
+    await sync_to_async(services.order_transition)(order=order, to=then)
+    live = await communicator.receive_json_from(timeout=10)
+    nothing_more = await communicator.receive_nothing(timeout=0.3)
+    await communicator.disconnect()
+    return caught_up, live, nothing_more
+
+
 def test_statuses_lost_with_the_subscription_come_from_the_history_once_it_is_back(no_engine, monkeypatch):
     """Statuses broadcast while the process's subscription was down never
     arrive as messages. Once it is back, the socket sends those past its
@@ -147,18 +169,9 @@ def test_statuses_lost_with_the_subscription_come_from_the_history_once_it_is_ba
     async def scenario():
         communicator = await _watch(order.id)
         await _statuses_until(communicator, "pending", timeout=10)
-        with monkeypatch.context() as gap:
-            # Two moves whose broadcasts go nowhere, as if sent in the gap.
-            gap.setattr(broadcast, "publish", lost.extend)
-            for status in (OrderStatus.ROUTING, OrderStatus.BUILDING):
-                await sync_to_async(services.order_transition)(order=order, to=status)
-        _drop_the_subscription()
-        caught_up = [await communicator.receive_json_from(timeout=10) for _ in range(2)]
-        await sync_to_async(services.order_transition)(order=order, to=OrderStatus.SUBMITTED)
-        live = await communicator.receive_json_from(timeout=10)
-        nothing_more = await communicator.receive_nothing(timeout=0.3)
-        await communicator.disconnect()
-        return caught_up, live, nothing_more
+        # Two moves whose broadcasts go nowhere, as if sent in the gap.
+        await _move_unbroadcast(monkeypatch, order, (OrderStatus.ROUTING, OrderStatus.BUILDING), lost)
+        return await _lose_subscription_go_on(communicator, order, frames=2, then=OrderStatus.SUBMITTED)
 
     caught_up, live, nothing_more = asyncio.run(scenario())
 
@@ -178,6 +191,19 @@ async def _feed() -> WebsocketCommunicator:
     return communicator
 
 
+async def _feed_and_its_order() -> tuple[WebsocketCommunicator, object]:
+    """A feed socket, and an order placed once it is open (its `pending` read)."""
+    communicator = await _feed()
+    order = await sync_to_async(_place)()
+    assert (await communicator.receive_json_from(timeout=10))["status"] == "pending"
+    return communicator, order
+
+
+def _resubscribed(since: float) -> dict:
+    """The layer's word that the subscription was lost and is back."""
+    return {"type": "layer.resubscribed", "since": since}
+
+
 def _lost_feed_broadcasts(lost: list) -> list[dict]:
     """The feed's messages among the broadcasts caught, as a socket gets them (JSON)."""
     sent = [
@@ -194,24 +220,13 @@ def _feed_catches_up(monkeypatch) -> tuple[dict, list, dict, bool]:
     lost = []
 
     async def scenario():
-        communicator = await _feed()
-        order = await sync_to_async(_place)()
-        assert (await communicator.receive_json_from(timeout=10))["status"] == "pending"
+        communicator, order = await _feed_and_its_order()
         await sync_to_async(services.order_transition)(order=order, to=OrderStatus.ROUTING)
         assert (await communicator.receive_json_from(timeout=10))["status"] == "routing"
-        with monkeypatch.context() as gap:
-            gap.setattr(broadcast, "publish", lost.extend)
-            for status in (OrderStatus.BUILDING, OrderStatus.SUBMITTED):
-                await sync_to_async(services.order_transition)(order=order, to=status)
-        _drop_the_subscription()
-        caught_up = await communicator.receive_json_from(timeout=10)
-        await sync_to_async(services.order_transition)(order=order, to=OrderStatus.CONFIRMED)
-        live = await communicator.receive_json_from(timeout=10)
-        nothing_more = await communicator.receive_nothing(timeout=0.3)
-        await communicator.disconnect()
-        return caught_up, live, nothing_more
+        await _move_unbroadcast(monkeypatch, order, (OrderStatus.BUILDING, OrderStatus.SUBMITTED), lost)
+        return await _lose_subscription_go_on(communicator, order, frames=1, then=OrderStatus.CONFIRMED)
 
-    caught_up, live, nothing_more = asyncio.run(scenario())
+    [caught_up], live, nothing_more = asyncio.run(scenario())
     return caught_up, _lost_feed_broadcasts(lost), live, nothing_more
 
 
@@ -250,17 +265,12 @@ def test_the_feed_catches_up_from_its_margin_before_the_loss_once_and_in_frames(
 
     async def scenario():
         layer = get_channel_layer()
-        communicator = await _feed()
-        order = await sync_to_async(_place)()
-        await communicator.receive_json_from(timeout=10)  # its pending
-        with monkeypatch.context() as gap:
-            gap.setattr(broadcast, "publish", lost.extend)
-            for status in (OrderStatus.ROUTING, OrderStatus.BUILDING):
-                await sync_to_async(services.order_transition)(order=order, to=status)
+        communicator, order = await _feed_and_its_order()
+        await _move_unbroadcast(monkeypatch, order, (OrderStatus.ROUTING, OrderStatus.BUILDING), lost)
         recorded = time.time()
 
         async def lost_since(since: float) -> list[dict]:
-            await layer.group_send(broadcast.ALL_ORDERS_GROUP, {"type": "layer.resubscribed", "since": since})
+            await layer.group_send(broadcast.ALL_ORDERS_GROUP, _resubscribed(since))
             got = []
             while not await communicator.receive_nothing(timeout=0.5):  # what comes within the wait
                 got.append(await communicator.receive_json_from())
@@ -284,10 +294,9 @@ def test_the_feed_catches_up_from_its_margin_before_the_loss_once_and_in_frames(
 def test_the_feed_sends_a_status_that_comes_after_a_later_one(no_engine):
     """A `pending` broadcast from a web process's thread can reach the feed
     after the `routing` a worker broadcast: the feed sends it all the same."""
-    order = _place()
-    at = "2026-01-01T00:00:00Z"
+    order_id, at = str(uuid.uuid4()), "2026-01-01T00:00:00Z"
     events = [
-        {"type": "status", "orderId": str(order.id), "status": status, "at": at, "attempt": 1}
+        {"type": "status", "orderId": order_id, "status": status, "at": at, "attempt": 1}
         for status in ("routing", "pending")
     ]
 
@@ -301,3 +310,48 @@ def test_the_feed_sends_a_status_that_comes_after_a_later_one(no_engine):
         return got
 
     assert asyncio.run(scenario()) == events
+
+
+def test_a_status_caught_up_on_is_not_sent_again_when_its_broadcast_comes(no_engine, monkeypatch):
+    """A status committed after the subscription was back reaches the feed
+    behind the layer's word: the catch-up sends it, and its broadcast,
+    coming after, is not sent again."""
+    held = []
+
+    async def scenario():
+        layer = get_channel_layer()
+        communicator, order = await _feed_and_its_order()
+        await _move_unbroadcast(monkeypatch, order, (OrderStatus.ROUTING,), held)
+        await layer.group_send(broadcast.ALL_ORDERS_GROUP, _resubscribed(time.time()))
+        await sync_to_async(broadcast.publish)(held)
+        caught_up = await communicator.receive_json_from(timeout=10)
+        nothing_more = await communicator.receive_nothing(timeout=0.5)
+        await communicator.disconnect()
+        return caught_up, nothing_more
+
+    caught_up, nothing_more = asyncio.run(scenario())
+
+    assert caught_up["status"] == "routing" and nothing_more
+
+
+def test_the_catch_up_never_takes_an_order_back(no_engine, monkeypatch):
+    """An order moved on just before the feed opened, then further while it
+    was open, and the subscription was lost: its earlier statuses, recorded
+    within the catch-up's margin but never sent on this socket, stay unsent."""
+
+    async def scenario():
+        layer = get_channel_layer()
+        order = await sync_to_async(_place)()
+        await sync_to_async(services.order_transition)(order=order, to=OrderStatus.ROUTING)
+        await sync_to_async(broadcast.flush)()  # both are out before the feed opens
+        communicator = await _feed()
+        await sync_to_async(services.order_transition)(order=order, to=OrderStatus.BUILDING)
+        live = await communicator.receive_json_from(timeout=10)
+        await layer.group_send(broadcast.ALL_ORDERS_GROUP, _resubscribed(time.time()))
+        nothing_more = await communicator.receive_nothing(timeout=0.5)
+        await communicator.disconnect()
+        return live, nothing_more
+
+    live, nothing_more = asyncio.run(scenario())
+
+    assert live["status"] == "building" and nothing_more
