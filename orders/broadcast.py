@@ -108,7 +108,8 @@ def send_moves_on_commit(
     it, the messages and then `after` go out on the broadcast thread, so
     `after` must need no database."""
     sends = [(order_group(move.order.id), events_message(move.messages)) for move in moves if not move.new]
-    sends.append((ALL_ORDERS_GROUP, events_message([m for move in moves for m in move.messages])))
+    feed = [message for move in moves for message in (*move.feed_first, *move.messages)]
+    sends.append((ALL_ORDERS_GROUP, events_message(feed)))
 
     def publish_then_after() -> None:
         publish(sends)

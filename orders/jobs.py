@@ -230,7 +230,7 @@ def _advance_together(orders: list[Order], *, admit: bool = False) -> FollowUps:
             with order_context(order.id):
                 move = Move(order)
                 if admit and order.status in (OrderStatus.PENDING, OrderStatus.WAITING):
-                    move.reach(OrderStatus.ROUTING)
+                    move.admit()
                 try:
                     if order.status == OrderStatus.ROUTING:
                         execution.route(move, session)

@@ -90,21 +90,37 @@ class Move:
         self.fields: dict = {}
         self.events: list[OrderEvent] = []
         self.messages: list[dict] = []
+        # Messages that go before these, to the all-orders feed only (admit).
+        self.feed_first: list[dict] = []
         # None until the batch tries to write the row; then whether it could.
         self.claimed: bool | None = None
         self._before: dict = {}
 
     def record(self, *, extra: dict | None = None) -> None:
         """The history row and message for the status the order has now (a new order's first)."""
+        event = self._event(extra)
+        self.events.append(event)
+        self.messages.append(status_message(event))
+
+    def _event(self, extra: dict | None = None) -> OrderEvent:
         order = self.order
         wire = {"orderType": order.type, **order_fields(order)}
         data = {key: wire[key] for key in STATUS_FIELDS.get(order.status, ())}
         data.update(extra or {})
-        event = OrderEvent(
+        return OrderEvent(
             order=order, status=order.status, attempt=order.attempt, at=order.updated_at, data=data
         )
-        self.events.append(event)
-        self.messages.append(status_message(event))
+
+    def admit(self) -> None:
+        """Move a ready order on to routing. A market order's `pending` goes
+        to the feed again first, as the placement sent it: the placement
+        sends it from its web process's broadcast thread after its commit,
+        and a round that admits the order at once can broadcast `routing`
+        before that. A feed sends each status once, whichever comes first
+        (orders/consumers.py)."""
+        if self.order.status == OrderStatus.PENDING:
+            self.feed_first.append(status_message(self._event()))
+        self.reach(OrderStatus.ROUTING)
 
     def reach(self, to: str, *, attempt: int | None = None, extra: dict | None = None, **fields) -> None:
         """Move on to `to`; a retry (`attempt` raised) starts over from routing."""
@@ -466,6 +482,6 @@ def orders_admit(*, job: bool) -> Admission:
     with admission(job=job) as admitted, batch() as moves:
         for order in admitted.orders:
             move = Move(order)
-            move.reach(OrderStatus.ROUTING)
+            move.admit()
             moves.claim(move)
     return dataclasses.replace(admitted, orders=[move.order for move in moves.moves])

@@ -20,7 +20,7 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 
-from orders import broadcast, consumers, services
+from orders import broadcast, consumers, jobs, services
 from orders.models import OrderStatus
 from orders.routing import websocket_urlpatterns
 
@@ -355,3 +355,40 @@ def test_the_catch_up_never_takes_an_order_back(no_engine, monkeypatch):
     live, nothing_more = asyncio.run(scenario())
 
     assert live["status"] == "building" and nothing_more
+
+
+def test_an_order_admitted_before_its_placement_is_broadcast_reaches_the_feed_in_order(
+    market, no_engine, monkeypatch, settings
+):
+    """A placement sends `pending` from its web process's broadcast thread
+    after its commit, and an admission round can take the order and
+    broadcast before that. The round's feed message carries the `pending`
+    first, as the placement sent it; when the placement's comes, the feed
+    does not send it again."""
+    settings.MOCK_QUOTE_LATENCY_MS = settings.MOCK_SWAP_LATENCY_MS = (0, 0)
+    held = []
+
+    async def scenario():
+        communicator = await _feed()
+        with monkeypatch.context() as late:
+            late.setattr(broadcast, "publish", held.extend)
+            await sync_to_async(_place)()
+            await sync_to_async(broadcast.flush)()
+        await sync_to_async(jobs.admit_orders)(linger=0)
+        admitted = await communicator.receive_json_from(timeout=10)
+        await sync_to_async(broadcast.publish)(held)  # the placement's, late
+        nothing_more = await communicator.receive_nothing(timeout=0.5)
+        await communicator.disconnect()
+        return admitted, nothing_more
+
+    admitted, nothing_more = asyncio.run(scenario())
+
+    [placed] = _lost_feed_broadcasts(held)
+    assert [event["status"] for event in admitted["events"]] == [
+        "pending",
+        "routing",
+        "building",
+        "submitted",
+        "confirmed",
+    ]
+    assert admitted["events"][0] == placed and nothing_more
