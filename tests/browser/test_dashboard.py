@@ -3,11 +3,13 @@
 import re
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
+import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.test import Client
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
 from orders.broadcast import ALL_ORDERS_GROUP, events_message
@@ -72,6 +74,27 @@ def test_orders_placed_elsewhere_appear_at_the_top_live(engine, page):
     assert_same_document(page)
 
 
+def _feed_status(order_id: str, status: str, at: datetime) -> dict:
+    return {
+        "type": "status",
+        "orderId": order_id,
+        "status": status,
+        "at": at.isoformat().replace("+00:00", "Z"),
+        "attempt": 1,
+        "orderType": "market",
+        "tokenIn": "SOL",
+        "tokenOut": "USDC",
+        "amount": "0.25",
+    }
+
+
+def _send_to_the_feed(messages: list[dict]) -> None:
+    # On a thread of its own: Playwright's sync API keeps an event loop on this one.
+    with ThreadPoolExecutor(1) as thread:
+        send = async_to_sync(get_channel_layer().group_send)
+        thread.submit(send, ALL_ORDERS_GROUP, events_message(messages)).result()
+
+
 def test_an_order_whose_first_status_comes_late_takes_its_place_by_age(engine, page):
     """Each web process publishes its own placements, so the feed can bring
     an order's `pending` after a younger order's: the row still goes where
@@ -83,26 +106,37 @@ def test_an_order_whose_first_status_comes_late_takes_its_place_by_age(engine, p
     created = datetime.fromisoformat(engine.order(younger["orderId"])["createdAt"].replace("Z", "+00:00"))
     older = str(uuid.uuid4())
 
-    late_pending = {
-        "type": "status",
-        "orderId": older,
-        "status": "pending",
-        "at": (created - timedelta(seconds=1)).isoformat().replace("+00:00", "Z"),
-        "attempt": 1,
-        "orderType": "market",
-        "tokenIn": "SOL",
-        "tokenOut": "USDC",
-        "amount": "0.25",
-    }
-    # On a thread of its own: Playwright's sync API keeps an event loop on this one.
-    with ThreadPoolExecutor(1) as thread:
-        send = async_to_sync(get_channel_layer().group_send)
-        thread.submit(send, ALL_ORDERS_GROUP, events_message([late_pending])).result()
+    _send_to_the_feed([_feed_status(older, "pending", created - timedelta(seconds=1))])
 
     rows = page.locator("#order-rows tr")
     expect(page.locator(f'tr[data-order-id="{older}"]')).to_be_visible()
     expect(rows.nth(0)).to_have_attribute("data-order-id", younger["orderId"])
     expect(rows.nth(1)).to_have_attribute("data-order-id", older)
+
+
+def test_a_status_of_an_order_that_fell_off_the_table_reads_no_order_list(engine, page):
+    """The table shows the 50 newest orders, so under load an order falls
+    off it before it ends. Its later statuses are for no row: the dashboard
+    must not read the order list again for them, as it does for an order
+    whose start it missed."""
+    page.goto(engine.url)
+    expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+    now = datetime.now(UTC)
+    newest = [str(uuid.uuid4()) for _ in range(51)]
+    placed = [
+        _feed_status(order_id, "pending", now + timedelta(milliseconds=i))
+        for i, order_id in enumerate(newest)
+    ]
+    _send_to_the_feed(placed)
+    expect(page.locator(f'tr[data-order-id="{newest[-1]}"]')).to_be_visible()
+    expect(page.locator(f'tr[data-order-id="{newest[0]}"]')).to_have_count(0)
+    order_list = re.compile(r"/api/orders\?limit=")
+
+    _send_to_the_feed([_feed_status(newest[0], "routing", now + timedelta(seconds=1))])
+
+    # The read would follow within 300 ms of the status.
+    with pytest.raises(PlaywrightTimeoutError), page.expect_request(order_list, timeout=1500):
+        pass
 
 
 def test_the_dashboard_says_it_is_behind_until_it_has_caught_up(engine, page, console):

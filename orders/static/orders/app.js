@@ -217,6 +217,15 @@
 
   var orders = new Map();
   var rows = $("order-rows");
+  // Orders that fell off the bottom of the table, newest last: under load an
+  // order falls off before it ends, and its later statuses are for no row.
+  var dropped = new Set();
+
+  function drop(orderId) {
+    orders.delete(orderId);
+    dropped.add(orderId);
+    if (dropped.size > 1000) dropped.delete(dropped.values().next().value);
+  }
 
   function renderTrigger(order) {
     var info = trigger(order);
@@ -266,7 +275,7 @@
 
   function renderAll() {
     var list = sortedOrders();
-    list.slice(MAX_ROWS).forEach(function (order) { orders.delete(order.orderId); });
+    list.slice(MAX_ROWS).forEach(function (order) { drop(order.orderId); });
     var fragment = document.createDocumentFragment();
     list.slice(0, MAX_ROWS).forEach(function (order) { fragment.appendChild(renderRow(order)); });
     rows.replaceChildren(fragment);
@@ -293,7 +302,7 @@
       });
       rows.insertBefore(row, before || null);
       var extra = rows.children[MAX_ROWS];
-      if (extra) { orders.delete(extra.getAttribute("data-order-id")); extra.remove(); }
+      if (extra) { drop(extra.getAttribute("data-order-id")); extra.remove(); }
     }
     if (isNew) row.classList.add("fresh");
     updateCount();
@@ -316,8 +325,9 @@
     var attempt = event.attempt || 1;
     if (!order && event.status !== "pending") {
       // We missed this order's start (joined late or the socket dropped):
-      // read the recent orders again rather than guess.
-      scheduleResync();
+      // read the recent orders again rather than guess. Not for one that
+      // fell off the table: at 100 orders/s that read the list twice a second.
+      if (!dropped.has(event.orderId)) scheduleResync();
       return;
     }
     if (!isNewer(order, attempt, event.status)) return;
