@@ -54,6 +54,10 @@ STATUS_FIELDS = {
 }
 
 
+# How long after its commit a placement's `pending` may still be on its way
+# to the feed, behind its web process's broadcast thread (Move.admit).
+PLACEMENT_BROADCAST_LAG = timedelta(seconds=10)
+
 # How far below its limit a limit order's index price sits: floats round,
 # and a candidate too many costs one exact check, a candidate missed a fill.
 TRIGGER_PRICE_MARGIN = 1e-9
@@ -112,14 +116,17 @@ class Move:
         )
 
     def admit(self) -> None:
-        """Move a ready order on to routing. A market order's `pending` goes
-        to the feed again first, as the placement sent it: the placement
-        sends it from its web process's broadcast thread after its commit,
-        and a round that admits the order at once can broadcast `routing`
-        before that. A feed sends each status once, whichever comes first
-        (orders/consumers.py)."""
-        if self.order.status == OrderStatus.PENDING:
-            self.feed_first.append(status_message(self._event()))
+        """Move a ready order on to routing. A market order placed moments
+        ago has its `pending` go to the feed again first, as the placement
+        sent it: the placement sends it from its web process's broadcast
+        thread after its commit, and a round that admits the order at once
+        can broadcast `routing` before that. A feed sends each status once,
+        whichever comes first (orders/consumers.py)."""
+        order = self.order
+        just_placed = timezone.now() - order.updated_at < PLACEMENT_BROADCAST_LAG
+        if order.status == OrderStatus.PENDING and just_placed:
+            extra = {"retryOf": str(order.retry_of_id)} if order.retry_of_id else None
+            self.feed_first.append(status_message(self._event(extra)))
         self.reach(OrderStatus.ROUTING)
 
     def reach(self, to: str, *, attempt: int | None = None, extra: dict | None = None, **fields) -> None:

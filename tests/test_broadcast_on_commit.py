@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from channels.layers import channel_layers
 from django.db import transaction
+from django.db.models import F
 
 from orders import broadcast, jobs, services
 from orders.broadcast import ALL_ORDERS_GROUP
@@ -173,6 +174,23 @@ def test_a_job_schedules_its_follow_ups_once_its_statuses_are_out(
         ("sent", ALL_ORDERS_GROUP, ["pending", *statuses]),
         ("timer", "advance_orders"),
     ]
+
+
+def test_an_order_that_waited_for_a_slot_is_not_sent_to_the_feed_again(
+    market, no_engine, broadcasts, monkeypatch, settings
+):
+    """Its placement's `pending` went out long before: the round's message
+    to the feed starts at `routing`."""
+    settings.MOCK_QUOTE_LATENCY_MS = settings.MOCK_SWAP_LATENCY_MS = (0, 0)
+    monkeypatch.setattr(services, "request_admission", lambda: None)
+    order, _ = services.order_place(amount=Decimal("0.05"), token_in="SOL", token_out="USDC")
+    broadcast.flush()
+    Order.objects.filter(pk=order.pk).update(updated_at=F("updated_at") - services.PLACEMENT_BROADCAST_LAG)
+    broadcasts.clear()
+
+    jobs.admit_orders(linger=0)
+
+    assert ("sent", ALL_ORDERS_GROUP, ["routing", "building", "submitted", "confirmed"]) in broadcasts
 
 
 @pytest.mark.django_db(transaction=True)

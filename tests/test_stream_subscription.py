@@ -357,8 +357,17 @@ def test_the_catch_up_never_takes_an_order_back(no_engine, monkeypatch):
     assert live["status"] == "building" and nothing_more
 
 
+def _retry_of_a_failed_order():
+    """A failed order, its broadcasts out; what places its retry."""
+    failed = _place()
+    services.order_fail(order=failed, error="No route.", code="no_route")
+    broadcast.flush()
+    return lambda: services.order_retry_failed(order=failed)
+
+
+@pytest.mark.parametrize("placed_as", ["new", "retry"])
 def test_an_order_admitted_before_its_placement_is_broadcast_reaches_the_feed_in_order(
-    market, no_engine, monkeypatch, settings
+    market, no_engine, monkeypatch, settings, placed_as
 ):
     """A placement sends `pending` from its web process's broadcast thread
     after its commit, and an admission round can take the order and
@@ -366,13 +375,14 @@ def test_an_order_admitted_before_its_placement_is_broadcast_reaches_the_feed_in
     first, as the placement sent it; when the placement's comes, the feed
     does not send it again."""
     settings.MOCK_QUOTE_LATENCY_MS = settings.MOCK_SWAP_LATENCY_MS = (0, 0)
+    place = _place if placed_as == "new" else _retry_of_a_failed_order()
     held = []
 
     async def scenario():
         communicator = await _feed()
         with monkeypatch.context() as late:
             late.setattr(broadcast, "publish", held.extend)
-            await sync_to_async(_place)()
+            await sync_to_async(place)()
             await sync_to_async(broadcast.flush)()
         await sync_to_async(jobs.admit_orders)(linger=0)
         admitted = await communicator.receive_json_from(timeout=10)
@@ -392,3 +402,4 @@ def test_an_order_admitted_before_its_placement_is_broadcast_reaches_the_feed_in
         "confirmed",
     ]
     assert admitted["events"][0] == placed and nothing_more
+    assert ("retryOf" in placed) == (placed_as == "retry")

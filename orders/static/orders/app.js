@@ -223,6 +223,7 @@
 
   function drop(orderId) {
     orders.delete(orderId);
+    dropped.delete(orderId);  // (to the newest end)
     dropped.add(orderId);
     if (dropped.size > 1000) dropped.delete(dropped.values().next().value);
   }
