@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bench.procs import children
 from config.web import default_processes
-from tests.engine import ROOT, free_port, wait_until
+from tests.engine import LOG_DIR, ROOT, free_port, wait_until
 
 
 def test_a_killed_web_process_is_replaced_and_the_port_keeps_answering(engines, market):
@@ -71,6 +71,30 @@ def test_the_web_processes_run_on_uvloop(engines, market):
         lambda: len(servers := children(launcher)) == count and all(map(with_uvloop, servers)),
         timeout=10,
         message=f"{count} web processes with uvloop loaded",
+    )
+
+
+def test_access_lines_are_written_only_where_access_log_says(engines, market, tmp_path):
+    """daphne's access log (a line per request and per WebSocket event) is
+    off unless ACCESS_LOG names where it goes (config.server)."""
+    quiet = engines()
+    web_log = LOG_DIR / f"{quiet.name}-web.log"
+    written_before = web_log.stat().st_size
+    placed = quiet.place({"amount": "0.1"})
+    # The POST's line would be written as its reply went out, long before
+    # the order is confirmed.
+    assert quiet.wait_terminal(placed["orderId"])["status"] == "confirmed"
+    with web_log.open("rb") as lines:
+        lines.seek(written_before)
+        assert b"POST /api/orders/execute" not in lines.read()
+
+    access_log = tmp_path / "access.log"
+    asked = engines("access-log", ACCESS_LOG=str(access_log))
+    asked.place({"amount": "0.1"})
+    wait_until(
+        lambda: access_log.exists() and '"POST /api/orders/execute" 202' in access_log.read_text(),
+        timeout=10,
+        message="the POST's line in ACCESS_LOG",
     )
 
 
