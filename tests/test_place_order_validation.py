@@ -93,6 +93,20 @@ def test_wrong_methods_and_unknown_paths_get_json_errors(method, path, status):
     assert response.json()["error"]
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/health", "/api/orders/execute", "/api/nothing-here"])
+def test_a_host_not_allowed_gets_a_json_error_naming_the_header(path):
+    """Django refuses it (ALLOWED_HOSTS) before any view, with an HTML page."""
+    response = Client(raise_request_exception=False).post(
+        path, b'{"amount": "1"}', content_type="application/json", HTTP_HOST="elsewhere.example"
+    )
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert "Host header" in response.json()["error"]
+    assert not Order.objects.exists()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_smallest_valid_order_is_just_an_amount():
     response = Client().post("/api/orders/execute", '{"amount": 100}', content_type="application/json")

@@ -5,7 +5,7 @@ including the ones Django raises before DRF sees the request (unknown URL,
 oversized body), so no client ever parses an HTML error page.
 """
 
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import DisallowedHost, RequestDataTooBig
 from django.http import JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -62,7 +62,8 @@ def exception_handler(exc, context):
 
 class ApiErrorMiddleware:
     """JSON instead of Django's HTML for errors under /api/ that happen
-    outside a DRF view: unknown paths, and bodies over the size limit."""
+    outside a DRF view: unknown paths, bodies over the size limit, a Host
+    that ALLOWED_HOSTS refuses."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -79,17 +80,26 @@ class ApiErrorMiddleware:
                 error_body(f"The request body is larger than {MAX_BODY_BYTES} bytes."), status=413
             )
         response = self.get_response(request)
-        if response.status_code == 404 and not response.get("Content-Type", "").startswith(
-            "application/json"
-        ):
+        if response.status_code < 400 or response.get("Content-Type", "").startswith("application/json"):
+            return response
+        if response.status_code == 404:
             return JsonResponse(error_body(f"Nothing at {request.path}."), status=404)
-        if response.status_code >= 500 and not response.get("Content-Type", "").startswith(
-            "application/json"
-        ):
-            return JsonResponse(
-                error_body("The server failed to handle this request."), status=response.status_code
-            )
-        return response
+        if response.status_code >= 500:
+            message = "The server failed to handle this request."
+        elif _host_refused(request):
+            # Django answered the Host check (ALLOWED_HOSTS) with its HTML page.
+            message = "The Host header names a host this server does not answer to."
+        else:
+            message = f"{response.reason_phrase}."
+        return JsonResponse(error_body(message), status=response.status_code)
+
+
+def _host_refused(request) -> bool:
+    try:
+        request.get_host()
+    except DisallowedHost:
+        return True
+    return False
 
 
 def service_unavailable(message: str, *, retry_after: int = 5) -> Response:
