@@ -29,7 +29,6 @@ run: .run/engine.live
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_market
 	$(BIN)/python manage.py ensure_operator
-	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	@# Samples of the last run's processes would add up with this run's: start empty.
 	@dir="$${PROMETHEUS_MULTIPROC_DIR:-.run/metrics}"; mkdir -p "$$dir" && find "$$dir" -maxdepth 1 -name '*.db' -delete
 	@echo "Engine starting at http://$(HOST):$(PORT)  (Ctrl-C stops it)"

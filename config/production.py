@@ -31,3 +31,6 @@ SECURE_HSTS_PRELOAD = True
 # The health check is probed over plain HTTP from inside the network.
 SECURE_REDIRECT_EXEMPT = [r"^api/health$", r"^metrics$"]
 CSRF_TRUSTED_ORIGINS = [f"https://{host}" for host in ALLOWED_HOSTS]  # noqa: F405
+# `manage.py collectstatic` at deploy: whitenoise serves its copies, with
+# their gzip and Brotli variants, rather than the apps' uncompressed files.
+WHITENOISE_USE_FINDERS = False

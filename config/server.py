@@ -39,19 +39,30 @@ def _no_access_log(stream):
     return None
 
 
+def _names_access_log(arg: str) -> bool:
+    # daphne's parser takes any unambiguous prefix: `--ac` is one.
+    name = arg.split("=", 1)[0]
+    return name.startswith("--ac") and "--access-log".startswith(name)
+
+
 def access_log_only_when_asked(argv: list[str]) -> None:
     """daphne writes an access line to stdout for every request and every
     WebSocket's connecting, connect and disconnect unless told otherwise: four
-    unbuffered writes per order, each read again and written again by honcho
-    under `make run`, 12-19 % of the engine's CPU per order at 150 orders/s.
-    The orders' own log lines and /metrics tell an operator more, so it is
-    written only when ACCESS_LOG names a file (`-` for stdout) or daphne's
-    `--access-log` is given."""
-    if any(arg.split("=", 1)[0] == "--access-log" for arg in argv):
+    unbuffered writes per order, each read and written again by honcho under
+    `make run`, where at 100 orders/s on 2 cores they were 5-16 % of the
+    engine's CPU per order (BENCHMARKS.md). The orders' own log lines and
+    /metrics tell an operator more, so the access log is written only when
+    daphne's `--access-log` is given or ACCESS_LOG names where: a file, or
+    `-` (or true, on, yes, 1) for stdout."""
+    if any(_names_access_log(arg) for arg in argv[1:]):
         return
     target = os.environ.get("ACCESS_LOG", "").strip()
+    if target.lower() in ("1", "true", "yes", "on"):
+        target = "-"
+    elif target.lower() in ("0", "false", "no", "off"):
+        target = ""
     if target:
-        argv[1:1] = ["--access-log", target]
+        argv[1:1] = [f"--access-log={target}"]
         return
     import daphne.cli
 

@@ -250,8 +250,9 @@ SPECTACULAR_SETTINGS = {
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-# Served from the apps' own folders as well as from collectstatic's, DEBUG or
-# not: the engine answers with its dashboard whether or not collectstatic ran.
+# On one machine the apps' own files are served as they are, DEBUG or not, so
+# nothing needs collecting first; config.production serves collectstatic's
+# compressed copies instead.
 WHITENOISE_USE_FINDERS = True
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

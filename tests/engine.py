@@ -51,6 +51,10 @@ def wait_until(condition, *, timeout: float, interval: float = 0.05, message: st
         time.sleep(interval)
 
 
+# Of the caller's environment, what would change what the tests check.
+UNINHERITED = ("DJANGO_ALLOW_ASYNC_UNSAFE", "ACCESS_LOG")
+
+
 class Engine:
     """Processes of one running engine, and a small HTTP client for it."""
 
@@ -60,7 +64,7 @@ class Engine:
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws = f"ws://127.0.0.1:{self.port}"
         self.env = {
-            **{key: value for key, value in os.environ.items() if key != "DJANGO_ALLOW_ASYNC_UNSAFE"},
+            **{key: value for key, value in os.environ.items() if key not in UNINHERITED},
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "DATABASE_URL": database_url(),
             "REDIS_URL": settings.REDIS_URL,

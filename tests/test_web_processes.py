@@ -8,7 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import daphne.cli
+import pytest
+
 from bench.procs import children
+from config.server import access_log_only_when_asked
 from config.web import default_processes
 from tests.engine import LOG_DIR, ROOT, free_port, wait_until
 
@@ -96,6 +100,41 @@ def test_access_lines_are_written_only_where_access_log_says(engines, market, tm
         timeout=10,
         message="the POST's line in ACCESS_LOG",
     )
+
+
+@pytest.mark.parametrize(
+    ("arguments", "access_log", "written_to"),
+    [
+        ([], None, None),
+        ([], "", None),
+        ([], "off", None),
+        ([], "/var/log/access.log", "/var/log/access.log"),
+        ([], "-", "-"),
+        ([], "true", "-"),
+        ([], "-odd-name", "-odd-name"),
+        (["--access-log", "/a.log"], "/b.log", "/a.log"),
+        (["--access=/a.log"], None, "/a.log"),
+        (["--ac", "/a.log"], "off", "/a.log"),
+    ],
+)
+def test_the_access_log_goes_where_asked_and_nowhere_by_default(
+    arguments, access_log, written_to, monkeypatch
+):
+    if access_log is None:
+        monkeypatch.delenv("ACCESS_LOG", raising=False)
+    else:
+        monkeypatch.setenv("ACCESS_LOG", access_log)
+    monkeypatch.setattr(daphne.cli, "AccessLogGenerator", daphne.cli.AccessLogGenerator)
+    argv = ["config.server", *arguments, "--fd", "3", "config.asgi:application"]
+
+    access_log_only_when_asked(argv)
+
+    parsed = daphne.cli.CommandLineInterface().parser.parse_args(argv[1:])
+    assert parsed.access_log == written_to
+    if written_to is None:
+        assert daphne.cli.AccessLogGenerator(None) is None  # daphne's server gets no action logger
+    else:
+        assert daphne.cli.AccessLogGenerator.__name__ == "AccessLogGenerator"
 
 
 def test_the_web_entry_point_chooses_uvloop_before_daphne_makes_its_loop():
