@@ -6,6 +6,7 @@ deployment behind a TLS-terminating proxy, and nothing insecure by default:
 """
 
 import os
+import warnings
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -34,3 +35,5 @@ CSRF_TRUSTED_ORIGINS = [f"https://{host}" for host in ALLOWED_HOSTS]  # noqa: F4
 # `manage.py collectstatic` at deploy: whitenoise serves its copies, with
 # their gzip and Brotli variants, rather than the apps' uncompressed files.
 WHITENOISE_USE_FINDERS = False
+# Here a missing folder means collectstatic did not run: say so.
+warnings.filterwarnings("default", message="No directory at", category=UserWarning)

@@ -5,6 +5,7 @@ SQLite in the project folder and Redis on localhost. See the README's table.
 """
 
 import os
+import warnings
 from pathlib import Path
 
 import dj_database_url
@@ -254,6 +255,9 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # nothing needs collecting first; config.production serves collectstatic's
 # compressed copies instead.
 WHITENOISE_USE_FINDERS = True
+# So collectstatic's folder need not exist, and whitenoise's warning that it
+# does not would only be noise at every start.
+warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
