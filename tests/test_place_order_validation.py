@@ -94,10 +94,13 @@ def test_wrong_methods_and_unknown_paths_get_json_errors(method, path, status):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("https_redirect", [False, True])
 @pytest.mark.parametrize("path", ["/api/health", "/api/orders/execute", "/api/nothing-here"])
-def test_a_host_not_allowed_gets_a_json_error_naming_the_header(path):
-    """Django refuses it (ALLOWED_HOSTS) before any view, with an HTML page."""
-    response = Client(raise_request_exception=False).post(
+def test_a_host_not_allowed_gets_a_json_error_naming_the_header(path, https_redirect, settings):
+    """Django refuses it (ALLOWED_HOSTS) before any view, with an HTML page;
+    with the HTTPS redirect on (production), SecurityMiddleware does."""
+    settings.SECURE_SSL_REDIRECT = https_redirect
+    response = Client().post(
         path, b'{"amount": "1"}', content_type="application/json", HTTP_HOST="elsewhere.example"
     )
 
@@ -105,6 +108,17 @@ def test_a_host_not_allowed_gets_a_json_error_naming_the_header(path):
     assert response["Content-Type"] == "application/json"
     assert "Host header" in response.json()["error"]
     assert not Order.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_error_of_a_view_rendered_as_yaml_keeps_its_sentence_and_headers():
+    """The schema's view renders YAML, its errors included."""
+    response = Client().post("/api/schema")
+
+    assert response.status_code == 405
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"error": "Method POST is not allowed here."}
+    assert "GET" in response["Allow"]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -80,18 +80,40 @@ class ApiErrorMiddleware:
                 error_body(f"The request body is larger than {MAX_BODY_BYTES} bytes."), status=413
             )
         response = self.get_response(request)
-        if response.status_code < 400 or response.get("Content-Type", "").startswith("application/json"):
+        if response.status_code < 400 or _is_json(response):
             return response
-        if response.status_code == 404:
-            return JsonResponse(error_body(f"Nothing at {request.path}."), status=404)
-        if response.status_code >= 500:
-            message = "The server failed to handle this request."
-        elif _host_refused(request):
-            # Django answered the Host check (ALLOWED_HOSTS) with its HTML page.
-            message = "The Host header names a host this server does not answer to."
-        else:
-            message = f"{response.reason_phrase}."
-        return JsonResponse(error_body(message), status=response.status_code)
+        # An error rendered as something else: Django's HTML page, or a DRF
+        # error of a view whose renderer is not JSON (the schema, its docs).
+        body = getattr(response, "data", None)
+        if not (isinstance(body, dict) and "error" in body):
+            body = error_body(_sentence(request, response.status_code, response.reason_phrase))
+        answer = JsonResponse(body, status=response.status_code)
+        for header in KEPT_HEADERS:
+            if header in response:
+                answer[header] = response[header]
+        # Not closed: closing sends request_finished, which the server sends
+        # again when it closes the answer; an error page holds no resources.
+        return answer
+
+
+# What a client needs of an error response besides its body.
+KEPT_HEADERS = ("Allow", "WWW-Authenticate", "Retry-After", "Vary")
+
+
+def _is_json(response) -> bool:
+    media_type = response.get("Content-Type", "").split(";", 1)[0].strip()
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
+def _sentence(request, status_code: int, reason_phrase: str) -> str:
+    if status_code == 404:
+        return f"Nothing at {request.path}."
+    if status_code >= 500:
+        return "The server failed to handle this request."
+    if _host_refused(request):
+        # Django answered the Host check (ALLOWED_HOSTS) with its HTML page.
+        return "The Host header names a host this server does not answer to."
+    return f"{reason_phrase}."
 
 
 def _host_refused(request) -> bool:
