@@ -4,6 +4,10 @@ import os
 
 from django.core.exceptions import ImproperlyConfigured
 
+# What a yes-or-no variable may say.
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+
 
 def env_str(name: str, default: str) -> str:
     return os.environ.get(name, "") or default
@@ -39,9 +43,9 @@ def env_bool(name: str, default: bool) -> bool:
     raw = os.environ.get(name, "")
     if raw == "":
         return default
-    if raw.lower() in ("1", "true", "yes", "on"):
+    if raw.lower() in TRUE_WORDS:
         return True
-    if raw.lower() in ("0", "false", "no", "off"):
+    if raw.lower() in FALSE_WORDS:
         return False
     raise ImproperlyConfigured(f"{name} must be true or false, got {raw!r}")
 

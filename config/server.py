@@ -13,6 +13,8 @@ import sys
 
 import uvloop
 
+from config.env import FALSE_WORDS, TRUE_WORDS
+
 
 def _qualified_name(function, *args, **kwargs) -> str:
     return getattr(function, "__qualname__", "?")
@@ -57,9 +59,9 @@ def access_log_only_when_asked(argv: list[str]) -> None:
     if any(_names_access_log(arg) for arg in argv[1:]):
         return
     target = os.environ.get("ACCESS_LOG", "").strip()
-    if target.lower() in ("1", "true", "yes", "on"):
+    if target.lower() in TRUE_WORDS:
         target = "-"
-    elif target.lower() in ("0", "false", "no", "off"):
+    elif target.lower() in FALSE_WORDS:
         target = ""
     if target:
         argv[1:1] = [f"--access-log={target}"]

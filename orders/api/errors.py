@@ -12,6 +12,8 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 MAX_BODY_BYTES = 64 * 1024
+# What a client needs of an error response besides its body.
+KEPT_HEADERS = ("Allow", "WWW-Authenticate", "Retry-After", "Vary")
 
 
 def error_body(message: str, fields: dict | None = None) -> dict:
@@ -94,10 +96,6 @@ class ApiErrorMiddleware:
         # Not closed: closing sends request_finished, which the server sends
         # again when it closes the answer; an error page holds no resources.
         return answer
-
-
-# What a client needs of an error response besides its body.
-KEPT_HEADERS = ("Allow", "WWW-Authenticate", "Retry-After", "Vary")
 
 
 def _is_json(response) -> bool:
