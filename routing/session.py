@@ -53,6 +53,36 @@ def _pools_of(pairs: tuple[tuple[Token, Token], ...], for_update: bool):
 pools_of = CompiledQuery(Pool, _pools_of)
 
 
+def kept_state(pool: Pool) -> tuple[Pool, object]:
+    """`pool` (a row read without its bins) and its state: the one this
+    process keeps, if the row still has its version; else the row read
+    again, whole, whose state is kept from now on. Loading only the
+    deferred bins could pair them with an older active bin, if the row was
+    written since it was read."""
+    version, state = _known_states.get(pool.id, (None, None))
+    if version != pool.version:
+        pool = Pool.objects.get(pk=pool.pk)
+        state = pool.state()
+        _known_states[pool.id] = (pool.version, state)
+    return pool, state
+
+
+def take_state(pool: Pool) -> tuple[Pool, object]:
+    """As kept_state(), for a writer that holds the row: the state leaves the
+    cache until keep_on_commit() puts it back, so a rollback leaves nothing
+    behind."""
+    pool, state = kept_state(pool)
+    del _known_states[pool.id]
+    return pool, state
+
+
+def keep_on_commit(pools: Iterable[tuple[Pool, object]]) -> None:
+    """Keep these states, under their rows' versions as written, once the
+    transaction that wrote them commits."""
+    known = {pool.id: (pool.version, state) for pool, state in pools}
+    transaction.on_commit(lambda: _known_states.update(known))
+
+
 @dataclass(frozen=True)
 class Fill:
     """A route's swap worked out on the session's pools, not yet applied."""
@@ -76,16 +106,8 @@ class MarketSession:
 
     def _state(self, pool: Pool):
         if pool.id not in self._states:
-            version, state = _known_states.get(pool.id, (None, None))
-            if version != pool.version:
-                # The row again, whole: loading only its deferred bins could
-                # pair them with an older active bin, if it was written since.
-                pool = self._pools[pool.id] = Pool.objects.get(pk=pool.pk)
-                state = pool.state()
-                _known_states[pool.id] = (pool.version, state)
-            if self._for_update:
-                del _known_states[pool.id]
-            self._states[pool.id] = state
+            pool, state = take_state(pool) if self._for_update else kept_state(pool)
+            self._pools[pool.id], self._states[pool.id] = pool, state
         return self._states[pool.id]
 
     def _pools_for(self, token_in: Token, token_out: Token) -> list[Pool]:
@@ -215,10 +237,7 @@ class MarketSession:
             self._pools[pool_id].write(self._states[pool_id], swaps=swaps)
         if self._for_update:
             # Swapped or not, the states this session took go back to the cache.
-            known = {
-                pool_id: (self._pools[pool_id].version, state) for pool_id, state in self._states.items()
-            }
-            transaction.on_commit(lambda: _known_states.update(known))
+            keep_on_commit([(self._pools[pool_id], state) for pool_id, state in self._states.items()])
         announce_on_commit({(self._pools[i].token_a, self._pools[i].token_b) for i in self._swaps})
         saved, self._swaps = len(self._swaps), Counter()
         return saved

@@ -74,9 +74,19 @@ def test_the_row_holds_the_bins_of_the_state_a_process_kept_across_swaps(market)
     assert pool.swaps_executed >= 1
 
 
+def write_elsewhere(pool: Pool, amount: int = 500 * 10**9) -> Pool:
+    """A swap written to the row as another process would: this one's memory is not told."""
+    row = Pool.objects.get(pk=pool.pk)
+    state = row.state()
+    state.swap(a_to_b=True, amount_in=amount, now=0)
+    row.write(state)
+    return row
+
+
 def test_another_writer_makes_the_kept_state_stale(market):
     quote()
-    apply_drift()  # writes every pool without a session
+    write_elsewhere(market["meteora", "SOL/USDC"])
+    write_elsewhere(market["raydium", "SOL/USDC"])
     assert quote() == fresh_quote()
 
 
@@ -105,3 +115,43 @@ def test_a_pool_that_moves_between_a_sessions_read_and_its_bins_is_taken_whole(m
 
     assert session._known_states[pool.pk][0] == row.version
     assert quoted == fresh_quote()
+
+
+def test_the_drift_decodes_a_pool_again_only_when_another_writer_moved_it(market, monkeypatch):
+    apply_drift()
+    decoded = []
+    original = Pool.state
+    monkeypatch.setattr(Pool, "state", lambda pool: decoded.append(pool.id) or original(pool))
+    apply_drift()
+    assert decoded == [], "the drift decoded pools it wrote itself"
+    moved = market["meteora", "SOL/USDC"]
+    monkeypatch.undo()
+    write_elsewhere(moved)
+    monkeypatch.setattr(Pool, "state", lambda pool: decoded.append(pool.id) or original(pool))
+    apply_drift()
+    assert decoded == [moved.pk]
+
+
+def test_the_rows_the_drift_wrote_hold_the_states_it_keeps(market):
+    for _ in range(4):
+        apply_drift()
+    write_elsewhere(market["meteora", "SOL/USDC"])
+    apply_drift()
+    for pool in Pool.objects.all():
+        version, kept = session._known_states[pool.pk]
+        assert version == pool.version
+        fresh = pool.state()
+        assert kept.depth() == fresh.depth()
+        assert kept.spot_price() == fresh.spot_price()
+        if pool.dex == "meteora":
+            assert kept.bins == fresh.bins and kept.active_id == fresh.active_id
+
+
+def test_a_rolled_back_drift_leaves_nothing_behind(market):
+    rows = {pool.pk: (pool.version, pool.reserve_a, pool.reserve_b) for pool in Pool.objects.all()}
+    with pytest.raises(RuntimeError), transaction.atomic():
+        apply_drift()
+        raise RuntimeError("rolled back")
+    assert {pool.pk: (pool.version, pool.reserve_a, pool.reserve_b) for pool in Pool.objects.all()} == rows
+    assert not set(rows) & set(session._known_states)
+    assert quote() == fresh_quote()
