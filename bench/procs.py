@@ -9,8 +9,9 @@ processes sharing them) from /proc/<pid>/smaps_rollup, because the worker
 pool's forked children share most of their pages and a plain RSS sum counts
 those several times. The sampler runs on the cores it measures: listing the
 trees every 0.2 s was most of its CPU, and the trees change only when a
-process starts or dies (nothing forks per job), which a second's delay
-leaves counted.
+process starts or dies (nothing forks per job). A process that starts after
+a listing is counted from its start at the next one; one that starts and
+exits between two listings, within a second, is not counted at all.
 
 The CPU delta of a process is its last sample minus its first one (or
 minus nothing if it started during the run). Children's reaped time
@@ -19,6 +20,7 @@ adding it would count a pool worker twice when it exits.
 """
 
 import contextlib
+import math
 import os
 import signal
 import subprocess
@@ -149,7 +151,7 @@ class Sampler:
         self._marked = False
         self._last_pss = 0.0
         self._pss: dict[int, int] = {}
-        self._last_trees = 0.0
+        self._last_trees = -math.inf  # time.monotonic() of the last listing
         self._trees: dict[str, set[int]] = {}
 
     def _role_of(self, pid: int, tree: dict[int, set[int]]) -> str:
@@ -160,8 +162,8 @@ class Sampler:
 
     def sample(self) -> None:
         now = time.time()
-        if now - self._last_trees >= self.trees_every:
-            self._last_trees = now
+        if time.monotonic() - self._last_trees >= self.trees_every:
+            self._last_trees = time.monotonic()
             self._trees = descendants(self.roots)
         tree = self._trees
         pids = set().union(*tree.values()) if tree else set()
@@ -173,6 +175,7 @@ class Sampler:
             for pid in pids:
                 stat, rss = _stat(pid), _rss(pid)
                 if stat is None or rss is None:
+                    self._pss.pop(pid, None)  # gone: out of the totals, as its RSS is
                     continue
                 record = self.records.get(pid)
                 if record is None:
@@ -199,7 +202,7 @@ class Sampler:
             self.records.clear()
             self.series.clear()
             self.peak_total_rss = self.peak_total_pss = 0
-        self._last_trees = 0.0  # list the trees afresh
+        self._last_trees = -math.inf  # list the trees afresh
         self.sample()
         self._marked = True
 
@@ -217,7 +220,7 @@ class Sampler:
         self._stop.set()
         if self._thread:
             self._thread.join()
-        self._last_trees = 0.0
+        self._last_trees = -math.inf
         self.sample()
 
     def cpu_seconds(self) -> float:

@@ -24,7 +24,7 @@ from django.db import connections, router
 from django.db.models import Model, QuerySet
 from django.db.transaction import TransactionManagementError
 
-# Arguments are a few kinds of each (pairs, batch sizes); this only bounds a mistake.
+# Arguments are a few kinds of each (pairs, batch sizes, pool ids); this only bounds a mistake.
 MAX_KEPT = 512
 
 

@@ -13,6 +13,8 @@ from django.db import transaction
 
 from config.compiled import CompiledQuery
 from routing import market, mock
+from routing.amm import ConstantProductPool
+from routing.dlmm import DlmmPool
 from routing.errors import InsufficientLiquidity
 from routing.models import Pool
 from routing.seed import anchor_price
@@ -29,16 +31,18 @@ VOLATILE_TOKENS = {"BONK"}
 PULL = 25
 
 
-# The pool a trade holds, without its bins: the clock keeps the state it last
-# wrote (routing.session), so a DLMM pool's bins are decoded only when another
-# process wrote the row since. Decoding them every step was half the clock's
-# CPU on an idle engine.
-_held_pool = CompiledQuery(
-    Pool, lambda pool_id: Pool.objects.filter(pk=pool_id).defer("bins").select_for_update()
-)
+def _pool_to_trade(pool_id: int):
+    return Pool.objects.filter(pk=pool_id).defer("bins").select_for_update()
 
 
-def _trade(pool: Pool, state, now: int) -> None:
+# The pool a trade holds, read without its bins: the clock keeps the state it
+# last wrote (routing.session), and reads the bins again only when someone
+# else wrote the row since (under load, the workers, for the pools orders
+# trade). Decoding them every step was half the clock's CPU on an idle engine.
+_held_pool = CompiledQuery(Pool, _pool_to_trade)
+
+
+def _trade(pool: Pool, state: ConstantProductPool | DlmmPool, now: int) -> None:
     price = pool.state_price(state)
     anchor = anchor_price(pool) or price
     deviation = float(price / anchor - 1) if anchor else 0.0

@@ -14,7 +14,8 @@ Each process also keeps the state of the pools it last read or wrote, with
 the row's `version`: a session whose row still has that version skips the
 bins altogether. A session that will write takes the state out of that
 cache, and puts it back, with the new version, once its transaction commits;
-if it rolls back, the next session reads the row.
+if it rolls back, the next session reads the row. The clock's market drift
+(routing.drift) writes pools through the same cache.
 """
 
 import json
@@ -68,11 +69,17 @@ def kept_state(pool: Pool) -> tuple[Pool, object]:
 
 
 def take_state(pool: Pool) -> tuple[Pool, object]:
-    """As kept_state(), for a writer that holds the row: the state leaves the
-    cache until keep_on_commit() puts it back, so a rollback leaves nothing
-    behind."""
-    pool, state = kept_state(pool)
-    del _known_states[pool.id]
+    """As kept_state(), for a writer that holds the row (locked, or SQLite's
+    write lock): nothing can write it between the two reads, so a state not
+    kept needs only the row's bins. The state leaves the cache until
+    keep_on_commit() puts it back, so a rollback leaves nothing behind."""
+    version, state = _known_states.pop(pool.id, (None, None))
+    if version != pool.version:
+        if transaction.get_connection().in_atomic_block:
+            pool.refresh_from_db(fields=["bins"])
+        else:  # not held after all (SQLite does not check): read it whole
+            pool = Pool.objects.get(pk=pool.pk)
+        state = pool.state()
     return pool, state
 
 

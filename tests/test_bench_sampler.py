@@ -43,3 +43,27 @@ def test_a_child_started_after_sampling_began_is_counted_under_its_roots_role():
     # It burned 0.6 s; the last 0.05 s before it exited may fall between samples.
     assert max(process["cpu_seconds"] for process in children) >= 0.4
     assert summary["cpu_seconds_by_role"]["worker"] >= 0.4
+
+
+def test_the_trees_are_listed_at_most_once_per_trees_every_and_afresh_at_the_end(monkeypatch):
+    """Listing the trees reads every process's /proc entry; the known
+    processes are read every interval, the trees only every trees_every."""
+    from bench import procs
+
+    listings = []
+    real = procs.descendants
+    monkeypatch.setattr(procs, "descendants", lambda roots: listings.append(time.monotonic()) or real(roots))
+    parent = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        sampler = Sampler({"worker": parent.pid}, interval=0.02, trees_every=0.5).start()
+        started = time.monotonic()
+        assert wait_for(lambda: len(sampler.series) >= 60, 30), "the sampler stopped sampling"
+        elapsed = time.monotonic() - started
+        sampler.stop()
+    finally:
+        parent.kill()
+        parent.wait()
+    # One at the start, one every 0.5 s, one at the end.
+    assert len(listings) <= elapsed / 0.5 + 3
+    assert len(sampler.series) > len(listings) * 2
+    assert listings[-1] >= started + elapsed - 0.1, "stop() did not list the trees afresh"

@@ -1,5 +1,6 @@
 import pytest
 
+from routing import session
 from routing.models import Pool
 from routing.seed import SEEDS, seed_key, seed_market, seeded_fields
 
@@ -9,6 +10,15 @@ def no_latency(settings):
     """Quotes answer at once and never fail, unless a test says otherwise."""
     settings.MOCK_QUOTE_LATENCY_MS = (0, 0)
     settings.MOCK_FAILURE_RATE = 0.0
+
+
+@pytest.fixture(autouse=True)
+def no_kept_pool_states():
+    """Each test starts with no pool state kept in memory: pool ids and
+    versions start over when a test's database is rolled back or flushed."""
+    session._known_states.clear()
+    yield
+    session._known_states.clear()
 
 
 @pytest.fixture

@@ -140,18 +140,35 @@ def test_the_rows_the_drift_wrote_hold_the_states_it_keeps(market):
     for pool in Pool.objects.all():
         version, kept = session._known_states[pool.pk]
         assert version == pool.version
-        fresh = pool.state()
-        assert kept.depth() == fresh.depth()
-        assert kept.spot_price() == fresh.spot_price()
-        if pool.dex == "meteora":
-            assert kept.bins == fresh.bins and kept.active_id == fresh.active_id
+        assert kept == pool.state()  # every field: reserves, bins, fees' variables, timestamps
 
 
 def test_a_rolled_back_drift_leaves_nothing_behind(market):
+    apply_drift()  # every pool's state kept
     rows = {pool.pk: (pool.version, pool.reserve_a, pool.reserve_b) for pool in Pool.objects.all()}
+    assert set(rows) <= set(session._known_states)
     with pytest.raises(RuntimeError), transaction.atomic():
         apply_drift()
         raise RuntimeError("rolled back")
     assert {pool.pk: (pool.version, pool.reserve_a, pool.reserve_b) for pool in Pool.objects.all()} == rows
     assert not set(rows) & set(session._known_states)
     assert quote() == fresh_quote()
+
+
+class NoTrade:
+    """Other traders who trade nothing: every trade's size comes out zero."""
+
+    def random(self):
+        return 0.5
+
+    def expovariate(self, rate):
+        return 0.0
+
+
+def test_a_drift_step_that_trades_nothing_keeps_the_state_as_it_was(market, monkeypatch):
+    apply_drift()
+    before = {pool.pk: (pool.version, pool.state()) for pool in Pool.objects.all()}
+    monkeypatch.setattr("routing.mock.rng", NoTrade())
+    apply_drift()
+    assert {pool.pk: pool.version for pool in Pool.objects.all()} == {pk: v for pk, (v, _) in before.items()}
+    assert {pk: session._known_states[pk] for pk in before} == before
