@@ -10,9 +10,6 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import pytest
-from django.db import connection
-
 ROOT = Path(__file__).resolve().parent.parent
 
 RESULT_KEYS = {
@@ -36,11 +33,6 @@ def bench_redis_url() -> str:
     return urlunsplit(parts._replace(path="/13"))
 
 
-# The smoke run makes its own SQLite file whatever DATABASE_URL says: on
-# make test's PostgreSQL half it would repeat the SQLite half's run exactly.
-@pytest.mark.skipif(
-    connection.vendor != "sqlite", reason="runs on a SQLite file of its own; the SQLite half ran it"
-)
 def test_the_smoke_benchmark_confirms_20_orders_and_writes_its_result(tmp_path):
     result_path = tmp_path / "result.json"
     env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}

@@ -20,7 +20,7 @@ from tests.engine import LOG_DIR, ROOT, free_port, wait_until
 def test_a_killed_web_process_is_replaced_and_the_port_keeps_answering(engines, market):
     engine = engines()
     launcher = engine.processes["web"].pid
-    count = int(os.environ.get("WEB_PROCESSES") or default_processes())
+    count = int(engine.env.get("WEB_PROCESSES") or default_processes())
     assert count >= 2, "this test needs two web processes or more"
     servers = wait_until(
         lambda: len(children(launcher)) == count and children(launcher),
@@ -63,7 +63,7 @@ def test_the_web_processes_run_on_uvloop(engines, market):
     """Their event loop is uvloop's (config.server), not the standard library's."""
     engine = engines()
     launcher = engine.processes["web"].pid
-    count = int(os.environ.get("WEB_PROCESSES") or default_processes())
+    count = int(engine.env.get("WEB_PROCESSES") or default_processes())
 
     def with_uvloop(pid: int) -> bool:
         try:
