@@ -15,8 +15,7 @@ venv: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@# Byte-compiling every installed package took half the install; modules compile as they are first imported.
-	$(BIN)/pip install --quiet --disable-pip-version-check --no-compile -r requirements.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
 redis:
