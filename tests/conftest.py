@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from orders.models import Order
 from tests.engine import Engine, wait_until
+from tests.halves import sqlite_half_only
 
 # Latencies for end-to-end tests: the same shape as production, shorter.
 FAST_MARKET = {
@@ -115,15 +116,10 @@ def engine(engines, market):
 
 
 def pytest_collection_modifyitems(config, items):
-    """make test runs the suite twice, on SQLite and then on PostgreSQL. On
-    PostgreSQL, a test that uses no database (no django_db mark, and no
-    fixture that sets the test database up, as every engine does) would
-    repeat the SQLite run exactly: it is skipped, saying so."""
-    from django.db import connection
-
-    if connection.vendor == "sqlite":
-        return
-    repeat = pytest.mark.skip(reason="uses no database; the SQLite half ran it")
+    """A test that uses no database (no django_db mark, and no fixture that
+    sets the test database up, as every engine does) runs in the SQLite half
+    of make test only (tests/halves.py)."""
+    repeat = sqlite_half_only("uses no database")
     for item in items:
         if item.get_closest_marker("django_db") is None and "django_db_setup" not in item.fixturenames:
             item.add_marker(repeat)
