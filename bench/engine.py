@@ -154,8 +154,6 @@ class LocalEngine:
             "orders",
             "--num-workers",
             str(self.config.workers),
-            "--worker-class",
-            "rq.worker.SimpleWorker",
         ]
 
     def clock_argv(self) -> list[str]:

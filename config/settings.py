@@ -130,7 +130,7 @@ REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 RQ_QUEUES = {
     "orders": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 60},
 }
-RQ = {"COMMIT_MODE": "on_db_commit"}
+RQ = {"COMMIT_MODE": "on_db_commit", "WORKER_CLASS": "orders.worker.OrderWorker"}
 
 # Django's cache, on Redis so that every process would share it. Nothing in
 # the engine caches today (the rate limit keeps its own counters:

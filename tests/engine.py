@@ -106,8 +106,6 @@ class Engine:
                 "orders",
                 "--num-workers",
                 str(self.workers),
-                "--worker-class",
-                "rq.worker.SimpleWorker",
             ],
         )
 

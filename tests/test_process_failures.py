@@ -5,6 +5,7 @@ import contextlib
 import os
 import signal
 import subprocess
+from pathlib import Path
 
 import pytest
 import redis
@@ -201,3 +202,38 @@ def test_stopping_the_workers_mid_flight_loses_nothing(engines, market):
 
     finished = [engine.wait_terminal(order_id, timeout=60) for order_id in placed]
     assert [order["status"] for order in finished] == ["confirmed"] * len(placed)
+
+
+def descendants(pid: int) -> list[int]:
+    children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    return [pid for child in map(int, children) for pid in (child, *descendants(child))]
+
+
+def blocked_signals(pid: int, thread: int) -> set[int]:
+    status = Path(f"/proc/{pid}/task/{thread}/status").read_text()
+    mask = int(next(line.split()[1] for line in status.splitlines() if line.startswith("SigBlk:")), 16)
+    return {number for number in range(1, 65) if mask & (1 << (number - 1))}
+
+
+def test_a_stopped_worker_hears_its_stop_on_its_main_thread(engine):
+    """Stopping the engine sends SIGTERM to the worker pool's group, and the
+    pool sends each worker SIGINT on top: whichever thread the kernel gives
+    them to, the worker must hear them between jobs (orders/worker.py), so no
+    thread but its main one may take them."""
+    engine.wait_terminal(engine.place({"amount": "0.1"})["orderId"])  # the workers are at work
+    stop = {signal.SIGINT, signal.SIGTERM}
+    workers = descendants(engine.processes["worker"].pid)
+    assert workers
+    threads_seen = 0
+    for pid in workers:
+        for thread in (int(task.name) for task in Path(f"/proc/{pid}/task").iterdir()):
+            if thread == pid:
+                assert not stop & blocked_signals(pid, thread), "the main thread must take the stop signals"
+            else:
+                threads_seen += 1
+                assert stop <= blocked_signals(pid, thread), f"thread {thread} of worker {pid} takes them"
+    assert threads_seen >= engine.workers  # each worker has rq's listener at least
+
+    pool = engine.processes.pop("worker")
+    os.killpg(pool.pid, signal.SIGTERM)
+    pool.wait(timeout=10)
