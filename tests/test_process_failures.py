@@ -13,6 +13,7 @@ from django.db import transaction
 from rq import Queue, Worker
 from rq.exceptions import NoSuchJobError
 
+from orders import dispatch
 from orders.models import Order
 from routing.models import Pool
 from tests.engine import Engine, free_port, wait_until
@@ -237,3 +238,43 @@ def test_a_stopped_worker_hears_its_stop_on_its_main_thread(engine):
     pool = engine.processes.pop("worker")
     os.killpg(pool.pid, signal.SIGTERM)
     pool.wait(timeout=10)
+    engine.start_worker()
+
+
+def pool_workers(engine: Engine) -> list[Worker]:
+    """The registered workers that are this engine's pool's processes."""
+    pids = set(descendants(engine.processes["worker"].pid))
+    return [worker for worker in Worker.all(queue=dispatch.queue()) if worker.pid in pids]
+
+
+def health_count(engine: Engine) -> int:
+    status, body = engine.request("GET", "/api/health")
+    assert status == 200
+    return body["workers"]
+
+
+def test_health_stops_counting_a_killed_worker_once_its_registration_lapses(engine):
+    """rq keeps a killed worker in its registry until a maintenance pass, 10
+    minutes apart; health counts only the workers whose registration is
+    current, and it lapses 2 minutes after a worker last renewed it."""
+    connection = dispatch.redis()
+    wait_until(lambda: len(pool_workers(engine)) == engine.workers, timeout=15, message="the workers")
+    workers = pool_workers(engine)
+    assert all(0 < connection.ttl(worker.key) <= 120 for worker in workers)
+    # Workers that earlier tests killed, whose registrations have not lapsed yet.
+    for worker in Worker.all(queue=dispatch.queue()):
+        if worker.key not in {mine.key for mine in workers}:
+            connection.delete(worker.key)
+    assert health_count(engine) == engine.workers
+
+    killed = workers[0]
+    os.kill(killed.pid, signal.SIGKILL)
+
+    def replaced() -> bool:
+        keys = {worker.key for worker in pool_workers(engine)}
+        return killed.key not in keys and len(keys) == engine.workers
+
+    wait_until(replaced, timeout=15, message="the pool to start a worker in its place")
+    assert health_count(engine) == engine.workers + 1  # its registration is current
+    connection.delete(killed.key)  # what its lapse does
+    assert health_count(engine) == engine.workers

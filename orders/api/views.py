@@ -13,7 +13,6 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rq import Worker
 
 from orders import dispatch, services
 from orders.api import schema
@@ -23,6 +22,7 @@ from orders.api.throttling import PlacementThrottle
 from orders.api.validation import OrderRequestSerializer
 from orders.models import Order, OrderStatus
 from orders.serializers import decimal_str, order_to_dict
+from orders.worker import workers_alive
 from routing.errors import RoutingError
 from routing.router import find_route
 
@@ -236,7 +236,7 @@ class HealthView(APIView):
             redis = dispatch.redis()
             redis.ping()
             report["redis"] = "ok"
-            report["workers"] = Worker.count(connection=redis, queue=dispatch.queue())
+            report["workers"] = workers_alive(dispatch.queue())
         except RedisError as exc:
             report["redis"], report["workers"], healthy = f"down: {exc.__class__.__name__}", 0, False
         if not healthy:
