@@ -28,6 +28,8 @@ from channels.layers import channel_layers
 from django.db import transaction
 from redis.exceptions import RedisError
 
+from config.threads import leave_signals_to_the_main_thread
+
 log = logging.getLogger(__name__)
 
 ALL_ORDERS_GROUP = "orders.all"
@@ -61,7 +63,11 @@ def _broadcast_thread() -> ThreadPoolExecutor:
             if _background.get("pid") != os.getpid():
                 _background.update(
                     pid=os.getpid(),
-                    thread=ThreadPoolExecutor(max_workers=1, thread_name_prefix="broadcast"),
+                    thread=ThreadPoolExecutor(
+                        max_workers=1,
+                        thread_name_prefix="broadcast",
+                        initializer=leave_signals_to_the_main_thread,
+                    ),
                 )
     return _background["thread"]
 

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from config.threads import leave_signals_to_the_main_thread
 from routing import mock
 from routing.errors import DexUnavailable, InsufficientLiquidity, InvalidPair, NoRoute
 from routing.swap import SwapResult
@@ -22,7 +23,9 @@ SPLIT = "split"
 SPLIT_CHUNKS = 40
 
 # Quotes wait on (simulated) network latency, so threads overlap them well.
-_quote_pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="quote")
+_quote_pool = ThreadPoolExecutor(
+    max_workers=32, thread_name_prefix="quote", initializer=leave_signals_to_the_main_thread
+)
 
 
 @dataclass(frozen=True)
