@@ -7,10 +7,10 @@ Stopping the engine sends SIGTERM to the worker pool's whole process group
 (Ctrl-C sends SIGINT alike), and the pool then sends each worker SIGINT. A
 worker's main thread waits on Redis for its next job (405 s at a time with
 rq's defaults, 45 s here); when its other thread took both signals
-(config/threads.py), the stop went unheard for as long (2 stops in 12 here).
-That thread is rq's listener for commands sent to the worker; it now starts
-with the signals blocked. The quote and broadcast thread pools, which jobs do
-not use today, block them too.
+(config/threads.py), the stop went unheard for as long: 2 stops in 12 on a
+2-core machine. That thread, rq's listener for commands sent to the worker,
+is started here with the signals blocked. The quote and broadcast thread
+pools, which jobs do not use today, block them too.
 """
 
 from rq import Queue, worker_registration

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The second half of `make test`: the suite again on PostgreSQL (less the
-# tests that would only repeat the SQLite half, tests/halves.py), when one answers (CI
-# machines have it on 127.0.0.1:5432, user postgres, trust auth).
+# tests that would only repeat the SQLite half, tests/halves.py), when one
+# answers (CI machines have it on 127.0.0.1:5432, user postgres, trust auth).
 # pytest-django creates and drops test_<name> on that server; the database in
 # the URL itself is never touched. Without a server the half is skipped,
 # loudly, and `make test` still passes on SQLite alone.
