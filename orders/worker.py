@@ -19,9 +19,9 @@ from rq.worker import SimpleWorker
 from config.threads import signals_held
 
 # An idle worker renews its registration after waiting this long less 15 s
-# for a job, and it lapses this long plus 60 s after the last renewal. With
-# rq's 420 s, /api/health counted a killed worker for 8 minutes; now 2.
-# (`manage.py rqworker` passes its own --worker-ttl, 420 unless told.)
+# for a job, and it lapses this long plus 60 s after the last renewal: a
+# killed worker leaves /api/health's count within 2 minutes (8 with rq's
+# default of 420 s, which `manage.py rqworker` passes unless told otherwise).
 WORKER_TTL_SECONDS = 60
 
 
