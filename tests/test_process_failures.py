@@ -13,6 +13,7 @@ from django.db import transaction
 from rq import Queue, Worker
 from rq.exceptions import NoSuchJobError
 
+from bench.procs import descendants
 from config.threads import MAIN_THREAD_SIGNALS
 from orders import broadcast, dispatch
 from orders.models import Order
@@ -207,9 +208,9 @@ def test_stopping_the_workers_mid_flight_loses_nothing(engines, market):
     assert [order["status"] for order in finished] == ["confirmed"] * len(placed)
 
 
-def descendants(pid: int) -> list[int]:
-    children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
-    return [pid for child in map(int, children) for pid in (child, *descendants(child))]
+def below(pid: int) -> set[int]:
+    """Every process under `pid`, not `pid` itself."""
+    return descendants({"root": pid})["root"] - {pid}
 
 
 def blocked_signals(pid: int, thread: int) -> set[int]:
@@ -224,7 +225,7 @@ def test_a_stopped_worker_hears_its_stop_on_its_main_thread(engine):
     them to, the worker must hear them between jobs (orders/worker.py), so no
     thread but its main one may take them."""
     engine.wait_terminal(engine.place({"amount": "0.1"})["orderId"])  # the workers are at work
-    workers = descendants(engine.processes["worker"].pid)
+    workers = below(engine.processes["worker"].pid)
     assert workers
     threads_seen = 0
     for pid in workers:
@@ -260,7 +261,7 @@ def test_the_quote_and_broadcast_threads_leave_the_signals_to_the_main_thread():
 
 def pool_workers(engine: Engine) -> list[Worker]:
     """The registered workers that are this engine's pool's processes."""
-    pids = set(descendants(engine.processes["worker"].pid))
+    pids = below(engine.processes["worker"].pid)
     return [worker for worker in Worker.all(queue=dispatch.queue()) if worker.pid in pids]
 
 

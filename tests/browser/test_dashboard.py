@@ -16,9 +16,9 @@ from orders.broadcast import ALL_ORDERS_GROUP, events_message
 from orders.models import Order
 from tests.halves import sqlite_half_only
 
-# The page reads the REST and WebSocket answers that tests/ checks on both
-# databases; in a browser it is the same page on either.
-pytestmark = sqlite_half_only("the dashboard in a browser: the same page on any database")
+pytestmark = sqlite_half_only(
+    "the dashboard shows the REST and WebSocket answers that tests/ checks on both databases"
+)
 
 
 def mark_page(page) -> None:

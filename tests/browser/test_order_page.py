@@ -11,9 +11,9 @@ from orders import services
 from orders.models import Order, OrderStatus
 from tests.halves import sqlite_half_only
 
-# The page reads the REST and WebSocket answers that tests/ checks on both
-# databases; in a browser it is the same page on either.
-pytestmark = sqlite_half_only("an order's page in a browser: the same page on any database")
+pytestmark = sqlite_half_only(
+    "an order's page shows the REST and WebSocket answers that tests/ checks on both databases"
+)
 
 
 def test_the_order_page_shows_both_quotes_the_route_and_the_timeline(engine, page):
