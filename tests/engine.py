@@ -51,6 +51,13 @@ def wait_until(condition, *, timeout: float, interval: float = 0.05, message: st
         time.sleep(interval)
 
 
+def blocked_signals(pid: int, thread: int) -> set[int]:
+    """The signals a thread of a process blocks, from /proc."""
+    status = Path(f"/proc/{pid}/task/{thread}/status").read_text()
+    mask = int(next(line.split()[1] for line in status.splitlines() if line.startswith("SigBlk:")), 16)
+    return {number for number in range(1, 65) if mask & (1 << (number - 1))}
+
+
 # Of the caller's environment, what would change what the tests check.
 UNINHERITED = ("DJANGO_ALLOW_ASYNC_UNSAFE", "ACCESS_LOG")
 

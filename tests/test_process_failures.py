@@ -19,7 +19,7 @@ from orders import broadcast, dispatch
 from orders.models import Order
 from routing import routes
 from routing.models import Pool
-from tests.engine import Engine, free_port, wait_until
+from tests.engine import Engine, blocked_signals, free_port, wait_until
 
 
 def swaps_executed() -> int:
@@ -211,12 +211,6 @@ def test_stopping_the_workers_mid_flight_loses_nothing(engines, market):
 def below(pid: int) -> set[int]:
     """Every process under `pid`, not `pid` itself."""
     return descendants({"root": pid})["root"] - {pid}
-
-
-def blocked_signals(pid: int, thread: int) -> set[int]:
-    status = Path(f"/proc/{pid}/task/{thread}/status").read_text()
-    mask = int(next(line.split()[1] for line in status.splitlines() if line.startswith("SigBlk:")), 16)
-    return {number for number in range(1, 65) if mask & (1 << (number - 1))}
 
 
 def test_a_stopped_worker_hears_its_stop_on_its_main_thread(engine):

@@ -9,9 +9,14 @@ beside the database: the kernel queues the waiters and wakes the next one the
 moment the lock is released. SQLite's own lock is then free at once, so its
 busy handler does not sleep. The flock goes with the connection's file, so a
 process that dies holding it releases it.
+
+SQLite's checkpoints (copying the write-ahead log into the database) run
+apart from the writers, in the clock (config/sqlite/checkpoint.py): a commit
+that ran one held the flock meanwhile, and every writer queued behind it.
 """
 
 import fcntl
+from contextlib import contextmanager
 
 from django.db.backends.sqlite3 import base
 
@@ -24,12 +29,24 @@ class DatabaseWrapper(base.DatabaseWrapper):
             self._write_lock = open(f"{self.settings_dict['NAME']}.write-lock", "a+b")  # noqa: SIM115
         return self._write_lock
 
+    def _lock(self) -> None:
+        fcntl.flock(self._lock_file(), fcntl.LOCK_EX)
+
     def _unlock(self) -> None:
         if self._write_lock is not None:
             fcntl.flock(self._write_lock, fcntl.LOCK_UN)
 
+    @contextmanager
+    def writers_held(self):
+        """The writers' lock without a transaction: no writer starts meanwhile."""
+        self._lock()
+        try:
+            yield
+        finally:
+            self._unlock()
+
     def _start_transaction_under_autocommit(self):
-        fcntl.flock(self._lock_file(), fcntl.LOCK_EX)
+        self._lock()
         try:
             super()._start_transaction_under_autocommit()
         except BaseException:

@@ -4,7 +4,8 @@ It releases due timers (settlements, retries) onto the queue within a tick
 of their time, waiting in between for the next one to come due; every
 few seconds it sweeps for orders whose work was lost, expires waiting orders
 whose time is up, asks the workers to admit pending orders into free slots,
-and lets the mock market drift. Running several clocks
+and lets the mock market drift. On SQLite, a thread of it runs the database's
+checkpoints (config/sqlite/checkpoint.py). Running several clocks
 (one per machine) is safe: every step claims its work atomically.
 """
 
@@ -15,6 +16,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from config.sqlite.checkpoint import sqlite_checkpointer
 from orders import dispatch, recovery, services, triggers
 from routing.drift import Drift
 
@@ -44,6 +46,7 @@ class Command(BaseCommand):
         tick = settings.CLOCK_TICK_SECONDS
         next_sweep = next_drift = next_recheck = time.monotonic()
         drift = Drift()
+        checkpointer = sqlite_checkpointer()
         log.info("clock started; tick %.3fs", tick)
         while self._running:
             started = time.monotonic()
@@ -84,6 +87,8 @@ class Command(BaseCommand):
                 # Redis or the database may be down for a while; keep ticking.
                 log.exception("clock tick failed")
                 time.sleep(1)
+        if checkpointer:
+            checkpointer.stop()
         log.info("clock stopped")
 
     def _stop(self, signum, frame):

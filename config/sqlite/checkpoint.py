@@ -1,0 +1,90 @@
+"""SQLite's checkpoints, kept off the writers' path.
+
+In WAL mode every commit appends the pages it wrote to the write-ahead log,
+and a checkpoint copies them into the database file. By default the commit
+that takes the log past 1,000 pages runs one itself, before it returns. Here
+that commit still held the write lock (config/sqlite/base.py), so every POST
+and worker round queued behind a copy of 4 MB and two fsyncs: 4-20 ms each,
+three to five times a second at 120 orders/s on two slow cores
+(BENCHMARKS.md).
+
+So writers' commits leave checkpoints alone (`wal_autocheckpoint` is set
+high in config/settings.py, a backstop should no checkpointer run), and the
+clock's thread here runs them, in two passes:
+
+1. without the write lock: copy what the log holds while writers go on;
+2. with it, only if the log is not empty: copy the few pages written
+   meanwhile. The log is then wholly in the database with no writer in it,
+   so the next writer starts the log again from its beginning. Without this
+   pass, under steady writes some writer is nearly always ahead of the copy,
+   and the log grew to 57 MB in 30 s at 120 orders/s. The pass queues for
+   the lock like any writer, and holds it about 2-3 ms.
+
+Both passes are PASSIVE: they never wait for a reader, which just keeps the
+pages it reads until the next round.
+"""
+
+import logging
+import threading
+
+from django.db import connections
+
+from config.threads import signals_held
+
+log = logging.getLogger(__name__)
+
+# Under load the log grows by about 25 pages an order; this kept it under
+# 2,000 pages (8 MB) at the engine's full speed, far below the backstop.
+CHECKPOINT_EVERY_SECONDS = 0.25
+
+
+def checkpoint(connection) -> tuple[int, int]:
+    """One round on `connection` (a wrapper of config.sqlite): the pages in
+    the log and those of them in the database, as the pass under the write
+    lock left them; (0, 0) when the log had been started again and held
+    nothing to copy."""
+    with connection.cursor() as cursor:
+        _busy, pages, _copied = cursor.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        if pages <= 0:
+            return 0, 0
+        with connection.writers_held():
+            _busy, pages, copied = cursor.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    return pages, copied
+
+
+class Checkpointer:
+    """A thread that runs a checkpoint every `every` seconds until stopped."""
+
+    def __init__(self, alias: str = "default", every: float = CHECKPOINT_EVERY_SECONDS):
+        self.alias, self.every = alias, every
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sqlite-checkpoints", daemon=True)
+
+    def start(self) -> "Checkpointer":
+        with signals_held():
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        connection = connections[self.alias]
+        try:
+            while not self._stopped.wait(self.every):
+                try:
+                    checkpoint(connection)
+                except Exception:
+                    # The database may be gone for a while; the backstop holds.
+                    log.exception("checkpoint failed")
+                    connection.close()
+        finally:
+            connection.close()
+
+
+def sqlite_checkpointer(alias: str = "default") -> Checkpointer | None:
+    """A started Checkpointer if the database is SQLite."""
+    if connections[alias].vendor != "sqlite":
+        return None
+    return Checkpointer(alias).start()
