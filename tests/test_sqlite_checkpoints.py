@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from django.db import connection, connections
 
+from config.sqlite import checkpoint as checkpoints
 from config.sqlite.checkpoint import Checkpointer, checkpoint
 from config.threads import MAIN_THREAD_SIGNALS
-from tests.engine import blocked_signals
+from tests.engine import blocked_signals, wait_until
 from tests.halves import sqlite_half_only
 
 pytestmark = sqlite_half_only("SQLite's checkpoints")
@@ -89,6 +90,20 @@ def test_after_a_checkpoint_the_next_writer_starts_the_log_again(probe):
     pages, copied = checkpoint(connections[probe])
     assert pages < 10  # this write's pages only (the row's, its parent's, the header)
     assert copied == pages
+
+
+def test_the_checkpointer_copies_only_after_a_commit(probe, monkeypatch):
+    rounds = []
+    monkeypatch.setattr(checkpoints, "checkpoint", lambda connection: rounds.append(checkpoint(connection)))
+    checkpointer = Checkpointer(probe, every=0.01).start()
+    try:
+        wait_until(lambda: rounds, timeout=5, message="the first round")
+        time.sleep(0.5)  # 50 rounds' worth with nothing written
+        assert len(rounds) == 1
+        write(probe)
+        wait_until(lambda: len(rounds) == 2, timeout=5, message="a round after the commit")
+    finally:
+        checkpointer.stop()
 
 
 def test_the_checkpointer_leaves_the_signals_to_the_clock(probe):
