@@ -1,7 +1,7 @@
 """The engine's rq worker (settings.RQ's WORKER_CLASS): a SimpleWorker, which
 runs its jobs in its own process rather than forking one per job, whose stop
-signals always reach its main thread and whose registration lapses soon
-after it dies.
+signals always reach its main thread, whose registration lapses soon after
+it dies, and which stops when its pool dies.
 
 Stopping the engine sends SIGTERM to the worker pool's whole process group
 (Ctrl-C sends SIGINT alike), and the pool then sends each worker SIGINT. A
@@ -13,10 +13,18 @@ is started here with the signals blocked. The quote and broadcast thread
 pools, which jobs do not use today, block them too.
 """
 
+import ctypes
+import multiprocessing
+import os
+import signal
+import sys
+
 from rq import Queue, worker_registration
 from rq.worker import SimpleWorker
 
 from config.threads import signals_held
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 # An idle worker renews its registration after waiting this long less 15 s
 # for a job, and it lapses this long plus 60 s after the last renewal: a
@@ -28,6 +36,7 @@ WORKER_TTL_SECONDS = 60
 class OrderWorker(SimpleWorker):
     def __init__(self, *args, worker_ttl: int | None = None, **kwargs):
         super().__init__(*args, worker_ttl=worker_ttl or WORKER_TTL_SECONDS, **kwargs)
+        stop_with_the_pool()
 
     def subscribe(self):
         with signals_held():
@@ -40,3 +49,18 @@ def workers_alive(queue: Queue) -> int:
     10 minutes."""
     keys = worker_registration.get_keys(queue)
     return queue.connection.exists(*keys) if keys else 0
+
+
+def stop_with_the_pool() -> None:
+    """In a worker pool's worker (`rqworker-pool` forks them), ask the
+    kernel for SIGTERM, a warm stop, when the pool dies. A pool killed
+    outright (SIGKILL, the out-of-memory killer) left its workers running
+    jobs with no one to stop or replace them. A worker started on its own
+    (`manage.py rqworker`) is left alone: its parent may be a shell that
+    exits as it should."""
+    pool = multiprocessing.parent_process()
+    if pool is None or not sys.platform.startswith("linux"):
+        return
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != pool.pid:  # the pool died before the request
+        os.kill(os.getpid(), signal.SIGTERM)

@@ -290,3 +290,32 @@ def test_health_stops_counting_a_killed_worker_once_its_registration_lapses(engi
     assert health_count(engine) == engine.workers + 1  # its registration is current
     connection.delete(killed.key)  # what its lapse does
     assert health_count(engine) == engine.workers
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie waiting to be reaped."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_a_pool_killed_outright_takes_its_workers_with_it(engine):
+    """SIGKILL leaves the pool no time to stop its workers; the kernel tells
+    them, and each stops as it would on SIGTERM (orders/worker.py)."""
+    wait_until(lambda: len(pool_workers(engine)) == engine.workers, timeout=15, message="the workers")
+    pool = engine.processes.pop("worker")
+    workers = below(pool.pid)
+    assert workers
+    try:
+        os.kill(pool.pid, signal.SIGKILL)
+        pool.wait()
+        wait_until(
+            lambda: not any(running(pid) for pid in workers), timeout=15, message="the workers to stop"
+        )
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pool.pid, signal.SIGKILL)  # what a failure leaves
+        engine.start_worker()
+    order = engine.wait_terminal(engine.place({"amount": "0.1"})["orderId"])
+    assert order["status"] == "confirmed"

@@ -98,7 +98,7 @@ def test_the_checkpointer_copies_only_after_a_commit(probe, monkeypatch):
     checkpointer = Checkpointer(probe, every=0.01).start()
     try:
         wait_until(lambda: rounds, timeout=5, message="the first round")
-        time.sleep(0.5)  # 50 rounds' worth with nothing written
+        time.sleep(0.5)  # five rounds or more, each waiting twice as long, nothing written
         assert len(rounds) == 1
         write(probe)
         wait_until(lambda: len(rounds) == 2, timeout=5, message="a round after the commit")
