@@ -1,7 +1,7 @@
 """The engine's rq worker (settings.RQ's WORKER_CLASS): a SimpleWorker, which
 runs its jobs in its own process rather than forking one per job, whose stop
 signals always reach its main thread, whose registration lapses soon after
-it dies, and which stops when its pool dies.
+it dies and comes back if Redis lost it, and which stops when its pool dies.
 
 Stopping the engine sends SIGTERM to the worker pool's whole process group
 (Ctrl-C sends SIGINT alike), and the pool then sends each worker SIGINT. A
@@ -20,6 +20,7 @@ import signal
 import sys
 
 from rq import Queue, worker_registration
+from rq.utils import now, utcformat
 from rq.worker import SimpleWorker
 
 from config.threads import signals_held
@@ -41,6 +42,27 @@ class OrderWorker(SimpleWorker):
     def subscribe(self):
         with signals_held():
             super().subscribe()
+
+    def heartbeat(self, timeout: int | None = None, pipeline=None):
+        """rq's heartbeat, which also registers the worker again if its
+        registration is gone: Redis restarted without its data, or was away
+        longer than the registration lasts and a maintenance pass dropped it.
+        rq's own only set the time on a hash of that one field, which the
+        registry no longer listed, and /api/health counted 0 workers until
+        they restarted. The time's HSET tells, at no extra round trip: it
+        adds a field only to a hash that was gone. (With a pipeline, during
+        a job, the reply is not to hand; the heartbeat after it will do.)"""
+        if pipeline is not None:
+            return super().heartbeat(timeout, pipeline)
+        self.last_heartbeat = now()
+        added = self.connection.hset(self.key, "last_heartbeat", utcformat(self.last_heartbeat))
+        if added and self.birth_date is not None:  # registered once, by rq's start-up
+            self.log.warning("Worker %s: its registration was gone; registering again", self.name)
+            with self.connection.pipeline() as again:
+                again.hset(self.key, mapping=self.serialize())
+                worker_registration.register(self, again)
+                again.execute()
+        self.connection.expire(self.key, timeout or self.worker_ttl + 60)
 
 
 def workers_alive(queue: Queue) -> int:

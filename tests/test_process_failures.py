@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 import redis
 from django.db import transaction
-from rq import Queue, Worker
+from rq import Queue, Worker, worker_registration
 from rq.exceptions import NoSuchJobError
 
 from bench.procs import descendants
 from config.threads import MAIN_THREAD_SIGNALS
 from orders import broadcast, dispatch
 from orders.models import Order
+from orders.worker import OrderWorker, workers_alive
 from routing import routes
 from routing.models import Pool
 from tests.engine import Engine, blocked_signals, free_port, wait_until
@@ -319,3 +320,32 @@ def test_a_pool_killed_outright_takes_its_workers_with_it(engine):
         engine.start_worker()
     order = engine.wait_terminal(engine.place({"amount": "0.1"})["orderId"])
     assert order["status"] == "confirmed"
+
+
+def test_a_worker_whose_registration_redis_lost_registers_again(test_redis):
+    """After a Redis restart without its data, rq's heartbeat left a hash of
+    one field that the registry no longer listed: health counted 0 workers
+    for as long as they ran."""
+    queue = dispatch.queue()
+    worker = OrderWorker([queue], connection=queue.connection, name=f"lost-{os.getpid()}")
+    worker.register_birth()
+    try:
+        assert worker.key in worker_registration.get_keys(queue)
+        # What the restart leaves of it: nothing (a maintenance pass after a
+        # lapse leaves the same).
+        worker_registration.unregister(worker)
+        test_redis.delete(worker.key)
+        assert worker.key not in worker_registration.get_keys(queue)
+
+        alive = workers_alive(queue)
+        worker.heartbeat()
+        assert worker.key in worker_registration.get_keys(queue)
+        assert workers_alive(queue) == alive + 1
+        assert test_redis.hget(worker.key, "birth") is not None
+        assert 0 < test_redis.ttl(worker.key) <= worker.worker_ttl + 60
+
+        worker.heartbeat()  # as it stands: nothing to do again
+        assert worker.key in worker_registration.get_keys(queue)
+    finally:
+        worker.register_death()
+        test_redis.delete(worker.key)
