@@ -20,7 +20,7 @@ import signal
 import sys
 
 from rq import Queue, worker_registration
-from rq.utils import now, utcformat
+from rq.utils import now
 from rq.worker import SimpleWorker
 
 from config.threads import signals_held
@@ -37,32 +37,34 @@ WORKER_TTL_SECONDS = 60
 class OrderWorker(SimpleWorker):
     def __init__(self, *args, worker_ttl: int | None = None, **kwargs):
         super().__init__(*args, worker_ttl=worker_ttl or WORKER_TTL_SECONDS, **kwargs)
-        stop_with_the_pool()
 
     def subscribe(self):
         with signals_held():
             super().subscribe()
 
     def heartbeat(self, timeout: int | None = None, pipeline=None):
-        """rq's heartbeat, which also registers the worker again if its
-        registration is gone: Redis restarted without its data, or was away
-        longer than the registration lasts and a maintenance pass dropped it.
-        rq's own only set the time on a hash of that one field, which the
-        registry no longer listed, and /api/health counted 0 workers until
-        they restarted. The time's HSET tells, at no extra round trip: it
-        adds a field only to a hash that was gone. (With a pipeline, during
-        a job, the reply is not to hand; the heartbeat after it will do.)"""
-        if pipeline is not None:
+        """rq's heartbeat, which also writes the worker's registration whole
+        and lists it in the registry again: after Redis restarted without
+        its data (or was away longer than a registration lasts, and a
+        maintenance pass dropped it), rq's own set the time on a hash of
+        that one field, which the registry no longer listed, and
+        /api/health counted 0 workers until they restarted. One round trip,
+        as rq's two commands were two. (With a pipeline, during a job, it
+        is rq's; the heartbeat after the job writes it whole.)"""
+        if pipeline is not None or self.birth_date is None:
             return super().heartbeat(timeout, pipeline)
         self.last_heartbeat = now()
-        added = self.connection.hset(self.key, "last_heartbeat", utcformat(self.last_heartbeat))
-        if added and self.birth_date is not None:  # registered once, by rq's start-up
-            self.log.warning("Worker %s: its registration was gone; registering again", self.name)
-            with self.connection.pipeline() as again:
-                again.hset(self.key, mapping=self.serialize())
-                worker_registration.register(self, again)
-                again.execute()
-        self.connection.expire(self.key, timeout or self.worker_ttl + 60)
+        with self.connection.pipeline() as beat:
+            beat.hset(self.key, mapping=self.serialize())
+            beat.expire(self.key, timeout or self.worker_ttl + 60)
+            worker_registration.register(self, beat)
+            beat.execute()
+
+    def _install_signal_handlers(self):
+        super()._install_signal_handlers()
+        # Only now: a worker the pool starts again inherits the pool's own
+        # SIGTERM handler, which would not stop it, until rq installs its.
+        stop_with_the_pool()
 
 
 def workers_alive(queue: Queue) -> int:
@@ -83,6 +85,9 @@ def stop_with_the_pool() -> None:
     pool = multiprocessing.parent_process()
     if pool is None or not sys.platform.startswith("linux"):
         return
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    # The kernel sends it when the thread that forked this process ends: the
+    # pool forks its workers from its main thread, which ends with the pool.
+    if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
     if os.getppid() != pool.pid:  # the pool died before the request
         os.kill(os.getpid(), signal.SIGTERM)

@@ -21,9 +21,13 @@ clock's thread here runs them, in two passes:
    the lock like any writer, and holds it about 2-3 ms.
 
 Both passes are PASSIVE: they never wait for a reader, which just keeps the
-pages it reads until the next round.
+pages it reads until the next round. A single statement run outside a
+transaction (an API key's last use, say) takes SQLite's lock without the
+flock, and may land during the second pass; the copy is then not whole, and
+the next round tries again, as it does after a reader.
 """
 
+import contextlib
 import logging
 import threading
 
@@ -43,8 +47,8 @@ IDLE_EVERY_SECONDS = 2.0
 def checkpoint(connection) -> tuple[int, int]:
     """One round on `connection` (a wrapper of config.sqlite): the pages in
     the log and those of them in the database, as the pass under the write
-    lock left them; (0, 0) when the log had been started again and held
-    nothing to copy."""
+    lock left them (equal when the copy is whole); (0, 0) when the log had
+    been started again and held nothing to copy."""
     with connection.cursor() as cursor:
         _busy, pages, _copied = cursor.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         if pages <= 0:
@@ -68,9 +72,11 @@ class Checkpointer:
             self._thread.start()
         return self
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ends the thread after its round: a pass may wait its turn at the
+        write lock."""
         self._stopped.set()
-        self._thread.join()
+        self._thread.join(timeout)
 
     def _run(self) -> None:
         connection = connections[self.alias]
@@ -87,15 +93,19 @@ class Checkpointer:
                     if version == copied_up_to:
                         wait = min(2 * wait, IDLE_EVERY_SECONDS)
                         continue
-                    checkpoint(connection)
-                    copied_up_to, wait = version, self.every
+                    pages, copied = checkpoint(connection)
+                    wait = self.every
+                    if copied == pages:  # else a reader held some back
+                        copied_up_to = version
                 except Exception:
                     # The database may be gone for a while; the backstop holds.
                     log.exception("checkpoint failed")
-                    connection.close()
                     copied_up_to = None
+                    with contextlib.suppress(Exception):
+                        connection.close()
         finally:
-            connection.close()
+            with contextlib.suppress(Exception):
+                connection.close()
 
 
 def sqlite_checkpointer(alias: str = "default") -> Checkpointer | None:

@@ -44,9 +44,17 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
         tick = settings.CLOCK_TICK_SECONDS
-        next_sweep = next_drift = next_recheck = time.monotonic()
         drift = Drift()
         checkpointer = sqlite_checkpointer()
+        try:
+            self._keep_time(tick, drift)
+        finally:
+            if checkpointer:
+                checkpointer.stop()
+        log.info("clock stopped")
+
+    def _keep_time(self, tick: float, drift: Drift) -> None:
+        next_sweep = next_drift = next_recheck = time.monotonic()
         log.info("clock started; tick %.3fs", tick)
         while self._running:
             started = time.monotonic()
@@ -87,9 +95,6 @@ class Command(BaseCommand):
                 # Redis or the database may be down for a while; keep ticking.
                 log.exception("clock tick failed")
                 time.sleep(1)
-        if checkpointer:
-            checkpointer.stop()
-        log.info("clock stopped")
 
     def _stop(self, signum, frame):
         self._running = False
