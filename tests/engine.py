@@ -5,6 +5,7 @@ the test Redis database."""
 import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -121,6 +122,20 @@ class Engine:
             status, body = self.request("GET", "/api/health")
             return status == 200 and body.get("workers", 0) >= 1
         return False
+
+    @contextlib.contextmanager
+    def worker_pool_replaced(self):
+        """The worker pool, out of the engine's hands while the caller stops
+        it; then whatever is left of its process group is killed, and a new
+        pool started, whether or not the stop went as the test expected."""
+        pool = self.processes.pop("worker")
+        try:
+            yield pool
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pool.pid, signal.SIGKILL)
+            pool.wait()
+            self.start_worker()
 
     def stop(self) -> None:
         stop_process_groups(self.processes.values(), timeout=10)

@@ -200,10 +200,9 @@ def test_stopping_the_workers_mid_flight_loses_nothing(engines, market):
         message="work under way",
     )
 
-    worker = engine.processes.pop("worker")
-    os.killpg(worker.pid, signal.SIGTERM)
-    worker.wait(timeout=30)
-    engine.start_worker()
+    with engine.worker_pool_replaced() as pool:
+        os.killpg(pool.pid, signal.SIGTERM)
+        pool.wait(timeout=30)
 
     finished = [engine.wait_terminal(order_id, timeout=60) for order_id in placed]
     assert [order["status"] for order in finished] == ["confirmed"] * len(placed)
@@ -233,15 +232,9 @@ def test_a_stopped_worker_hears_its_stop_on_its_main_thread(engine):
                 assert blocked == MAIN_THREAD_SIGNALS, f"thread {thread} of worker {pid} takes them"
     assert threads_seen >= engine.workers  # each worker has rq's listener at least
 
-    pool = engine.processes.pop("worker")
-    os.killpg(pool.pid, signal.SIGTERM)
-    try:
+    with engine.worker_pool_replaced() as pool:
+        os.killpg(pool.pid, signal.SIGTERM)
         pool.wait(timeout=10)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pool.pid, signal.SIGKILL)  # what a hung one leaves
-        pool.wait()
-        engine.start_worker()
 
 
 def test_the_quote_and_broadcast_threads_leave_the_signals_to_the_main_thread():
@@ -305,19 +298,14 @@ def test_a_pool_killed_outright_takes_its_workers_with_it(engine):
     """SIGKILL leaves the pool no time to stop its workers; the kernel tells
     them, and each stops as it would on SIGTERM (orders/worker.py)."""
     wait_until(lambda: len(pool_workers(engine)) == engine.workers, timeout=15, message="the workers")
-    pool = engine.processes.pop("worker")
-    workers = below(pool.pid)
-    assert workers
-    try:
+    with engine.worker_pool_replaced() as pool:
+        workers = below(pool.pid)
+        assert workers
         os.kill(pool.pid, signal.SIGKILL)
         pool.wait()
         wait_until(
             lambda: not any(running(pid) for pid in workers), timeout=15, message="the workers to stop"
         )
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pool.pid, signal.SIGKILL)  # what a failure leaves
-        engine.start_worker()
     order = engine.wait_terminal(engine.place({"amount": "0.1"})["orderId"])
     assert order["status"] == "confirmed"
 
