@@ -61,6 +61,10 @@ def _ready(status=str) -> models.Q:
 # condition as admission queries it, with the statuses in its SQL.
 READY = _ready()
 READY_CONSTANT = _ready(StatusConstant)
+# Waiting orders: the condition of the `order_limit_trigger` and `order_expiry`
+# indexes, and, with the status in its SQL, of the queries that read them.
+WAITING = models.Q(status=OrderStatus.WAITING)
+WAITING_CONSTANT = models.Q(status=StatusConstant(OrderStatus.WAITING))
 
 AMOUNT = {"max_digits": 40, "decimal_places": 18}
 
@@ -105,11 +109,13 @@ class Order(models.Model):
 
     # An operator's retry of a failed order is a new order: a terminal status
     # is final, so the old one keeps its failure and points to its successor.
-    retry_of = models.OneToOneField(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retried_by"
+    # Unique where set (Meta.constraints): an order is retried at most once.
+    retry_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries", db_index=False
     )
 
-    idempotency_key = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    # Unique where set (Meta.constraints): NULL, not "", for an order placed without one.
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     request_fingerprint = models.CharField(max_length=64, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -126,11 +132,29 @@ class Order(models.Model):
             # scan to meet it marks (config/settings.py: no bitmap scans).
             models.Index(fields=["created_at"], condition=READY, name="order_ready"),
             # A pool update finds the limit orders its price crossed by range
-            # scan, never by reading every waiting order.
+            # scan, never by reading every waiting order. This index and the
+            # next hold waiting orders only, as the constraints below hold
+            # only the rows that set their column: every index an order is in
+            # costs each write of it a page or more, and the rest never are.
+            # Their status, the same in every entry, is there for SQLite's
+            # planner: without statistics it prefers `order_status_created`
+            # to an index whose first column it can only range over.
             models.Index(
-                fields=["status", "token_in", "token_out", "trigger_price"], name="order_limit_trigger"
+                fields=["status", "token_in", "token_out", "trigger_price"],
+                condition=WAITING,
+                name="order_limit_trigger",
             ),
-            models.Index(fields=["status", "expires_at"], name="order_expiry"),
+            models.Index(fields=["status", "expires_at"], condition=WAITING, name="order_expiry"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["idempotency_key"],
+                condition=models.Q(idempotency_key__isnull=False),
+                name="order_idempotency_key",
+            ),
+            models.UniqueConstraint(
+                fields=["retry_of"], condition=models.Q(retry_of__isnull=False), name="order_retried_once"
+            ),
         ]
 
     def __str__(self) -> str:

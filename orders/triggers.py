@@ -17,7 +17,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from config.compiled import CompiledQuery
-from orders.models import Order, OrderStatus, OrderType
+from orders.models import WAITING_CONSTANT, Order, OrderStatus, OrderType
 from routing.errors import RoutingError
 from routing.market import best_spot_prices
 from routing.router import simulate_route
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 def _waiting_on(token_a: str, token_b: str):
     return Order.objects.filter(
-        status=OrderStatus.WAITING, token_in__in=(token_a, token_b), token_out__in=(token_a, token_b)
+        WAITING_CONSTANT, token_in__in=(token_a, token_b), token_out__in=(token_a, token_b)
     )
 
 
@@ -60,9 +60,7 @@ def check_pairs(pairs) -> int:
 
 def waiting_pairs() -> set[tuple[str, str]]:
     """The pairs some order waits on."""
-    return set(
-        Order.objects.filter(status=OrderStatus.WAITING).values_list("token_in", "token_out").distinct()
-    )
+    return set(Order.objects.filter(WAITING_CONSTANT).values_list("token_in", "token_out").distinct())
 
 
 def orders_trigger(*, token_a: str, token_b: str) -> int:
@@ -80,18 +78,21 @@ def orders_trigger(*, token_a: str, token_b: str) -> int:
     return fired
 
 
-def _trigger_direction(token_in, token_out, spot) -> int:
-    untriggered = Order.objects.filter(
-        status=OrderStatus.WAITING,
-        triggered_at__isnull=True,
-        token_in=token_in.symbol,
-        token_out=token_out.symbol,
+def untriggered(token_in: str, token_out: str):
+    """The waiting orders selling `token_in` for `token_out` whose trigger
+    has not fired, by the `order_limit_trigger` index."""
+    return Order.objects.filter(
+        WAITING_CONSTANT, triggered_at__isnull=True, token_in=token_in, token_out=token_out
     )
+
+
+def _trigger_direction(token_in, token_out, spot) -> int:
+    here = untriggered(token_in.symbol, token_out.symbol)
     fired = 0
     # Snipers carry no trigger price: the index's NULL end finds them.
-    for order in untriggered.filter(trigger_price__isnull=True, type=OrderType.SNIPER).order_by("created_at"):
+    for order in here.filter(trigger_price__isnull=True, type=OrderType.SNIPER).order_by("created_at"):
         fired += _mark_triggered(order)
-    candidates = untriggered.filter(trigger_price__lte=float(spot)).order_by("created_at")
+    candidates = here.filter(trigger_price__lte=float(spot)).order_by("created_at")
     for order in candidates:
         if order.type == OrderType.LIMIT and limit_reached(order):
             fired += _mark_triggered(order)
@@ -131,12 +132,17 @@ def limit_floor(order: Order) -> int:
     return 0
 
 
+def expired_by(moment):
+    """The waiting orders whose time was up at `moment`, by the `order_expiry` index."""
+    return Order.objects.filter(WAITING_CONSTANT, expires_at__lte=moment)
+
+
 def orders_expire() -> int:
     """Fail every waiting order whose time is up; returns how many."""
     from orders.services import order_fail
 
     expired = 0
-    for order in Order.objects.filter(status=OrderStatus.WAITING, expires_at__lte=timezone.now()):
+    for order in expired_by(timezone.now()):
         when = order.expires_at.strftime("%Y-%m-%d %H:%M:%S UTC")
         trigger = (
             f"the price never reached {order.limit_price}"
