@@ -1,10 +1,11 @@
 """Every index an order is in costs each write of it: a page of the index, or
 more. The indexes that only waiting orders need hold only waiting orders, and
-the unique keys hold only the orders that set them; the queries that look
-them up use them, with the status in their SQL where PostgreSQL's prepared
-statements would otherwise plan without knowing it."""
+the unique keys hold only the orders that set them; the engine's lookups use
+them, with the status in their SQL where PostgreSQL's prepared statements
+would otherwise plan without knowing it."""
 
 import os
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -21,16 +22,16 @@ HISTORY = 3000
 
 @pytest.fixture
 def history():
-    """HISTORY confirmed market orders, a retry of one of them, and limit
-    orders waiting on SOL/USDC: the waiting are a few among many."""
+    """HISTORY confirmed market orders, a failed one and its retry, and limit
+    orders waiting on SOL/USDC far above its price: a few among many."""
     Order.objects.bulk_create(
         Order(token_in="SOL", token_out="USDC", amount=1, idempotency_key=f"key-{n}" if n % 10 == 0 else None)
         for n in range(HISTORY)
     )
     Order.objects.update(status=OrderStatus.CONFIRMED, dex="raydium")
-    first = Order.objects.order_by("created_at").first()
-    Order.objects.create(token_in="SOL", token_out="USDC", amount=1, retry_of=first)
-    for price in (100, 150, 200):
+    failed = Order.objects.create(token_in="SOL", token_out="USDC", amount=1, status=OrderStatus.FAILED)
+    Order.objects.create(token_in="SOL", token_out="USDC", amount=1, retry_of=failed)
+    for price in (10_000, 15_000, 20_000):
         Order.objects.create(
             type=OrderType.LIMIT,
             token_in="SOL",
@@ -39,40 +40,9 @@ def history():
             status=OrderStatus.WAITING,
             limit_price=price,
             trigger_price=price,
-            expires_at=timezone.now(),
+            expires_at=timezone.now() + timedelta(days=1),
         )
-    return first
-
-
-@pytest.mark.parametrize(
-    "query, index",
-    [
-        (
-            lambda first: triggers.untriggered("SOL", "USDC").filter(trigger_price__lte=160.0),
-            "order_limit_trigger",
-        ),
-        (lambda first: triggers.expired_by(timezone.now()), "order_expiry"),
-        (lambda first: Order.objects.filter(idempotency_key="key-20"), "order_idempotency_key"),
-        (lambda first: Order.objects.filter(retry_of=first), "order_retried_once"),
-    ],
-    ids=["trigger candidates", "expired", "idempotency key", "retry"],
-)
-def test_the_lookups_use_their_partial_index(history, query, index):
-    assert index in query(history).explain()
-
-
-def test_the_lookups_find_what_their_index_holds(history):
-    assert sorted(
-        o.limit_price for o in triggers.untriggered("SOL", "USDC").filter(trigger_price__lte=160.0)
-    ) == [
-        100,
-        150,
-    ]
-    assert triggers.expired_by(timezone.now()).count() == 3
-    assert Order.objects.get(idempotency_key="key-20").status == OrderStatus.CONFIRMED
-    assert Order.objects.filter(retry_of=history).count() == 1
-    assert triggers.waiting_pairs() == {("SOL", "USDC")}
-    assert triggers.someone_waits_on.exists("USDC", "SOL")
+    return failed
 
 
 def _statements(run) -> list[tuple[str, tuple]]:
@@ -88,23 +58,67 @@ def _statements(run) -> list[tuple[str, tuple]]:
     return sent
 
 
+def _order_reads(run) -> list[tuple[str, tuple]]:
+    table = connection.ops.quote_name(Order._meta.db_table)
+    return [(sql, params) for sql, params in _statements(run) if sql.startswith("SELECT") and table in sql]
+
+
+def _plan(sql: str, params: tuple) -> str:
+    explain = "EXPLAIN QUERY PLAN " if connection.vendor == "sqlite" else "EXPLAIN "
+    with connection.cursor() as cursor:
+        cursor.execute(explain + sql, params)
+        return str(cursor.fetchall())
+
+
+LOOKUPS = {
+    # A pool update's check for the waiting orders its price crossed (market:
+    # the seeded pools): whether any wait on the pair, the snipers, and the
+    # limit orders whose trigger price it passed, both ways.
+    "trigger check": (lambda failed: triggers.check_pairs([("SOL", "USDC")]), "order_limit_trigger"),
+    "expiry": (lambda failed: triggers.orders_expire(), "order_expiry"),
+    "idempotency key": (lambda failed: services.order_for_idempotency_key("key-20"), "order_idempotency_key"),
+    "retry": (lambda failed: services.order_retry_failed(order=failed), "order_retried_once"),
+}
+
+
+@pytest.mark.parametrize("lookup", LOOKUPS)
+def test_each_lookup_reads_orders_by_its_partial_index(market, history, lookup):
+    run, index = LOOKUPS[lookup]
+    reads = _order_reads(lambda: run(history))
+    assert reads
+    for sql, params in reads:
+        assert index in _plan(sql, params), sql
+
+
+def test_the_lookups_find_what_their_index_holds(history):
+    untriggered = triggers.untriggered("SOL", "USDC")
+    assert sorted(o.limit_price for o in untriggered.filter(trigger_price__lte=16_000.0)) == [10_000, 15_000]
+    assert triggers.expired_by(timezone.now() + timedelta(days=2)).count() == 3
+    assert Order.objects.get(idempotency_key="key-20").status == OrderStatus.CONFIRMED
+    assert Order.objects.filter(retry_of=history).count() == 1
+    assert triggers.waiting_pairs() == {("SOL", "USDC")}
+    assert triggers.someone_waits_on.exists("USDC", "SOL")
+
+
 @pytest.mark.parametrize(
     "run",
     [
-        lambda: list(triggers.untriggered("SOL", "USDC").filter(trigger_price__lte=160.0)),
-        lambda: list(triggers.expired_by(timezone.now())),
+        lambda: triggers.orders_trigger(token_a="SOL", token_b="USDC"),
+        triggers.orders_expire,
         lambda: triggers.someone_waits_on.exists("SOL", "USDC"),
         triggers.waiting_pairs,
     ],
-    ids=["trigger candidates", "expired", "someone waits on", "waiting pairs"],
+    ids=["trigger check", "expiry", "someone waits on", "waiting pairs"],
 )
-def test_the_waiting_orders_queries_carry_their_status_in_their_sql(history, run):
+def test_the_waiting_orders_lookups_carry_their_status_in_their_sql(market, history, run):
     # A prepared statement is planned once for every value of its parameters
     # (config/settings.py); with the status a parameter, that plan could not
     # use an index that holds only waiting orders.
-    [(sql, params)] = _statements(run)
-    assert "'waiting'" in sql
-    assert "waiting" not in params
+    reads = _order_reads(run)
+    assert reads
+    for sql, params in reads:
+        assert "'waiting'" in sql
+        assert "waiting" not in params
 
 
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's write-ahead log")
@@ -117,9 +131,8 @@ def test_placing_a_market_order_writes_none_of_the_indexes_it_is_not_in(history)
     placements = 200
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        page = cursor.execute("PRAGMA page_size").fetchone()[0]
     for _ in range(placements):
         services.order_place(amount=Decimal(1), token_in="SOL", token_out="USDC")
-    pages = (os.path.getsize(wal) - 32) // (
-        24 + connection.cursor().execute("PRAGMA page_size").fetchone()[0]
-    )
+    pages = (os.path.getsize(wal) - 32) // (24 + page)
     assert pages / placements < 11
