@@ -87,16 +87,37 @@ def untriggered(token_in: str, token_out: str):
     )
 
 
+# Asked after every pool update, both ways, so compiled once (config.compiled):
+# built by the ORM, each of these cost more than the rest of the check.
+# Snipers carry no trigger price: the index's NULL end finds them. They are
+# put in order in Python: asked to sort by created_at, SQLite read every
+# waiting order by `order_status_created` instead (10,000 of them, 4 ms).
+snipers_untriggered = CompiledQuery(
+    Order,
+    lambda token_in, token_out: (
+        untriggered(token_in, token_out).filter(trigger_price__isnull=True, type=OrderType.SNIPER).order_by()
+    ),
+)
+lowest_trigger = CompiledQuery(
+    Order,
+    lambda token_in, token_out: (
+        untriggered(token_in, token_out).filter(trigger_price__isnull=False).order_by("trigger_price")[:1]
+    ),
+)
+
+
 def _trigger_direction(token_in, token_out, spot) -> int:
-    here = untriggered(token_in.symbol, token_out.symbol)
+    pair = (token_in.symbol, token_out.symbol)
     fired = 0
-    # Snipers carry no trigger price: the index's NULL end finds them. They
-    # are put in order here: asked to sort by created_at, SQLite read every
-    # waiting order by `order_status_created` instead (10,000 of them, 4 ms).
-    snipers = here.filter(trigger_price__isnull=True, type=OrderType.SNIPER).order_by()
-    for order in sorted(snipers, key=attrgetter("created_at")):
+    for order in sorted(snipers_untriggered.rows(*pair), key=attrgetter("created_at")):
         fired += _mark_triggered(order)
-    candidates = here.filter(trigger_price__lte=float(spot)).order_by("created_at")
+    # Most limit orders wait far from the price: look for the crossed ones
+    # (a query with the price in it, which cannot be compiled once) only
+    # when the lowest trigger price is crossed.
+    lowest = lowest_trigger.rows(*pair)
+    if not lowest or lowest[0].trigger_price > float(spot):
+        return fired
+    candidates = untriggered(*pair).filter(trigger_price__lte=float(spot)).order_by("created_at")
     for order in candidates:
         if order.type == OrderType.LIMIT and limit_reached(order):
             fired += _mark_triggered(order)

@@ -131,7 +131,12 @@ class DlmmPool:
 
     def spot_price(self) -> Fraction:
         """Base units of Y per base unit of X in the active bin."""
-        return Fraction(self.price_q64(), ONE)
+        return self.bin_price(self.active_id, self.bin_step)
+
+    @staticmethod
+    def bin_price(bin_id: int, bin_step: int) -> Fraction:
+        """Base units of Y per base unit of X in a bin."""
+        return Fraction(bin_price_q64(bin_id, bin_step), ONE)
 
     def depth(self) -> tuple[int, int]:
         return self.total_x, self.total_y

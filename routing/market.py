@@ -6,6 +6,7 @@ from fractions import Fraction
 
 from django.db.models import Q
 
+from config.compiled import CompiledQuery
 from routing.models import Dex, Pool
 from routing.tokens import Token
 
@@ -22,8 +23,23 @@ def pair_filter(token_in: Token, token_out: Token) -> Q:
     )
 
 
+def _pools_of(pairs: tuple[tuple[Token, Token], ...], for_update: bool):
+    wanted = Q(pk__in=[])
+    for token_a, token_b in pairs:
+        wanted |= pair_filter(token_a, token_b)
+    pools = Pool.objects.filter(wanted).order_by("id").defer("bins")
+    return pools.select_for_update() if for_update else pools
+
+
+# The pools trading some pairs, without their bins, by id: every market
+# session reads them, inside the transaction of a worker's round, and every
+# trigger check after a pool update.
+pools_of = CompiledQuery(Pool, _pools_of)
+
+
 def pools_for_pair(token_in: Token, token_out: Token) -> list[Pool]:
-    return list(Pool.objects.filter(pair_filter(token_in, token_out)).order_by("id"))
+    """The pools trading the pair, without their bins (a DLMM pool's spot price needs only its active bin)."""
+    return pools_of.rows(((token_in, token_out),), False)
 
 
 def token_trades(token: Token) -> bool:

@@ -179,11 +179,19 @@ class Pool(models.Model):
             cursor.execute(_state_update.sql(connection, tuple(values), bins), params)
 
     def price(self) -> Fraction:
-        """Whole token B per whole token A at the pool's spot price."""
-        return self.state_price(self.state())
+        """Whole token B per whole token A at the pool's spot price. A DLMM
+        pool's is its active bin's, read without building its state: that
+        parses every bin, which every trigger check paid for each pool."""
+        if self.dex == Dex.RAYDIUM:
+            return self.state_price(self.state())
+        return DlmmPool.bin_price(self.active_id, self.bin_step) * self._wholes_per_base_unit()
 
     def state_price(self, state) -> Fraction:
-        return state.spot_price() * Fraction(10**self.base.decimals, 10**self.quote.decimals)
+        return state.spot_price() * self._wholes_per_base_unit()
+
+    def _wholes_per_base_unit(self) -> Fraction:
+        """A price in base units of B per base unit of A, times this, is in whole B per whole A."""
+        return Fraction(10**self.base.decimals, 10**self.quote.decimals)
 
 
 class _StateUpdate(Statement):

@@ -25,9 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Q
 
-from config.compiled import CompiledQuery
 from routing import market
 from routing.errors import InsufficientLiquidity, InvalidPair, NoRoute, SlippageExceeded
 from routing.models import Pool
@@ -40,18 +38,6 @@ logger = logging.getLogger("routing")
 
 # pool id -> (row version, state as of that version), for this process.
 _known_states: dict[int, tuple[int, object]] = {}
-
-
-def _pools_of(pairs: tuple[tuple[Token, Token], ...], for_update: bool):
-    wanted = Q(pk__in=[])
-    for token_a, token_b in pairs:
-        wanted |= market.pair_filter(token_a, token_b)
-    pools = Pool.objects.filter(wanted).order_by("id").defer("bins")
-    return pools.select_for_update() if for_update else pools
-
-
-# Every session reads them, inside the transaction of a worker's round.
-pools_of = CompiledQuery(Pool, _pools_of)
 
 
 def kept_state(pool: Pool) -> tuple[Pool, object]:
@@ -104,7 +90,7 @@ class MarketSession:
     def __init__(self, pairs: Iterable[tuple[Token, Token]], *, for_update: bool = False):
         pairs = tuple(sorted(set(pairs), key=lambda pair: (pair[0].symbol, pair[1].symbol)))
         self._for_update = for_update
-        self._pools = {pool.id: pool for pool in pools_of.rows(pairs, for_update)}
+        self._pools = {pool.id: pool for pool in market.pools_of.rows(pairs, for_update)}
         self._states: dict[int, object] = {}
         self._swaps: Counter[int] = Counter()
         self.now = market.now()

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from orders import services, triggers
 from orders.models import Order, OrderStatus, OrderType
+from routing.tokens import TOKENS
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -75,6 +76,11 @@ LOOKUPS = {
     # the seeded pools): whether any wait on the pair, the snipers, and the
     # limit orders whose trigger price it passed, both ways.
     "trigger check": (lambda failed: triggers.check_pairs([("SOL", "USDC")]), "order_limit_trigger"),
+    # ... and at a price past the lowest trigger price, the crossed ones.
+    "crossed trigger": (
+        lambda failed: triggers._trigger_direction(TOKENS["SOL"], TOKENS["USDC"], 16_000),
+        "order_limit_trigger",
+    ),
     "expiry": (lambda failed: triggers.orders_expire(), "order_expiry"),
     "idempotency key": (lambda failed: services.order_for_idempotency_key("key-20"), "order_idempotency_key"),
     "retry": (lambda failed: services.order_retry_failed(order=failed), "order_retried_once"),
