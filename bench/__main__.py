@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import report
-from bench.client import run_load
+from bench.client import place_waiting, run_load
 from bench.engine import DEFAULT_REDIS_URL, PROFILES, ROOT, EngineConfig, LocalEngine, say
 from bench.node_engine import NodeReference
 from bench.procs import Sampler
@@ -102,6 +102,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help="an order with no terminal status this long after its POST is lost "
         "(default 60 s, 300 s with --profile realistic)",
+    )
+    load.add_argument(
+        "--waiting",
+        type=int,
+        default=0,
+        metavar="ORDERS",
+        help="first place this many limit orders far from the price, left waiting through the run: "
+        "every pool update then checks them for a crossing (default 0)",
     )
     load.add_argument("--smoke", action="store_true", help="20 orders, 5 clients, zero latency")
     load.add_argument(
@@ -240,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         else ("Node reference, " if args.engine == "node" else "")
         + f"{args.profile}, cap {args.concurrency_cap}, N={args.orders}, "
         + (f"{args.rate:g} orders/s offered" if args.rate else f"C={args.clients}")
+        + (f", {args.waiting} waiting" if args.waiting else "")
     )
     engine = None
     if not args.url:
@@ -280,6 +289,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             url = args.url.rstrip("/")
             result["engine"] = {"url": url, "started": False}
+        if args.waiting and not args.idle:
+            result["waiting_orders"] = asyncio.run(place_waiting(url, args.waiting))
+            say(f"{result['waiting_orders']} limit orders placed, waiting")
         roots = roots_from(args, engine)
         sampler = Sampler(roots) if roots else None
         if args.idle:

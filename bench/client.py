@@ -150,6 +150,31 @@ async def _one_order(
         record.problem = f"no terminal status within {timeout:.0f}s of the POST"
 
 
+async def place_waiting(url: str, count: int, *, clients: int = 20) -> int:
+    """Place `count` limit orders selling SOL at 1,000,000 USDC, far above
+    its price, which wait (as most do, far from the market) for a day;
+    returns how many the engine accepted."""
+    body = {
+        "type": "limit",
+        "tokenIn": "SOL",
+        "tokenOut": "USDC",
+        "amount": "0.01",
+        "limitPrice": "1000000",
+        "expiresInSeconds": 86400,
+    }
+    left, accepted = iter(range(count)), 0
+
+    async def client(http: aiohttp.ClientSession) -> None:
+        nonlocal accepted
+        for _ in left:
+            async with http.post(f"{url}/api/orders/execute", json=body, timeout=POST_TIMEOUT) as response:
+                accepted += response.status == 202
+
+    async with aiohttp.ClientSession() as http:
+        await asyncio.gather(*(client(http) for _ in range(clients)))
+    return accepted
+
+
 async def run_load(
     *,
     url: str,
