@@ -291,7 +291,9 @@ def main(argv: list[str] | None = None) -> int:
             result["engine"] = {"url": url, "started": False}
         if args.waiting and not args.idle:
             result["waiting_orders"] = asyncio.run(place_waiting(url, args.waiting))
-            say(f"{result['waiting_orders']} limit orders placed, waiting")
+            say(f"{result['waiting_orders']} of {args.waiting} limit orders placed, waiting")
+            if result["waiting_orders"] < args.waiting:
+                say("WARNING: the engine refused some: the run measures fewer waiting orders than asked")
         roots = roots_from(args, engine)
         sampler = Sampler(roots) if roots else None
         if args.idle:

@@ -2,17 +2,18 @@
 
 Nothing polls waiting orders. When a pool changes (a swap, the drift, a
 launch), routing sends `pools_changed`; if any order waits on that pair, the
-pair is checked at once: a range scan on the trigger-price index finds the limit
-orders the new best price could satisfy (none, while the price is away from
-them), each is checked exactly against the executable price for its whole
-amount, and the ones that pass are marked triggered. Sniper orders on a pair
+pair is checked at once, by a few queries compiled once: the pair's pools
+give the new best price each way; the trigger-price index gives the pair's
+snipers and its lowest trigger price each way. Only when the price has
+crossed that does a range scan on the same index find the limit orders it
+could satisfy. Each is checked exactly against the executable price for its
+whole amount, and the ones that pass are marked triggered. Sniper orders on a pair
 trigger when it first has a pool. Admission then takes triggered orders, in
 the order they arrived, like new market orders.
 """
 
 import logging
 from decimal import ROUND_CEILING, ROUND_FLOOR
-from operator import attrgetter
 
 from django.dispatch import receiver
 from django.utils import timezone
@@ -47,8 +48,8 @@ def check_pairs(pairs) -> int:
     """Check, right here, the orders waiting on these pairs. It runs in the
     process whose write moved the pools (a worker, the clock, the admin),
     after the commit: one indexed query when no order waits on the pair, a
-    range scan of the candidates when some do. Never raises: a failed check
-    is redone by the clock's periodic pass."""
+    few more when some do (the module's docstring). Never raises: a failed
+    check is redone by the clock's periodic pass."""
     fired = 0
     for token_a, token_b in pairs:
         try:
@@ -61,7 +62,9 @@ def check_pairs(pairs) -> int:
 
 def waiting_pairs() -> set[tuple[str, str]]:
     """The pairs some order waits on."""
-    return set(Order.objects.filter(WAITING_CONSTANT).values_list("token_in", "token_out").distinct())
+    # Without the model's ordering, which would make each waiting order a row.
+    pairs = Order.objects.filter(WAITING_CONSTANT).order_by().values_list("token_in", "token_out")
+    return set(pairs.distinct())
 
 
 def orders_trigger(*, token_a: str, token_b: str) -> int:
@@ -89,19 +92,26 @@ def untriggered(token_in: str, token_out: str):
 
 # Asked after every pool update, both ways, so compiled once (config.compiled):
 # built by the ORM, each of these cost more than the rest of the check.
-# Snipers carry no trigger price: the index's NULL end finds them. They are
-# put in order in Python: asked to sort by created_at, SQLite read every
-# waiting order by `order_status_created` instead (10,000 of them, 4 ms).
+# Snipers carry no trigger price: the index's NULL end finds them, in no
+# order (admission takes them by created_at). Asked to sort them by
+# created_at, SQLite read every waiting order by `order_status_created`
+# instead (10,000 of them, 4 ms).
 snipers_untriggered = CompiledQuery(
     Order,
     lambda token_in, token_out: (
-        untriggered(token_in, token_out).filter(trigger_price__isnull=True, type=OrderType.SNIPER).order_by()
+        untriggered(token_in, token_out)
+        .filter(trigger_price__isnull=True, type=OrderType.SNIPER)
+        .order_by()
+        .only("id")
     ),
 )
 lowest_trigger = CompiledQuery(
     Order,
     lambda token_in, token_out: (
-        untriggered(token_in, token_out).filter(trigger_price__isnull=False).order_by("trigger_price")[:1]
+        untriggered(token_in, token_out)
+        .filter(trigger_price__isnull=False)
+        .order_by("trigger_price")
+        .only("id", "trigger_price")[:1]
     ),
 )
 
@@ -109,7 +119,7 @@ lowest_trigger = CompiledQuery(
 def _trigger_direction(token_in, token_out, spot) -> int:
     pair = (token_in.symbol, token_out.symbol)
     fired = 0
-    for order in sorted(snipers_untriggered.rows(*pair), key=attrgetter("created_at")):
+    for order in snipers_untriggered.rows(*pair):
         fired += _mark_triggered(order)
     # Most limit orders wait far from the price: look for the crossed ones
     # (a query with the price in it, which cannot be compiled once) only

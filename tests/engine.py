@@ -81,6 +81,7 @@ class Engine:
         }
         self.workers = workers
         self.processes: dict[str, subprocess.Popen] = {}
+        self.last_health: tuple | None = None
 
     def _spawn(self, role: str, argv: list[str]) -> None:
         LOG_DIR.mkdir(parents=True, exist_ok=True)
@@ -91,17 +92,25 @@ class Engine:
 
     def start(self, *, web: bool = True, worker: bool = True, clock: bool = True) -> "Engine":
         python = sys.executable
-        if web:
-            self._spawn(
-                "web",
-                [python, "-m", "config.web", "--bind", "127.0.0.1", "--port", str(self.port)],
-            )
-        if worker:
-            self.start_worker()
-        if clock:
-            self._spawn("clock", [python, "manage.py", "run_clock"])
-        if web:
-            wait_until(self.healthy, timeout=30, message=f"engine {self.name} to answer /api/health")
+        try:
+            if web:
+                self._spawn(
+                    "web",
+                    [python, "-m", "config.web", "--bind", "127.0.0.1", "--port", str(self.port)],
+                )
+            if worker:
+                self.start_worker()
+            if clock:
+                self._spawn("clock", [python, "manage.py", "run_clock"])
+            if web:
+                wait_until(self.healthy, timeout=30, message=f"engine {self.name} to answer /api/health")
+        except BaseException as error:
+            # Left running, its workers would take the next engine's jobs off
+            # the queue they share, and fail tests that have nothing to do with this.
+            self.stop()
+            if isinstance(error, AssertionError):
+                raise AssertionError(f"{error}; its last answer: {self.last_health}") from None
+            raise
         return self
 
     def start_worker(self, role: str = "worker") -> None:
@@ -119,7 +128,7 @@ class Engine:
 
     def healthy(self) -> bool:
         with contextlib.suppress(OSError, ValueError):
-            status, body = self.request("GET", "/api/health")
+            status, body = self.last_health = self.request("GET", "/api/health")
             return status == 200 and body.get("workers", 0) >= 1
         return False
 

@@ -5,9 +5,11 @@ them, with the status in their SQL where PostgreSQL's prepared statements
 would otherwise plan without knowing it."""
 
 import os
+import re
 from datetime import timedelta
 from decimal import Decimal
 
+import psycopg.sql
 import pytest
 from django.db import connection
 from django.utils import timezone
@@ -65,16 +67,36 @@ def _order_reads(run) -> list[tuple[str, tuple]]:
 
 
 def _plan(sql: str, params: tuple) -> str:
-    explain = "EXPLAIN QUERY PLAN " if connection.vendor == "sqlite" else "EXPLAIN "
+    """How the database runs the statement. On PostgreSQL, the plan of it
+    prepared, as the engine's connections prepare it (config/settings.py),
+    for every value of its parameters: a plain EXPLAIN would plan for the
+    values given, and find a partial index that a prepared plan cannot use."""
     with connection.cursor() as cursor:
-        cursor.execute(explain + sql, params)
-        return str(cursor.fetchall())
+        if connection.vendor == "sqlite":
+            cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
+            return str(cursor.fetchall())
+        numbered = iter(range(1, len(params) + 1))
+        prepared = re.sub(r"%s", lambda _: f"${next(numbered)}", sql).replace("%%", "%")
+        # Each parameter's type, where the statement alone does not give it
+        # (Django's `SELECT %s AS "a"`), and its value: EXECUTE takes literals.
+        raw = connection.connection
+        literals = [psycopg.sql.Literal(value).as_string(raw) for value in params]
+        types = [literal.rsplit("::", 1)[1] if "::" in literal else "unknown" for literal in literals]
+        declared, arguments = (f"({', '.join(types)})", f"({', '.join(literals)})") if params else ("", "")
+        cursor.execute("SET plan_cache_mode = force_generic_plan")
+        cursor.execute(f"PREPARE planned {declared} AS {prepared}")
+        try:
+            cursor.execute(f"EXPLAIN EXECUTE planned {arguments}")
+            return str(cursor.fetchall())
+        finally:
+            cursor.execute("DEALLOCATE planned")
+            cursor.execute("RESET plan_cache_mode")
 
 
 LOOKUPS = {
     # A pool update's check for the waiting orders its price crossed (market:
-    # the seeded pools): whether any wait on the pair, the snipers, and the
-    # limit orders whose trigger price it passed, both ways.
+    # the seeded pools): whether any wait on the pair, and each way the
+    # snipers and the lowest trigger price, which the price has not reached...
     "trigger check": (lambda failed: triggers.check_pairs([("SOL", "USDC")]), "order_limit_trigger"),
     # ... and at a price past the lowest trigger price, the crossed ones.
     "crossed trigger": (
@@ -82,6 +104,7 @@ LOOKUPS = {
         "order_limit_trigger",
     ),
     "expiry": (lambda failed: triggers.orders_expire(), "order_expiry"),
+    "waiting pairs": (lambda failed: triggers.waiting_pairs(), "order_limit_trigger"),
     "idempotency key": (lambda failed: services.order_for_idempotency_key("key-20"), "order_idempotency_key"),
     "retry": (lambda failed: services.order_retry_failed(order=failed), "order_retried_once"),
 }
@@ -125,6 +148,24 @@ def test_the_waiting_orders_lookups_carry_their_status_in_their_sql(market, hist
     for sql, params in reads:
         assert "'waiting'" in sql
         assert "waiting" not in params
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's count of an index's entries")
+def test_the_partial_indexes_hold_only_their_orders(history):
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM orders_order")  # counts each index's entries
+        cursor.execute(
+            "SELECT relname, reltuples FROM pg_class WHERE relname = ANY(%s)",
+            [["order_limit_trigger", "order_expiry", "order_idempotency_key", "order_retried_once"]],
+        )
+        entries = dict(cursor.fetchall())
+    waiting, keys = 3, HISTORY // 10
+    assert entries == {
+        "order_limit_trigger": waiting,
+        "order_expiry": waiting,
+        "order_idempotency_key": keys,
+        "order_retried_once": 1,
+    }
 
 
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's write-ahead log")
