@@ -337,19 +337,25 @@ def order_retry_failed(*, order: Order) -> Order | None:
     not failed or was retried already."""
     if order.status != OrderStatus.FAILED or Order.objects.filter(retry_of=order).exists():
         return None
-    with batch() as moves:
-        retry = Order.objects.create(
-            type=order.type,
-            token_in=order.token_in,
-            token_out=order.token_out,
-            amount=order.amount,
-            slippage_bps=order.slippage_bps,
-            retry_of=order,
-        )
-        move = Move(retry, new=True)
-        move.record(extra={"retryOf": str(order.id)})
-        moves.claim(move)
-        moves.then(request_admission, wait=False)
+    try:
+        with batch() as moves:
+            retry = Order.objects.create(
+                type=order.type,
+                token_in=order.token_in,
+                token_out=order.token_out,
+                amount=order.amount,
+                slippage_bps=order.slippage_bps,
+                retry_of=order,
+            )
+            move = Move(retry, new=True)
+            move.record(extra={"retryOf": str(order.id)})
+            moves.claim(move)
+            moves.then(request_admission, wait=False)
+    except IntegrityError:
+        # Another operator retried it meanwhile (`order_retried_once`): theirs stands.
+        if Order.objects.filter(retry_of=order).exists():
+            return None
+        raise
     return retry
 
 
