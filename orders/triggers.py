@@ -7,9 +7,9 @@ give the new best price each way; the trigger-price index gives the pair's
 snipers and its lowest trigger price each way. Only when the price has
 crossed that does a range scan on the same index find the limit orders it
 could satisfy. Each is checked exactly against the executable price for its
-whole amount, and the ones that pass are marked triggered. Sniper orders on a pair
-trigger when it first has a pool. Admission then takes triggered orders, in
-the order they arrived, like new market orders.
+whole amount, and the ones that pass are marked triggered. Sniper orders on a
+pair trigger when it first has a pool. Admission then takes triggered orders,
+in the order they arrived, like new market orders.
 """
 
 import logging
