@@ -135,7 +135,8 @@ class Order(models.Model):
             # scan, never by reading every waiting order. This index and the
             # next hold waiting orders only, as the constraints below hold
             # only the rows that set their column: every index an order is in
-            # costs each write of it a page or more, and the rest never are.
+            # costs each write of it a page or more, and no other order is
+            # ever looked up by them.
             # Their status, the same in every entry, is there for SQLite's
             # planner: without statistics it prefers `order_status_created`
             # to an index whose first column it can only range over.

@@ -4,7 +4,6 @@ the unique keys hold only the orders that set them; the engine's lookups use
 them, with the status in their SQL where PostgreSQL's prepared statements
 would otherwise plan without knowing it."""
 
-import os
 import re
 from datetime import timedelta
 from decimal import Decimal
@@ -17,6 +16,8 @@ from django.utils import timezone
 from orders import services, triggers
 from orders.models import Order, OrderStatus, OrderType
 from routing.tokens import TOKENS
+from tests.halves import sqlite_half_only
+from tests.test_sqlite_checkpoints import log_pages
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -168,18 +169,15 @@ def test_the_partial_indexes_hold_only_their_orders(history):
     }
 
 
-@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's write-ahead log")
+@sqlite_half_only("SQLite's write-ahead log")
 def test_placing_a_market_order_writes_none_of_the_indexes_it_is_not_in(history):
     # A market order is in the table, its primary key, the created_at,
     # status and ready indexes, and its first event with its own: with the
     # database's header, about 9 pages of log a placement. In the waiting
     # orders' indexes and the keys' constraints too, it was 13 to 14.
-    wal = connection.settings_dict["NAME"] + "-wal"
     placements = 200
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        page = cursor.execute("PRAGMA page_size").fetchone()[0]
     for _ in range(placements):
         services.order_place(amount=Decimal(1), token_in="SOL", token_out="USDC")
-    pages = (os.path.getsize(wal) - 32) // (24 + page)
-    assert pages / placements < 11
+    assert log_pages(connection.alias) / placements < 11

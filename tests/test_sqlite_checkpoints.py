@@ -52,6 +52,7 @@ def write(alias: str) -> None:
 
 
 def log_pages(alias: str) -> int:
+    """The pages in the database's write-ahead log (copying them as it counts)."""
     with connections[alias].cursor() as cursor:
         return cursor.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1]
 
