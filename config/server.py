@@ -84,6 +84,10 @@ if __name__ == "__main__":
     # After daphne.server (imported by daphne.cli) has installed its reactor.
     from daphne.cli import CommandLineInterface
 
+    from config.daphne_server import PromptServer
+
+    CommandLineInterface.server_class = PromptServer
+
     plain_autobahn_debug_arguments()
     access_log_only_when_asked(sys.argv)
     CommandLineInterface.entrypoint()

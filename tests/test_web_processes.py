@@ -163,6 +163,16 @@ def test_the_web_entry_point_leaves_autobahn_debug_arguments_plain():
     )
 
 
+def test_the_web_entry_point_serves_with_the_server_that_lets_connections_go():
+    """config.daphne_server: a closed connection leaves daphne's list when
+    its application returns, not up to a second later."""
+    _after_the_web_entry_point(
+        "from daphne.cli import CommandLineInterface\n"
+        "from config.daphne_server import PromptServer\n"
+        "assert CommandLineInterface.server_class is PromptServer\n"
+    )
+
+
 def _after_the_web_entry_point(checks: str) -> None:
     """Run `checks` in a fresh interpreter once config.server has run as
     daphne's entry point, with --help so that no server starts."""
