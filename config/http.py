@@ -22,6 +22,7 @@ them. A streaming response (a static file) is sent and then closed as Django
 does it.
 """
 
+import contextlib
 from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
@@ -29,6 +30,7 @@ from django.core import signals
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.core.handlers.base import BaseHandler
+from django.db import DatabaseError, connection
 from django.http import FileResponse
 from django.urls import set_script_prefix
 
@@ -42,6 +44,19 @@ class ThreadPoolASGIHandler(ASGIHandler):
             for index in range(threads)
         ]
         self._busy = [0] * threads
+
+    def open_connections(self) -> int:
+        """Open each thread's database connection now, not at its first
+        request. A database not up yet is left to the requests, which
+        report it. Returns how many were opened."""
+
+        def connect() -> bool:
+            with contextlib.suppress(DatabaseError):
+                connection.ensure_connection()
+                return True
+            return False
+
+        return sum(executor.submit(connect).result() for executor in self._executors)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":

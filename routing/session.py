@@ -76,6 +76,16 @@ def keep_on_commit(pools: Iterable[tuple[Pool, object]]) -> None:
     transaction.on_commit(lambda: _known_states.update(known))
 
 
+def keep_all_states() -> int:
+    """Read every pool, and keep its state: what a process's first sessions
+    would otherwise do, parsing each pool's bins, inside their transactions.
+    Returns how many pools it read."""
+    pools = list(Pool.objects.defer("bins"))
+    for pool in pools:
+        kept_state(pool)
+    return len(pools)
+
+
 @dataclass(frozen=True)
 class Fill:
     """A route's swap worked out on the session's pools, not yet applied."""

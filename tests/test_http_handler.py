@@ -87,6 +87,20 @@ def test_requests_share_two_threads_and_two_database_connections():
     assert len(connections) == 2
 
 
+@pytest.mark.django_db(transaction=True)
+@override_settings(ROOT_URLCONF=__name__)
+def test_each_thread_opens_its_connection_before_the_first_request():
+    seen.clear()
+    app = ThreadPoolASGIHandler(2)
+
+    assert app.open_connections() == 2
+
+    opened = [executor.submit(lambda: connection.connection).result() for executor in app._executors]
+    assert all(raw is not None for raw in opened)
+    assert asyncio.run(get(app, "/where")) == 200
+    assert any(seen[0][1] is raw for raw in opened)  # the request's thread kept its connection
+
+
 @pytest.fixture
 def signalled(monkeypatch):
     """(signal name, thread, ASGI messages sent so far) for each request_started

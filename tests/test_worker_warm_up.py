@@ -1,0 +1,43 @@
+"""A worker reads every pool's state before its first job (orders.worker),
+which would otherwise parse the pools' bins while holding SQLite's write
+lock, with every placement waiting behind it."""
+
+import os
+import signal
+
+import pytest
+
+from orders import dispatch
+from orders.worker import OrderWorker, warm_up
+from routing import session
+from routing.models import Pool
+
+
+@pytest.fixture
+def nothing_kept():
+    session._known_states.clear()
+    yield
+    session._known_states.clear()
+
+
+def kept_versions() -> dict[int, int]:
+    return {pool_id: version for pool_id, (version, _state) in session._known_states.items()}
+
+
+def test_warming_up_keeps_the_state_of_every_pool(market, nothing_kept):
+    warm_up()
+
+    assert kept_versions() == dict(Pool.objects.values_list("id", "version"))
+
+
+def test_a_worker_warms_up_before_it_takes_a_job(market, nothing_kept, test_redis):
+    queue = dispatch.queue()
+    worker = OrderWorker([queue], connection=queue.connection, name=f"warm-{os.getpid()}")
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        worker.work(burst=True)  # the queue is empty: it starts, finds nothing and stops
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+
+    assert kept_versions() == dict(Pool.objects.values_list("id", "version"))
