@@ -28,6 +28,10 @@ async def socket_app(scope, receive, send):
         pass
 
 
+async def refusing_app(scope, receive, send):
+    """Returns at once, as one that rejects the socket may."""
+
+
 async def failing_app(scope, receive, send):
     await receive()
     raise RuntimeError("the application failed")
@@ -99,3 +103,20 @@ def test_a_connection_closed_before_its_application_started_is_let_go():
     server.protocol_disconnected(connection)
 
     assert connection not in server.connections
+
+
+def test_a_connection_told_of_as_closed_twice_is_let_go_once():
+    """daphne reports a socket rejected before its accept as closed twice:
+    at its reject, then at autobahn's close."""
+
+    async def run():
+        server = server_of(refusing_app)
+        connection, _queue = connect(server)
+        await until(server.connections[connection]["application_instance"].done)
+
+        server.protocol_disconnected(connection)
+        server.protocol_disconnected(connection)
+
+        assert connection not in server.connections
+
+    asyncio.run(run())

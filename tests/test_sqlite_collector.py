@@ -3,9 +3,10 @@ SQLite's write lock (config/sqlite/base.py): a collection stops the whole
 process, and every writer of every process would wait for it."""
 
 import gc
+import os
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 from orders.models import Order
 from tests.halves import sqlite_half_only
@@ -42,8 +43,8 @@ def test_the_collector_waits_while_a_transaction_holds_the_write_lock(collection
         assert collections == []
 
     assert gc.isenabled()
-    cycles(gc.get_threshold()[0])
-    assert collections  # the collection that came due ran after
+    cycles(1)
+    assert collections  # the collection that came due ran at the next allocation
 
 
 def test_the_collector_is_on_again_after_a_rollback():
@@ -62,3 +63,31 @@ def test_a_process_that_turned_the_collector_off_keeps_it_off():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_the_lock_taken_again_inside_a_transaction_counts_once():
+    with transaction.atomic():
+        Order.objects.exists()
+        with connection.writers_held():
+            assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_a_connection_closed_inside_a_transaction_lets_the_collector_go():
+    with transaction.atomic():
+        Order.objects.exists()
+        connection.close()
+        assert gc.isenabled()
+    with transaction.atomic():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_a_child_forked_while_the_lock_is_held_collects():
+    with transaction.atomic():
+        Order.objects.exists()
+        child = os.fork()
+        if child == 0:
+            os._exit(0 if gc.isenabled() else 1)
+        _pid, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
