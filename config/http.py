@@ -56,7 +56,9 @@ class ThreadPoolASGIHandler(ASGIHandler):
                 return True
             return False
 
-        return sum(executor.submit(connect).result() for executor in self._executors)
+        # All at once: a database that does not answer holds the start up once.
+        opening = [executor.submit(connect) for executor in self._executors]
+        return sum(future.result() for future in opening)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":

@@ -14,7 +14,7 @@ import pytest
 from bench.procs import children
 from config.server import access_log_only_when_asked
 from config.web import default_processes
-from tests.engine import LOG_DIR, ROOT, free_port, wait_until
+from tests.engine import LOG_DIR, ROOT, database_url, free_port, wait_until
 
 
 def test_a_killed_web_process_is_replaced_and_the_port_keeps_answering(engines, market):
@@ -40,6 +40,29 @@ def test_a_killed_web_process_is_replaced_and_the_port_keeps_answering(engines, 
     assert servers[1] in replaced
     placed = engine.place({"amount": "0.1"})
     assert engine.wait_terminal(placed["orderId"])["status"] == "confirmed"
+
+
+@pytest.mark.django_db
+def test_a_web_process_is_warm_before_it_serves():
+    """Importing the application (as each daphne does before it listens)
+    imports the URLs and their views, makes the channel layer and opens
+    every HTTP thread's database connection (config/asgi.py)."""
+    probe = (
+        "import sys\n"
+        "import config.asgi\n"
+        "from channels.layers import channel_layers\n"
+        "from django.db import connection\n"
+        "executors = config.asgi.http._executors\n"
+        "opened = [e.submit(lambda: connection.connection is not None).result() for e in executors]\n"
+        "assert opened and all(opened), opened\n"
+        "assert 'config.urls' in sys.modules\n"
+        "assert 'default' in channel_layers.backends\n"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DATABASE_URL": database_url()}
+    run = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
 
 
 def test_a_web_process_that_cannot_start_stops_the_launcher(tmp_path):
