@@ -20,7 +20,7 @@ import os
 import signal
 import sys
 
-from django.db import DatabaseError
+from django.db import DatabaseError, connections
 from rq import Queue, worker_registration
 from rq.utils import now
 from rq.worker import SimpleWorker
@@ -78,7 +78,12 @@ class OrderWorker(SimpleWorker):
 def warm_up() -> None:
     """Before the first job: import the jobs and read every pool's state.
     A worker's first admission round did both under SQLite's write lock,
-    25-50 ms longer than the next, and every placement waited behind it."""
+    25-50 ms longer than the next, and every placement waited behind it.
+
+    The connection it read them on is closed again: rq forks its scheduler
+    from the worker as it starts, and a child holding the socket too would
+    keep PostgreSQL's session of a killed worker alive, idle in its
+    transaction, with its row locks, for as long as the child lives."""
     from orders import jobs  # noqa: F401  (rq imports each job's function by its name)
     from routing.session import keep_all_states
 
@@ -87,6 +92,8 @@ def warm_up() -> None:
     except DatabaseError as error:
         # The first job reads what it needs, and reports a database still down.
         log.warning("could not read the pools before the first job: %s", error)
+    finally:
+        connections.close_all()
 
 
 def workers_alive(queue: Queue) -> int:

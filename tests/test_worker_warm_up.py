@@ -6,6 +6,7 @@ import os
 import signal
 
 import pytest
+from django.db import connections
 
 from orders import dispatch
 from orders.worker import OrderWorker, warm_up
@@ -28,6 +29,14 @@ def test_warming_up_keeps_the_state_of_every_pool(market, nothing_kept):
     warm_up()
 
     assert kept_versions() == dict(Pool.objects.values_list("id", "version"))
+
+
+def test_warming_up_leaves_no_connection_for_the_scheduler_to_inherit(market, nothing_kept):
+    """rq forks its scheduler from the worker once it has warmed up: a
+    database connection open then would be the child's too."""
+    warm_up()
+
+    assert all(connection.connection is None for connection in connections.all())
 
 
 def test_a_worker_warms_up_before_it_takes_a_job(market, nothing_kept, test_redis):
