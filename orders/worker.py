@@ -1,5 +1,6 @@
 """The engine's rq worker (settings.RQ's WORKER_CLASS): a SimpleWorker, which
-runs its jobs in its own process rather than forking one per job, whose stop
+runs its jobs in its own process rather than forking one per job (and forks
+no scheduler either), which reads the pools before its first job, whose stop
 signals always reach its main thread, whose registration lapses soon after
 it dies and comes back if Redis lost it, and which stops when its pool dies.
 
@@ -43,6 +44,14 @@ class OrderWorker(SimpleWorker):
         super().__init__(*args, worker_ttl=worker_ttl or WORKER_TTL_SECONDS, **kwargs)
 
     def work(self, *args, **kwargs):
+        # Without rq's scheduler, which rq's worker pool asks every worker
+        # for: nothing is scheduled through rq (the engine's timers are the
+        # clock's, orders.dispatch). It is a process forked from a worker,
+        # as it starts or whenever it takes the scheduler's lock over, that
+        # renews the lock every few seconds and holds a copy of the worker's
+        # database connection: a worker killed in a transaction then left
+        # its PostgreSQL session, and its row locks, to the child.
+        kwargs["with_scheduler"] = False
         warm_up()
         return super().work(*args, **kwargs)
 
@@ -80,10 +89,10 @@ def warm_up() -> None:
     A worker's first admission round did both under SQLite's write lock,
     25-50 ms longer than the next, and every placement waited behind it.
 
-    The connection it read them on is closed again: rq forks its scheduler
-    from the worker as it starts, and a child holding the socket too would
-    keep PostgreSQL's session of a killed worker alive, idle in its
-    transaction, with its row locks, for as long as the child lives."""
+    The connection it read them on is closed again, as a process about to
+    run its first job would have none open: a child forked meanwhile would
+    hold the socket too, and keep PostgreSQL's session of a killed worker
+    alive, idle in its transaction, with its row locks."""
     from orders import jobs  # noqa: F401  (rq imports each job's function by its name)
     from routing.session import keep_all_states
 
