@@ -77,12 +77,12 @@ def keep_on_commit(pools: Iterable[tuple[Pool, object]]) -> None:
 
 
 def keep_all_states() -> int:
-    """Read every pool, and keep its state: what a process's first sessions
-    would otherwise do, parsing each pool's bins, inside their transactions.
-    Returns how many pools it read."""
-    pools = list(Pool.objects.defer("bins"))
-    for pool in pools:
-        kept_state(pool)
+    """Read every pool, whole, and keep its state under the version read
+    with it: what a process's first sessions would otherwise do, parsing
+    each pool's bins, inside their transactions. Returns how many pools it
+    read."""
+    pools = list(Pool.objects.all())
+    _known_states.update({pool.id: (pool.version, pool.state()) for pool in pools})
     return len(pools)
 
 

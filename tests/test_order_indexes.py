@@ -50,7 +50,9 @@ def history():
 
 
 def _statements(run) -> list[tuple[str, tuple]]:
-    """The SQL and parameters of every statement `run()` sends."""
+    """The SQL and parameters of every statement `run()` sends, apart
+    (CaptureQueriesContext gives the SQL with the values filled in, which
+    cannot be prepared)."""
     sent = []
 
     def record(execute, sql, params, many, context):
