@@ -1,0 +1,56 @@
+"""A PostgreSQL that does not answer fails a connect in
+DATABASE_CONNECT_TIMEOUT seconds (config/settings.py), rather than hold up a
+web process's start and /api/health for as long as TCP waits."""
+
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from tests.engine import ROOT
+
+HEALTH = (
+    "import django\n"
+    "django.setup()\n"
+    "from django.test import Client\n"
+    "answer = Client(HTTP_HOST='127.0.0.1').get('/api/health')\n"
+    "print(answer.status_code, answer.json()['database'])\n"
+)
+
+
+def _run(code: str, database_url: str, **env) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DATABASE_URL": database_url, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.fixture
+def silent_server():
+    """A port that takes connections (the kernel completes them) and never says a word."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    yield f"postgres://postgres@127.0.0.1:{listener.getsockname()[1]}/orders"
+    listener.close()
+
+
+def test_health_reports_a_silent_database_down_once_the_connect_times_out(silent_server):
+    run = _run(HEALTH, silent_server, DATABASE_CONNECT_TIMEOUT="2")
+
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split() == ["503", "down:", "OperationalError"]
+
+
+def test_a_connect_timeout_in_the_url_stands(silent_server):
+    show = "import django\ndjango.setup()\nfrom django.conf import settings\n"
+    show += "print(settings.DATABASES['default']['OPTIONS']['connect_timeout'])\n"
+
+    assert _run(show, silent_server).stdout.strip() == "5"
+    assert _run(show, silent_server + "?connect_timeout=3").stdout.strip() == "3"
