@@ -30,6 +30,7 @@ request for the GIL.
 """
 
 import contextlib
+import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -42,6 +43,8 @@ from django.core.handlers.base import BaseHandler
 from django.db import DatabaseError, connection
 from django.http import FileResponse
 from django.urls import set_script_prefix
+
+log = logging.getLogger(__name__)
 
 # On a request thread: its RequestThread.
 _request_thread = threading.local()
@@ -69,6 +72,9 @@ class RequestThread:
         def counted() -> None:
             try:
                 work()
+            except Exception:
+                # Its future is never looked at: said here, or nowhere.
+                log.exception("work left for after a request failed")
             finally:
                 self.later -= 1
 

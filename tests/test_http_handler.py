@@ -237,3 +237,16 @@ def test_the_next_request_goes_to_a_thread_free_of_work_left_for_later():
     _, busy_thread, _ = left_for_later["ran"]
     assert seen[0][0] is not busy_thread
     wait_until(lambda: all(thread.load == 0 for thread in app.threads), timeout=5, message="the counts at 0")
+
+
+def test_work_left_for_later_that_fails_is_logged(caplog):
+    thread = ThreadPoolASGIHandler(1).threads[0]
+
+    def fail():
+        raise RuntimeError("the broadcast failed")
+
+    thread.executor.submit(lambda: after_this_request(fail)).result(5)
+
+    wait_until(lambda: thread.load == 0, timeout=5, message="the work to end")
+    assert "work left for after a request failed" in caplog.text
+    assert "the broadcast failed" in caplog.text
