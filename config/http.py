@@ -20,19 +20,9 @@ WEB_THREADS long-lived threads, one request at a time on each. Connections are
 kept, and closed or health-checked by those signals, on the thread that owns
 them. A streaming response (a static file) is sent and then closed as Django
 does it.
-
-Work a request sets going that its response need not wait for (a
-placement's broadcast) runs on the request's own thread once the response is
-on its way (`after_this_request`): handed to another thread, it would wake
-that thread while the request still runs (the futex call alone was 3-4 % of
-a web process's time holding the GIL at 200 orders/s) and compete with the
-request for the GIL.
 """
 
 import contextlib
-import logging
-import threading
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
@@ -44,67 +34,16 @@ from django.db import DatabaseError, connection
 from django.http import FileResponse
 from django.urls import set_script_prefix
 
-log = logging.getLogger(__name__)
-
-# On a request thread: its RequestThread.
-_request_thread = threading.local()
-
-
-class RequestThread:
-    """One of the handler's threads, which runs one thing at a time, and
-    what it has on hand. `requests` is counted by the event loop's thread
-    (handed over, not yet answered) and `later` by this thread itself (work
-    left for after a response, not yet done): each count has one writer."""
-
-    def __init__(self, name: str):
-        self.requests = 0
-        self.later = 0
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name, initializer=self._adopt)
-
-    def _adopt(self) -> None:
-        _request_thread.current = self
-
-    @property
-    def load(self) -> int:
-        return self.requests + self.later
-
-    def run_later(self, work: Callable[[], None]) -> None:
-        def counted() -> None:
-            try:
-                work()
-            except Exception:
-                # Its future is never looked at: said here, or nowhere.
-                log.exception("work left for after a request failed")
-            finally:
-                self.later -= 1
-
-        self.later += 1
-        try:
-            self.executor.submit(counted)
-        except RuntimeError:
-            self.later -= 1
-            raise
-
-
-def after_this_request(work: Callable[[], None]) -> bool:
-    """Run `work` on this thread once the request it serves has returned its
-    response, if this is one of a ThreadPoolASGIHandler's request threads;
-    the next request goes to another thread meanwhile, if one is free.
-    False, and nothing done, on any other thread. Queued from the thread
-    that runs it, it wakes nobody. RuntimeError once the interpreter shuts
-    down."""
-    thread = getattr(_request_thread, "current", None)
-    if thread is None:
-        return False
-    thread.run_later(work)
-    return True
-
 
 class ThreadPoolASGIHandler(ASGIHandler):
     def __init__(self, threads: int):
         BaseHandler.__init__(self)
         self.load_middleware(is_async=False)
-        self.threads = [RequestThread(f"django-http-{index}") for index in range(threads)]
+        self._executors = [
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"django-http-{index}")
+            for index in range(threads)
+        ]
+        self._busy = [0] * threads
 
     def open_connections(self) -> int:
         """Open each thread's database connection now, not at its first
@@ -118,19 +57,19 @@ class ThreadPoolASGIHandler(ASGIHandler):
             return False
 
         # All at once: a database that does not answer holds the start up once.
-        opening = [thread.executor.submit(connect) for thread in self.threads]
+        opening = [executor.submit(connect) for executor in self._executors]
         return sum(future.result() for future in opening)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
-        thread = min(self.threads, key=lambda thread: thread.load)
-        thread.requests += 1
+        index = min(range(len(self._busy)), key=self._busy.__getitem__)
+        self._busy[index] += 1
         try:
-            async with ThreadSensitiveContext(executor=thread.executor):
+            async with ThreadSensitiveContext(executor=self._executors[index]):
                 await self.handle(scope, receive, send)
         finally:
-            thread.requests -= 1
+            self._busy[index] -= 1
 
     async def handle(self, scope, receive, send):
         try:

@@ -118,10 +118,10 @@ else:
         prepare_after = env_int("DATABASE_PREPARE_THRESHOLD", 5, minimum=0) or None
         options.update(server_side_binding=True, prepare_threshold=prepare_after)
         # A server that does not answer (its host gone, its packets dropped)
-        # would hold a connect for as long as the kernel retries, or for ever
-        # once TCP is up: the start of every web process, which connects its
-        # threads before it serves (config/asgi.py), and /api/health with it.
-        # `?connect_timeout=` in DATABASE_URL stands.
+        # would hold a connect for psycopg's 130 s: the start of every web
+        # process, which connects its threads before it serves (config/asgi.py),
+        # and /api/health with it. Each address the host resolves to gets this
+        # long. `?connect_timeout=` in DATABASE_URL stands.
         options.setdefault("connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 5, minimum=2))
         # Every status an order leaves stays behind as a dead entry in the
         # indexes on status until the table is vacuumed. A plain index scan

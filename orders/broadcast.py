@@ -12,10 +12,8 @@ itself, as PUBLISHes in one pipeline on its process's Redis client
 (config.channel_layer: `group_send_many_sync`), one round trip. An order's
 statuses go out in order because each write is sent before anything it sets
 going (the next job, the admission of a new order) can write again. A
-request that should not wait for Redis (a placement) leaves its broadcast
-for later: on a web request thread, to the same thread once the response
-is on its way (config.http.after_this_request); elsewhere, to its
-process's broadcast thread. Sends are at-most-once, as group
+request that should not wait for Redis (a placement) hands its broadcast
+to its process's broadcast thread instead. Sends are at-most-once, as group
 sends are anyway; clients resync from the snapshot or REST.
 """
 
@@ -30,7 +28,6 @@ from channels.layers import channel_layers
 from django.db import transaction
 from redis.exceptions import RedisError
 
-from config.http import after_this_request
 from config.threads import leave_signals_to_the_main_thread
 
 log = logging.getLogger(__name__)
@@ -76,19 +73,15 @@ def _broadcast_thread() -> ThreadPoolExecutor:
 
 
 def _hand_over(work: Callable[[], None]) -> None:
-    """Run `work` off the committing thread's way: on a web request's own
-    thread once its response is sent, else on the broadcast thread."""
     try:
-        if not after_this_request(work):
-            _broadcast_thread().submit(work)
+        _broadcast_thread().submit(work)
     except RuntimeError:  # the interpreter is shutting down
         log.warning("dropped a broadcast at shutdown")
 
 
 def flush(timeout: float = 5.0) -> None:
     """Wait until what was handed to the broadcast thread so far is done
-    (tests, shutdown). What a web request left for its own thread runs
-    before that thread serves another request."""
+    (tests, shutdown)."""
     if _background.get("pid") == os.getpid():
         _background["thread"].submit(lambda: None).result(timeout)
 
@@ -118,8 +111,7 @@ def send_moves_on_commit(
     cannot broadcast before them, so the feed keeps each order's statuses in
     order even when another process writes the next one. `after` is for
     the same, without holding up the committing thread (a request's): with
-    it, the messages and then `after` go out later (`_hand_over`: after the
-    response, on a web request's thread; else on the broadcast thread), so
+    it, the messages and then `after` go out on the broadcast thread, so
     `after` must need no database."""
     sends = [(order_group(move.order.id), events_message(move.messages)) for move in moves if not move.new]
     feed = [message for move in moves for message in (*move.feed_first, *move.messages)]

@@ -55,8 +55,7 @@ STATUS_FIELDS = {
 
 
 # How long after its commit a placement's `pending` may still be on its way
-# to the feed, behind its request's response or its process's broadcast
-# thread (Move.admit).
+# to the feed, behind its web process's broadcast thread (Move.admit).
 PLACEMENT_BROADCAST_LAG = timedelta(seconds=10)
 
 # How far below its limit a limit order's index price sits: floats round,
@@ -175,11 +174,10 @@ class Batch:
     def then(self, callback, *, wait: bool = True) -> None:
         """Call `callback` once the batch has committed and its statuses are
         out on the channel layer (orders.broadcast.send_moves_on_commit): on
-        the committing thread, which sends them; or, with `wait=False`,
-        after them where they go out later (a request's, after its response;
-        orders.broadcast._hand_over), and the committing thread goes on at
-        once (for a request, which should not wait for Redis; Redis work
-        only)."""
+        the committing thread, which sends them; or, with `wait=False`, on
+        the process's broadcast thread, which sends them then, and the
+        committing thread goes on at once (for a request, which should not
+        wait for Redis; Redis work only)."""
         (self._then if wait else self._after).append(callback)
 
     def claim(self, move: Move) -> bool:

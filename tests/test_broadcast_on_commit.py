@@ -9,11 +9,9 @@ from channels.layers import channel_layers
 from django.db import transaction
 from django.db.models import F
 
-from config.http import ThreadPoolASGIHandler
 from orders import broadcast, jobs, services
 from orders.broadcast import ALL_ORDERS_GROUP
 from orders.models import Order, OrderStatus
-from tests.engine import wait_until
 
 
 class Subscriber:
@@ -146,30 +144,6 @@ def test_a_placement_wakes_admission_only_once_its_pending_is_out(
     assert happened == [("sent", ALL_ORDERS_GROUP, ["pending"]), ("admission requested",)]
     event = subscriber.next_event(timeout=2)
     assert (event["orderId"], event["status"]) == (str(order.pk), "pending")
-
-
-def test_a_placement_on_a_web_request_thread_is_broadcast_there_after_its_response(
-    market, no_engine, broadcasts, monkeypatch
-):
-    """Not handed to the broadcast thread, which the hand-over would wake
-    while the request still runs: its own thread sends it once free."""
-    happened = broadcasts
-
-    def request_admission():
-        happened.append(("admission requested", threading.current_thread()))
-
-    monkeypatch.setattr(services, "request_admission", request_admission)
-    request_thread = ThreadPoolASGIHandler(1).threads[0].executor
-
-    def place():
-        services.order_place(amount=Decimal("0.05"), token_in="SOL", token_out="USDC")
-        return threading.current_thread(), list(happened)
-
-    placed_on, by_its_return = request_thread.submit(place).result(5)
-
-    assert by_its_return == []
-    wait_until(lambda: len(happened) == 2, timeout=5, message="the placement's broadcast")
-    assert happened == [("sent", ALL_ORDERS_GROUP, ["pending"]), ("admission requested", placed_on)]
 
 
 def test_a_job_schedules_its_follow_ups_once_its_statuses_are_out(

@@ -13,8 +13,7 @@ from django.http import JsonResponse, StreamingHttpResponse
 from django.test import override_settings
 from django.urls import path
 
-from config.http import ThreadPoolASGIHandler, after_this_request
-from tests.engine import wait_until
+from config.http import ThreadPoolASGIHandler
 
 seen: list[tuple[threading.Thread, object]] = []
 
@@ -30,21 +29,7 @@ def stream(request):
     return StreamingHttpResponse(iter([b"first ", b"second"]))
 
 
-left_for_later: dict = {}
-
-
-def leaves_work(request):
-    """Leaves work for later that cannot finish until the test lets it."""
-    view_thread = threading.current_thread()
-
-    def work():
-        left_for_later["ran"] = (left_for_later["released"].wait(5), threading.current_thread(), view_thread)
-
-    left_for_later["queued"] = after_this_request(work)
-    return JsonResponse({"ok": True})
-
-
-urlpatterns = [path("where", where), path("stream", stream), path("leaves", leaves_work)]
+urlpatterns = [path("where", where), path("stream", stream)]
 
 
 async def get(app, url: str) -> int:
@@ -110,7 +95,7 @@ def test_each_thread_opens_its_connection_before_the_first_request():
 
     assert app.open_connections() == 2
 
-    opened = [thread.executor.submit(lambda: connection.connection).result() for thread in app.threads]
+    opened = [executor.submit(lambda: connection.connection).result() for executor in app._executors]
     assert all(raw is not None for raw in opened)
     assert asyncio.run(get(app, "/where")) == 200
     assert any(seen[0][1] is raw for raw in opened)  # the request's thread kept its connection
@@ -137,7 +122,7 @@ def signalled(monkeypatch):
 
 def counting_hops(app) -> list[int]:
     hops = [0]
-    for executor in (thread.executor for thread in app.threads):
+    for executor in app._executors:
         submit = executor.submit
 
         def counted(*args, _submit=submit, **kwargs):
@@ -189,64 +174,3 @@ def test_a_streaming_response_is_finished_after_its_body_is_sent(signalled):
     assert b"".join(message.get("body", b"") for message in sent[1:]) == b"first second"
     assert [name for name, _, _ in calls] == ["started", "finished"]
     assert calls[1][2] == len(sent), "request_finished ran before the body was sent"
-
-
-@pytest.mark.django_db(transaction=True)
-@override_settings(ROOT_URLCONF=__name__)
-def test_work_a_request_leaves_for_later_runs_on_its_thread_after_its_response():
-    left_for_later.clear()
-    left_for_later["released"] = threading.Event()
-    app = ThreadPoolASGIHandler(1)
-
-    # The response does not wait for the work: the work waits for the test.
-    assert asyncio.run(asyncio.wait_for(get(app, "/leaves"), timeout=3)) == 200
-    assert left_for_later["queued"] and "ran" not in left_for_later
-
-    left_for_later["released"].set()
-    wait_until(lambda: "ran" in left_for_later, timeout=5, message="the work left for later")
-    released, work_thread, view_thread = left_for_later["ran"]
-    assert released and work_thread is view_thread
-
-
-def test_no_other_thread_can_leave_work_for_later():
-    ran = []
-
-    assert after_this_request(lambda: ran.append(True)) is False
-    other = threading.Thread(target=lambda: ran.append(after_this_request(lambda: ran.append(True))))
-    other.start()
-    other.join(5)
-    assert ran == [False]
-
-
-@pytest.mark.django_db(transaction=True)
-@override_settings(ROOT_URLCONF=__name__)
-def test_the_next_request_goes_to_a_thread_free_of_work_left_for_later():
-    left_for_later.clear()
-    left_for_later["released"] = threading.Event()
-    seen.clear()
-    app = ThreadPoolASGIHandler(2)
-
-    try:
-        assert asyncio.run(get(app, "/leaves")) == 200
-        # Behind the work left on the first thread, this would wait for the test.
-        assert asyncio.run(asyncio.wait_for(get(app, "/where"), timeout=3)) == 200
-    finally:
-        left_for_later["released"].set()
-
-    wait_until(lambda: "ran" in left_for_later, timeout=5, message="the work left for later")
-    _, busy_thread, _ = left_for_later["ran"]
-    assert seen[0][0] is not busy_thread
-    wait_until(lambda: all(thread.load == 0 for thread in app.threads), timeout=5, message="the counts at 0")
-
-
-def test_work_left_for_later_that_fails_is_logged(caplog):
-    thread = ThreadPoolASGIHandler(1).threads[0]
-
-    def fail():
-        raise RuntimeError("the broadcast failed")
-
-    thread.executor.submit(lambda: after_this_request(fail)).result(5)
-
-    wait_until(lambda: thread.load == 0, timeout=5, message="the work to end")
-    assert "work left for after a request failed" in caplog.text
-    assert "the broadcast failed" in caplog.text
