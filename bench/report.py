@@ -188,6 +188,14 @@ def table(result: dict) -> str:
     client = result.get("client_cpu_seconds")
     if client is not None:
         rows.append(("bench client CPU seconds", f"{client:.1f} s"))
+    per_client = result.get("engine_cpu_per_client_cpu")
+    if per_client:
+        rows.append(
+            (
+                "engine CPU / bench client CPU",
+                ", ".join(f"{role} {value:.2f}" for role, value in per_client.items()),
+            )
+        )
     if result.get("redis_server_cpu_seconds") is not None:
         rows.append(
             ("Redis server CPU seconds (whole server)", f"{result['redis_server_cpu_seconds']:.1f} s")

@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 RESULT_KEYS = {
@@ -69,6 +71,10 @@ def test_the_smoke_benchmark_confirms_20_orders_and_writes_its_result(tmp_path):
         "worker",
         "clock",
     }
+    per_client = result["engine_cpu_per_client_cpu"]
+    assert per_client.keys() == {"web", "worker", "clock", "all"}
+    engine_over_client = result["engine_resources"]["cpu_seconds"] / result["client_cpu_seconds"]
+    assert per_client["all"] == pytest.approx(engine_over_client, rel=0.05)  # both are rounded
 
 
 def last_json_line(*args: str) -> dict:
