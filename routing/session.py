@@ -76,14 +76,11 @@ def keep_on_commit(pools: Iterable[tuple[Pool, object]]) -> None:
     transaction.on_commit(lambda: _known_states.update(known))
 
 
-def keep_all_states() -> int:
+def keep_all_states() -> None:
     """Read every pool, whole, and keep its state under the version read
     with it: what a process's first sessions would otherwise do, parsing
-    each pool's bins, inside their transactions. Returns how many pools it
-    read."""
-    pools = list(Pool.objects.all())
-    _known_states.update({pool.id: (pool.version, pool.state()) for pool in pools})
-    return len(pools)
+    each pool's bins, inside their transactions."""
+    _known_states.update({pool.id: (pool.version, pool.state()) for pool in Pool.objects.all()})
 
 
 @dataclass(frozen=True)
