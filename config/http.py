@@ -20,19 +20,9 @@ WEB_THREADS long-lived threads, one request at a time on each. Connections are
 kept, and closed or health-checked by those signals, on the thread that owns
 them. A streaming response (a static file) is sent and then closed as Django
 does it.
-
-Work a request sets going that its response need not wait for (handing a
-placement's broadcast to the broadcast thread) can wait until the response
-is handed to the server (`after_the_response`): done at the commit, the
-wake-up of that thread (3-4 % of a web process's GIL-holding time at 200
-orders/s) and the thread's work competed with the request for the GIL
-before its response was written.
 """
 
 import contextlib
-import logging
-import threading
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
@@ -43,25 +33,6 @@ from django.core.handlers.base import BaseHandler
 from django.db import DatabaseError, connection
 from django.http import FileResponse
 from django.urls import set_script_prefix
-
-log = logging.getLogger(__name__)
-
-# On a request thread, while it serves a request: the callbacks to run once
-# its response is handed to the server.
-_serving = threading.local()
-
-
-def after_the_response(callback: Callable[[], None]) -> bool:
-    """Run `callback` on the event loop once the response to the request this
-    thread serves is handed to the server (or could not be), if this is one
-    of a ThreadPoolASGIHandler's request threads serving one. It must not
-    block: the loop serves every socket of the process. False, and nothing
-    done, on any other thread."""
-    callbacks = getattr(_serving, "callbacks", None)
-    if callbacks is None:
-        return False
-    callbacks.append(callback)
-    return True
 
 
 class ThreadPoolASGIHandler(ASGIHandler):
@@ -105,33 +76,17 @@ class ThreadPoolASGIHandler(ASGIHandler):
             body_file = await self.read_body(receive)
         except RequestAborted:
             return
-        after_response: list[Callable[[], None]] = []
         try:
-            response = await sync_to_async(self.respond, thread_sensitive=True)(
-                scope, body_file, after_response
-            )
+            response = await sync_to_async(self.respond, thread_sensitive=True)(scope, body_file)
             await self.send_response(response, send)
             if response.streaming:
                 await sync_to_async(response.close, thread_sensitive=True)()
         finally:
             body_file.close()
-            for callback in after_response:
-                try:
-                    callback()
-                except Exception:
-                    log.exception("a callback after a response failed")
 
-    def respond(self, scope, body_file, after_response: list):
+    def respond(self, scope, body_file):
         """Everything Django does for a request but read and send it, on the
-        request's thread. What the request leaves for after its response
-        goes in `after_response`."""
-        _serving.callbacks = after_response
-        try:
-            return self._respond(scope, body_file)
-        finally:
-            _serving.callbacks = None
-
-    def _respond(self, scope, body_file):
+        request's thread."""
         set_script_prefix(get_script_prefix(scope))
         signals.request_started.send(sender=self.__class__, scope=scope)
         request, response = self.create_request(scope, body_file)

@@ -13,8 +13,7 @@ itself, as PUBLISHes in one pipeline on its process's Redis client
 statuses go out in order because each write is sent before anything it sets
 going (the next job, the admission of a new order) can write again. A
 request that should not wait for Redis (a placement) hands its broadcast
-to its process's broadcast thread instead, once its response is on its way
-(config.http.after_the_response). Sends are at-most-once, as group
+to its process's broadcast thread instead. Sends are at-most-once, as group
 sends are anyway; clients resync from the snapshot or REST.
 """
 
@@ -29,7 +28,6 @@ from channels.layers import channel_layers
 from django.db import transaction
 from redis.exceptions import RedisError
 
-from config.http import after_the_response
 from config.threads import leave_signals_to_the_main_thread
 
 log = logging.getLogger(__name__)
@@ -75,14 +73,10 @@ def _broadcast_thread() -> ThreadPoolExecutor:
 
 
 def _hand_over(work: Callable[[], None]) -> None:
-    def submit() -> None:
-        try:
-            _broadcast_thread().submit(work)
-        except RuntimeError:  # the interpreter is shutting down
-            log.warning("dropped a broadcast at shutdown")
-
-    if not after_the_response(submit):
-        submit()
+    try:
+        _broadcast_thread().submit(work)
+    except RuntimeError:  # the interpreter is shutting down
+        log.warning("dropped a broadcast at shutdown")
 
 
 def flush(timeout: float = 5.0) -> None:

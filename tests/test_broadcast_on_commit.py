@@ -1,21 +1,17 @@
 """Status changes are broadcast only once their transaction commits."""
 
 import asyncio
-import json
 import threading
 from decimal import Decimal
-from types import SimpleNamespace
 
 import pytest
 from channels.layers import channel_layers
 from django.db import transaction
 from django.db.models import F
 
-from config.http import ThreadPoolASGIHandler
 from orders import broadcast, jobs, services
 from orders.broadcast import ALL_ORDERS_GROUP
 from orders.models import Order, OrderStatus
-from tests.asgi import request
 
 
 class Subscriber:
@@ -148,35 +144,6 @@ def test_a_placement_wakes_admission_only_once_its_pending_is_out(
     assert happened == [("sent", ALL_ORDERS_GROUP, ["pending"]), ("admission requested",)]
     event = subscriber.next_event(timeout=2)
     assert (event["orderId"], event["status"]) == (str(order.pk), "pending")
-
-
-def test_a_placement_over_http_hands_its_broadcast_over_once_its_response_is_sent(
-    market, no_engine, subscriber, monkeypatch
-):
-    """Handed over at the commit, the broadcast thread's wake-up and its work
-    would compete with the request for the GIL before the response is out."""
-    happened = []
-    thread = broadcast._broadcast_thread()
-    monkeypatch.setattr(
-        broadcast,
-        "_broadcast_thread",
-        lambda: SimpleNamespace(submit=lambda work: (happened.append("handed over"), thread.submit(work))),
-    )
-    app = ThreadPoolASGIHandler(1)
-    real_send_response = app.send_response
-
-    async def send_response(response, send):
-        await real_send_response(response, send)
-        happened.append(f"{response.status_code} sent")
-
-    app.send_response = send_response
-    body = json.dumps({"amount": "0.05"}).encode()
-
-    sent = asyncio.run(request(app, "/api/orders/execute", method="POST", body=body))
-
-    assert happened == ["202 sent", "handed over"]
-    event = subscriber.next_event(timeout=2)
-    assert (event["orderId"], event["status"]) == (json.loads(sent[1]["body"])["orderId"], "pending")
 
 
 def test_a_job_schedules_its_follow_ups_once_its_statuses_are_out(

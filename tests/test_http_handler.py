@@ -13,12 +13,9 @@ from django.http import JsonResponse, StreamingHttpResponse
 from django.test import override_settings
 from django.urls import path
 
-from config.http import ThreadPoolASGIHandler, after_the_response
-from tests.asgi import request
+from config.http import ThreadPoolASGIHandler
 
 seen: list[tuple[threading.Thread, object]] = []
-# What happened around a response, in order: ("sent", status) and ("after", thread).
-happened: list[tuple[str, object]] = []
 
 
 def where(request):
@@ -32,16 +29,43 @@ def stream(request):
     return StreamingHttpResponse(iter([b"first ", b"second"]))
 
 
-def leaves_work(request):
-    left = after_the_response(lambda: happened.append(("after", threading.current_thread())))
-    return JsonResponse({"left": left})
-
-
-urlpatterns = [path("where", where), path("stream", stream), path("leaves-work", leaves_work)]
+urlpatterns = [path("where", where), path("stream", stream)]
 
 
 async def get(app, url: str) -> int:
     return (await request(app, url))[0]["status"]
+
+
+async def request(app, url: str) -> list[dict]:
+    """The ASGI messages the app sends for a GET of url."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": url,
+        "raw_path": url.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    sent, body_read = [], False
+
+    async def receive():
+        nonlocal body_read
+        if not body_read:
+            body_read = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await asyncio.Event().wait()  # the client never goes away
+
+    async def send(message):
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return sent
 
 
 @pytest.mark.django_db(transaction=True)
@@ -150,50 +174,3 @@ def test_a_streaming_response_is_finished_after_its_body_is_sent(signalled):
     assert b"".join(message.get("body", b"") for message in sent[1:]) == b"first second"
     assert [name for name, _, _ in calls] == ["started", "finished"]
     assert calls[1][2] == len(sent), "request_finished ran before the body was sent"
-
-
-def recording_sends(app, *, fail: bool = False) -> None:
-    """Record in `happened` each response the app sends; with `fail`, the
-    client is gone and the send raises."""
-    real_send_response = app.send_response
-
-    async def send_response(response, send):
-        happened.append(("sent", response.status_code))
-        if fail:
-            raise OSError("the client went away")
-        await real_send_response(response, send)
-
-    app.send_response = send_response
-
-
-@override_settings(ROOT_URLCONF=__name__)
-def test_work_left_for_after_the_response_runs_on_the_loop_once_it_is_sent():
-    happened.clear()
-    app = ThreadPoolASGIHandler(1)
-    recording_sends(app)
-
-    async def place():
-        sent = await request(app, "/leaves-work")
-        return sent, threading.current_thread()
-
-    sent, loop_thread = asyncio.run(place())
-
-    assert sent[1]["body"] == b'{"left": true}'
-    assert happened == [("sent", 200), ("after", loop_thread)]
-
-
-@override_settings(ROOT_URLCONF=__name__)
-def test_work_left_for_after_the_response_runs_when_the_client_is_gone():
-    happened.clear()
-    app = ThreadPoolASGIHandler(1)
-    recording_sends(app, fail=True)
-
-    with pytest.raises(OSError):
-        asyncio.run(request(app, "/leaves-work"))
-
-    assert [what for what, _ in happened] == ["sent", "after"]
-
-
-def test_work_cannot_be_left_for_after_a_response_off_a_request_thread():
-    assert after_the_response(lambda: happened.append(("after", None))) is False
-    assert ("after", None) not in happened
