@@ -218,6 +218,21 @@ def _claim(order: Order, *, to: str, extra: dict | None = None, **fields) -> boo
         return moves.claim(move)
 
 
+def _set_going(move: Move, moves: Batch, expires_in_seconds: float) -> None:
+    """What a new order asks for once it commits. A market order asks for
+    admission, once its `pending` is out: a worker woken before could
+    broadcast `routing` ahead of it. A limit or sniper order is armed
+    (`waiting`) until it expires, and asks for a look at the market, whose
+    price may already satisfy it (or whose token launched)."""
+    order = move.order
+    if order.type == OrderType.MARKET:
+        moves.then(request_admission, wait=False)
+        return
+    move.reach(OrderStatus.WAITING, expires_at=order.created_at + timedelta(seconds=expires_in_seconds))
+    pair = (order.token_in, order.token_out)
+    moves.then(lambda: triggers.check_pairs([pair]))
+
+
 def order_place(
     *,
     amount: Decimal,
@@ -259,18 +274,7 @@ def order_place(
             insert_orders([order])
             move = Move(order, new=True)
             move.record()
-            # A worker woken now could broadcast `routing` before the web
-            # process broadcasts `pending`: wake it once that is out.
-            if order_type == OrderType.MARKET:
-                moves.then(request_admission, wait=False)
-            else:
-                expires_at = order.created_at + timedelta(
-                    seconds=expires_in_seconds or settings.DEFAULT_ORDER_EXPIRY_SECONDS
-                )
-                move.reach(OrderStatus.WAITING, expires_at=expires_at)
-                # The market may already be past the limit (or the token launched).
-                pair = (token_in, token_out)
-                moves.then(lambda: triggers.check_pairs([pair]))
+            _set_going(move, moves, expires_in_seconds or settings.DEFAULT_ORDER_EXPIRY_SECONDS)
             moves.claim(move)
     except IntegrityError:
         # Two requests with one Idempotency-Key raced; the other one won.
@@ -333,8 +337,9 @@ def order_cancel(*, order: Order) -> bool:
 
 def order_retry_failed(*, order: Order) -> Order | None:
     """An operator retries a failed order: the same request placed again as a
-    new order (statuses never leave a terminal state). None if the order has
-    not failed or was retried already."""
+    new order (statuses never leave a terminal state), with the same terms;
+    a limit or sniper order waits again, for as long as it was given the
+    first time. None if the order has not failed or was retried already."""
     if order.status != OrderStatus.FAILED or Order.objects.filter(retry_of=order).exists():
         return None
     try:
@@ -345,12 +350,18 @@ def order_retry_failed(*, order: Order) -> Order | None:
                 token_out=order.token_out,
                 amount=order.amount,
                 slippage_bps=order.slippage_bps,
+                limit_price=order.limit_price,
+                trigger_price=order.trigger_price,
+                max_price=order.max_price,
                 retry_of=order,
             )
             move = Move(retry, new=True)
             move.record(extra={"retryOf": str(order.id)})
+            lifetime = order.expires_at - order.created_at if order.expires_at else None
+            _set_going(
+                move, moves, lifetime.total_seconds() if lifetime else settings.DEFAULT_ORDER_EXPIRY_SECONDS
+            )
             moves.claim(move)
-            moves.then(request_admission, wait=False)
     except IntegrityError:
         # Another operator retried it meanwhile (`order_retried_once`): theirs stands.
         if Order.objects.filter(retry_of=order).exists():
@@ -478,7 +489,15 @@ def admission(*, job: bool, most: int | None = None):
         found = oldest_ready.rows(wanted) if wanted else []
         ready = []
         for order in found:
-            if order.type == OrderType.LIMIT and not triggers.limit_reached(order):
+            try:
+                moved_back = order.type == OrderType.LIMIT and not triggers.limit_reached(order)
+            except Exception:
+                # A bug, or a row no code path writes. Left ready, it would be in
+                # every round and hold up every order behind it; admitted, its
+                # job fails it (`internal_error`) if its routing raises too.
+                log.exception("admitting order %s: its limit could not be checked", order.pk)
+                moved_back = False
+            if moved_back:
                 # The price moved back while the order waited for a slot: re-arm it.
                 Order.objects.filter(pk=order.pk, status=OrderStatus.WAITING).update(triggered_at=None)
                 continue

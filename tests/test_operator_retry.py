@@ -1,7 +1,8 @@
-"""An operator's retry of a failed order is one new order, however many
-operators ask for it at once."""
+"""An operator's retry of a failed order is one new order, on the same
+terms, however many operators ask for it at once."""
 
 import threading
+from datetime import datetime
 from decimal import Decimal
 
 import pytest
@@ -50,3 +51,31 @@ def test_two_operators_retrying_one_order_at_once_make_one_retry():
 
     assert second == {"retry": None}
     assert [order.pk for order in Order.objects.filter(retry_of=failed)] == [first.pk]
+
+
+def test_a_retried_limit_order_waits_again_on_its_terms_and_holds_up_no_order(engine):
+    placed = engine.place({"type": "limit", "amount": "1", "limitPrice": "1000", "expiresInSeconds": 2})
+    assert engine.wait_terminal(placed["orderId"], timeout=15)["errorCode"] == "expired"
+
+    retry = services.order_retry_failed(order=Order.objects.get(pk=placed["orderId"]))
+
+    again = engine.order(str(retry.pk))
+    assert (again["type"], again["status"], again["limitPrice"]) == ("limit", "waiting", "1000")
+    lifetime = datetime.fromisoformat(again["expiresAt"]) - datetime.fromisoformat(again["createdAt"])
+    assert 1.9 <= lifetime.total_seconds() <= 2.1
+    # Admission goes on for every other order.
+    market = engine.place({"amount": "1"})["orderId"]
+    assert engine.wait_terminal(market)["status"] == "confirmed"
+    assert engine.wait_terminal(str(retry.pk), timeout=15)["errorCode"] == "expired"
+
+
+def test_a_ready_order_whose_limit_cannot_be_checked_fails_alone(engine):
+    """A limit order with no limit (no code path writes one) raises in the
+    check before admission: it fails, and orders behind it go on."""
+    broken = Order.objects.create(
+        type="limit", token_in="SOL", token_out="USDC", amount=Decimal(1), status=OrderStatus.PENDING
+    )
+    market = engine.place({"amount": "1"})["orderId"]
+
+    assert engine.wait_terminal(market)["status"] == "confirmed"
+    assert engine.wait_terminal(str(broken.pk))["errorCode"] == "internal_error"
