@@ -233,14 +233,20 @@ class OrderPlacementConsumer(OrderStreamConsumer):
     """`ws://<host>/api/orders/execute`: the first message is the order;
     the answer is `accepted` (or `error`), then the order's stream."""
 
+    may_place = False
+
     async def connect(self):
         await self.accept()
         metrics.websocket_connected(self)
         if settings.API_KEYS_REQUIRED and not await _may_place_orders(self.scope):
             await self.send_error(MayPlaceOrders.message)
             await self.close(code=CLOSE_UNAUTHORIZED)
+            return
+        self.may_place = True
 
     async def receive(self, text_data=None, bytes_data=None):
+        if not self.may_place:
+            return  # refused and closing: frames the client sent before the close still arrive
         if self.order_id is not None:
             await self.send_error("This socket already placed an order; open a new one for another.")
             return

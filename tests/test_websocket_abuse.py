@@ -7,6 +7,8 @@ import json
 import pytest
 import websockets
 
+from orders.models import Order
+
 
 async def _exchange(url: str, frames: list, *, origin: str | None = None) -> tuple[list[dict], int | None]:
     async with asyncio.timeout(20):
@@ -70,3 +72,28 @@ def test_a_browser_on_another_site_cannot_open_a_socket(engine):
     assert refused.value.response.status_code == 403
 
     _, _ = asyncio.run(_exchange(f"{engine.ws}/ws/orders", [], origin="http://127.0.0.1"))
+
+
+def test_a_placement_socket_without_a_key_places_nothing_even_sent_at_once(engines, market):
+    """With API keys required the socket is refused (4401); an order sent
+    before the refusal reached the client is not placed. (A key it does not
+    know is looked up first: the order then arrives before the refusal.)"""
+    engine = engines("keys-required", API_KEYS_REQUIRED="true")
+    unknown_key = {"Authorization": "Bearer not-a-key"}
+
+    async def place_at_once():
+        async with asyncio.timeout(20):
+            url = f"{engine.ws}/api/orders/execute"
+            async with websockets.connect(url, additional_headers=unknown_key) as socket:
+                await socket.send(json.dumps({"amount": "0.1"}))
+                replies = []
+                with contextlib.suppress(websockets.ConnectionClosed):
+                    while True:
+                        replies.append(json.loads(await socket.recv()))
+                return replies, socket.close_code
+
+    replies, close_code = asyncio.run(place_at_once())
+
+    assert close_code == 4401
+    assert {reply["type"] for reply in replies} == {"error"}
+    assert not Order.objects.exists()
