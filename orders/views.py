@@ -9,7 +9,7 @@ API (`place_order`), so the form and the API cannot disagree.
 
 import json
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.conf import settings
 from django.http import JsonResponse
@@ -19,6 +19,7 @@ from rest_framework.exceptions import ValidationError
 
 from orders import services
 from orders.api.errors import _flatten
+from orders.api.validation import MAX_SLIPPAGE_BPS
 from orders.api.views import BackPressure, order_with_history_or_404, place_order
 from orders.models import LIFECYCLE, TERMINAL_STATUSES, Order, OrderStatus, OrderType
 from orders.serializers import order_to_dict
@@ -92,10 +93,13 @@ def _slippage_bps(value: str, unit: str) -> int:
     """The form takes slippage in percent or in basis points; the API takes bps."""
     try:
         number = Decimal(value.strip())
-    except InvalidOperation:
+        bps = number * 100 if unit == "pct" else number
+    except ArithmeticError:  # not a number, a signalling NaN, or an exponent past Decimal's range
         raise ValidationError({"slippageBps": ["must be a number, like 0.5 (%) or 50 (bps)"]}) from None
-    bps = number * 100 if unit == "pct" else number
-    if not bps.is_finite() or bps != bps.to_integral_value():
+    # Range first: int() of a huge integral value (1e999999999) would take minutes.
+    if not bps.is_finite() or not 0 <= bps <= MAX_SLIPPAGE_BPS:
+        raise ValidationError({"slippageBps": [f"must be from 0 to {MAX_SLIPPAGE_BPS} bps (100%)"]})
+    if bps != bps.to_integral_value():
         raise ValidationError({"slippageBps": ["must be a whole number of basis points (0.01% steps)"]})
     return int(bps)
 

@@ -27,6 +27,7 @@ TRIGGER_FIELDS = {
     OrderType.SNIPER: {"maxPrice", "expiresInSeconds"},
 }
 MAX_EXPIRY_SECONDS = 30 * 24 * 3600
+MAX_SLIPPAGE_BPS = 10_000  # 100 %
 
 
 class AmountField(serializers.Field):
@@ -100,7 +101,7 @@ class OrderRequestSerializer(serializers.Serializer):
     expiresInSeconds = StrictIntegerField(required=False, min_value=1, max_value=MAX_EXPIRY_SECONDS)
     tokenIn = TokenField(required=False, default=None)
     tokenOut = TokenField(required=False, default=None)
-    slippageBps = StrictIntegerField(required=False, default=50, min_value=0, max_value=10_000)
+    slippageBps = StrictIntegerField(required=False, default=50, min_value=0, max_value=MAX_SLIPPAGE_BPS)
     type = serializers.CharField(required=False, default=OrderType.MARKET)
 
     def get_fields(self):
