@@ -35,6 +35,8 @@ BAD_BODIES = [
     ({"amount": 1, "type": "stop-loss"}, "type"),
     ({"amount": 1, "type": ["market"]}, "type"),
     ({"amount": 1, "slipageBps": 10}, "slipageBps"),
+    # A new token's first pool trades it against SOL: paid in USDC, it would never fire.
+    ({"amount": 10, "type": "sniper", "tokenIn": "USDC", "tokenOut": "NOVA", "maxPrice": "0.001"}, "tokenIn"),
 ]
 
 

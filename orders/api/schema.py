@@ -135,7 +135,9 @@ class OrderRequestSchema(serializers.Serializer):
         help_text="Units of tokenIn, > 0, as a decimal string or a JSON number; "
         "no more decimals than the token has."
     )
-    tokenIn = serializers.CharField(required=False, default="SOL", help_text="Symbol or mint address.")
+    tokenIn = serializers.CharField(
+        required=False, default="SOL", help_text="Symbol or mint address; SOL for sniper orders."
+    )
     tokenOut = serializers.CharField(required=False, default="USDC", help_text="Symbol or mint address.")
     slippageBps = serializers.IntegerField(required=False, default=50, min_value=0, max_value=10_000)
     type = serializers.ChoiceField(choices=OrderType.choices, required=False, default=OrderType.MARKET)

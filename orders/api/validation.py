@@ -7,6 +7,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from orders.models import OrderType
+from routing.launch import QUOTE_TOKEN
 from routing.market import token_trades
 from routing.tokens import resolve_token
 
@@ -163,5 +164,11 @@ class OrderRequestSerializer(serializers.Serializer):
             if token_trades(attrs["tokenOut"]):
                 why = f"{get} already trades; place a market or limit order"
                 raise serializers.ValidationError({"tokenOut": [why]})
+            if pay != QUOTE_TOKEN:
+                # Else it would wait out its expiry: the pair it watches never opens.
+                why = (
+                    f"must be {QUOTE_TOKEN} for sniper orders: a new token first trades against {QUOTE_TOKEN}"
+                )
+                raise serializers.ValidationError({"tokenIn": [why]})
         if order_type != OrderType.MARKET:
             attrs.setdefault("expiresInSeconds", settings.DEFAULT_ORDER_EXPIRY_SECONDS)
