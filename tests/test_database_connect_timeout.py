@@ -55,3 +55,32 @@ def test_a_connect_timeout_in_the_url_stands(silent_server):
 
     assert _run(show, silent_server).stdout.strip() == "5"
     assert _run(show, silent_server + "?connect_timeout=3").stdout.strip() == "3"
+
+
+API_CALLS = (
+    "import django\n"
+    "django.setup()\n"
+    "from django.test import Client\n"
+    "client = Client(HTTP_HOST='127.0.0.1', raise_request_exception=False)\n"
+    "for answer in (\n"
+    "    client.post('/api/orders/execute', '{\"amount\": \"1\"}', content_type='application/json'),\n"
+    "    client.get('/api/orders/6f1c3c3e-1b7e-4a8e-9a51-3f0d8f6c2b10'),\n"
+    "    client.get('/api/orders'),\n"
+    "):\n"
+    "    print(answer.status_code, answer['Retry-After'], answer.json()['error'])\n"
+)
+
+
+def test_api_calls_answer_503_with_retry_after_while_the_database_is_down():
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens: every connect is refused at once
+
+    run = _run(API_CALLS, f"postgres://postgres@127.0.0.1:{port}/orders")
+
+    assert run.returncode == 0, run.stderr[-2000:]
+    lines = run.stdout.splitlines()
+    assert len(lines) == 3, run.stdout
+    for line in lines:
+        assert line.startswith("503 5 The database is not answering (OperationalError)"), line

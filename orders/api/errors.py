@@ -5,7 +5,10 @@ including the ones Django raises before DRF sees the request (unknown URL,
 oversized body), so no client ever parses an HTML error page.
 """
 
+import logging
+
 from django.core.exceptions import DisallowedHost, RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -14,6 +17,8 @@ from rest_framework.views import exception_handler as drf_exception_handler
 MAX_BODY_BYTES = 64 * 1024
 # What a client needs of an error response besides its body.
 KEPT_HEADERS = ("Allow", "WWW-Authenticate", "Retry-After", "Vary")
+
+log = logging.getLogger(__name__)
 
 
 def error_body(message: str, fields: dict | None = None) -> dict:
@@ -36,6 +41,19 @@ def _flatten(detail) -> dict:
 def exception_handler(exc, context):
     if isinstance(exc, RequestDataTooBig):
         return Response(error_body(f"The request body is larger than {MAX_BODY_BYTES} bytes."), status=413)
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        # The database is down, unreachable, or (SQLite) its write lock was
+        # not free within the busy timeout: nothing was stored, and trying
+        # again later can succeed.
+        log.warning(
+            "%s %s: the database is not answering (%s)",
+            context["request"].method,
+            context["request"].path,
+            exc,
+        )
+        return service_unavailable(
+            f"The database is not answering ({type(exc).__name__}); nothing was stored."
+        )
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
