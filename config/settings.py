@@ -187,6 +187,9 @@ ADMISSION_GATHER_MS = env_float("ADMISSION_GATHER_MS", 3.0, low=0, high=100)
 MAX_ORDER_AMOUNT = env_int("MAX_ORDER_AMOUNT", 1_000_000_000, minimum=1)
 MAX_PENDING_ORDERS = env_int("MAX_PENDING_ORDERS", 10_000, minimum=1)
 RATE_LIMIT_PER_MINUTE = env_int("RATE_LIMIT_PER_MINUTE", 6000, minimum=0)
+# Proxies in front of the web processes that append to X-Forwarded-For; the
+# rate limit trusts that many of its entries, from the right (orders/api/throttling.py).
+TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0, minimum=0)
 # An order in routing or building whose row has not moved for this long has
 # lost its worker; the sweeper resumes it (see orders/recovery.py).
 ORDER_STALL_SECONDS = env_int("ORDER_STALL_SECONDS", 15, minimum=1)

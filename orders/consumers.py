@@ -22,11 +22,12 @@ from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import Throttled, ValidationError
 
 from orders import metrics, services
 from orders.api.auth import MayPlaceOrders
 from orders.api.errors import _flatten, error_body
+from orders.api.throttling import client_address, count_placement, whole_seconds
 from orders.api.views import BackPressure, place_order
 from orders.broadcast import ALL_ORDERS_GROUP, order_group
 from orders.models import LIFECYCLE, TERMINAL_STATUSES, ApiKey, Order, OrderEvent
@@ -233,6 +234,15 @@ class OrderPlacementConsumer(OrderStreamConsumer):
     """`ws://<host>/api/orders/execute`: the first message is the order;
     the answer is `accepted` (or `error`), then the order's stream."""
 
+    def _place(self, data: dict):
+        """The rate limit, then the placement: one hop to the database thread."""
+        forwarded_for = dict(self.scope.get("headers", [])).get(b"x-forwarded-for")
+        peer = (self.scope.get("client") or ("",))[0]
+        wait = count_placement(client_address(peer, forwarded_for and forwarded_for.decode("latin-1")))
+        if wait is not None:
+            raise Throttled(wait)
+        return place_order(data)
+
     may_place = False
 
     async def connect(self):
@@ -260,7 +270,10 @@ class OrderPlacementConsumer(OrderStreamConsumer):
             await self.send_error(f"The message is not valid JSON: {exc}")
             return
         try:
-            order = await database_sync_to_async(place_order)(data)
+            order = await database_sync_to_async(self._place)(data)
+        except Throttled as refused:
+            await self.send_error(f"Too many orders; try again in {whole_seconds(refused.wait)} seconds.")
+            return
         except ValidationError as invalid:
             fields = _flatten(invalid.detail)
             named = [key for key in fields if key != "non_field_errors"]

@@ -86,6 +86,26 @@ def test_each_client_address_has_a_budget_of_its_own(settings, clock):
     assert statuses(2, "10.0.0.2") == [202, 429]
 
 
+def placed_through(forwarded_for: str, peer: str = "10.0.0.9") -> int:
+    return (
+        Client(REMOTE_ADDR=peer, HTTP_X_FORWARDED_FOR=forwarded_for)
+        .post("/api/orders/execute", json.dumps({"amount": "1"}), content_type="application/json")
+        .status_code
+    )
+
+
+def test_a_client_cannot_make_itself_a_new_budget_with_x_forwarded_for(settings, clock):
+    settings.RATE_LIMIT_PER_MINUTE = 1
+    assert [placed_through(f"192.0.2.{n}") for n in range(3)] == [202, 429, 429]
+
+
+def test_behind_a_trusted_proxy_the_address_it_saw_has_the_budget(settings, clock):
+    settings.RATE_LIMIT_PER_MINUTE, settings.TRUSTED_PROXIES = 1, 1
+    # The proxy appends the address it took the request from; what comes before is the client's.
+    assert [placed_through(f"192.0.2.{n}, 203.0.113.7") for n in range(2)] == [202, 429]
+    assert placed_through("203.0.113.8") == 202
+
+
 @pytest.mark.parametrize(
     ("this", "last", "elapsed", "expected"),
     [

@@ -6,7 +6,9 @@ import json
 
 import pytest
 import websockets
+from redis import Redis
 
+from orders.api import throttling
 from orders.models import Order
 
 
@@ -97,3 +99,22 @@ def test_a_placement_socket_without_a_key_places_nothing_even_sent_at_once(engin
     assert close_code == 4401
     assert {reply["type"] for reply in replies} == {"error"}
     assert not Order.objects.exists()
+
+
+def test_the_placement_socket_counts_against_the_rate_limit(engines, market, settings):
+    engine = engines("one-a-minute", RATE_LIMIT_PER_MINUTE="1")
+    redis = Redis.from_url(settings.REDIS_URL)
+    # Earlier tests' placements from this address this minute would count too.
+    redis.delete(*redis.keys(f"{throttling.KEY_PREFIX}:*") or ["-"])
+
+    async def place() -> dict:
+        async with asyncio.timeout(20):
+            async with websockets.connect(f"{engine.ws}/api/orders/execute") as socket:
+                await socket.send(json.dumps({"amount": "0.1"}))
+                return json.loads(await socket.recv())
+
+    first, second = asyncio.run(place()), asyncio.run(place())
+
+    assert first["type"] == "accepted"
+    assert second["type"] == "error" and second["error"].startswith("Too many orders; try again in ")
+    assert Order.objects.count() == 1

@@ -1,5 +1,6 @@
-"""RATE_LIMIT_PER_MINUTE placements per client address, counted in Redis so
-that every server process shares one budget.
+"""RATE_LIMIT_PER_MINUTE placements per client address, over REST and over
+the placement socket alike, counted in Redis so that every server process
+shares one budget.
 
 DRF's SimpleRateThrottle keeps every request's time in a list in the cache,
 and reads, filters and writes the whole list back on each request: two round
@@ -77,30 +78,56 @@ def _now() -> float:
     return time.time()
 
 
+def client_address(peer: str, forwarded_for: str | None) -> str:
+    """The address a placement counts against. Behind TRUSTED_PROXIES
+    proxies, each appending the address it took the request from to
+    X-Forwarded-For, the one the outermost of them saw: the TRUSTED_PROXIES-th
+    from the right. Otherwise the peer's own address: the header is the
+    client's to write, and would give it a new budget with each request."""
+    proxies = settings.TRUSTED_PROXIES
+    if proxies and forwarded_for:
+        addresses = [address.strip() for address in forwarded_for.split(",")]
+        return addresses[-min(proxies, len(addresses))]
+    return peer
+
+
+def count_placement(client: str) -> float | None:
+    """Count one placement against the client's budget: None if it fits,
+    else the seconds until one would (and it is not counted)."""
+    limit = settings.RATE_LIMIT_PER_MINUTE
+    if not limit:
+        return None
+    window, elapsed = divmod(_now(), WINDOW_SECONDS)
+    # The client in braces: a Redis Cluster keeps both of its counters on one node.
+    client = f"{{{client}}}"
+    keys = [f"{KEY_PREFIX}:{client}:{int(window)}", f"{KEY_PREFIX}:{client}:{int(window) - 1}"]
+    weight = 1 - elapsed / WINDOW_SECONDS
+    try:
+        allowed, this, last = _script()(keys=keys, args=[limit, weight, 2 * WINDOW_SECONDS])
+    except RedisError:
+        # The budget lives in Redis; when Redis is down, placing orders
+        # (which the database keeps) matters more than counting them.
+        return None
+    if allowed:
+        return None
+    return retry_after(limit, int(this), int(last), elapsed)
+
+
+def whole_seconds(wait: float) -> int:
+    # Rounded up: a client that waits exactly this long is let in.
+    return max(math.ceil(wait), 1)
+
+
 class PlacementThrottle(BaseThrottle):
     def __init__(self):
         self.wait_seconds: float | None = None
 
+    def get_ident(self, request) -> str:
+        return client_address(request.META.get("REMOTE_ADDR", ""), request.META.get("HTTP_X_FORWARDED_FOR"))
+
     def allow_request(self, request, view) -> bool:
-        limit = settings.RATE_LIMIT_PER_MINUTE
-        if not limit:
-            return True
-        window, elapsed = divmod(_now(), WINDOW_SECONDS)
-        # The client in braces: a Redis Cluster keeps both of its counters on one node.
-        client = f"{{{self.get_ident(request)}}}"
-        keys = [f"{KEY_PREFIX}:{client}:{int(window)}", f"{KEY_PREFIX}:{client}:{int(window) - 1}"]
-        weight = 1 - elapsed / WINDOW_SECONDS
-        try:
-            allowed, this, last = _script()(keys=keys, args=[limit, weight, 2 * WINDOW_SECONDS])
-        except RedisError:
-            # The budget lives in Redis; when Redis is down, placing orders
-            # (which the database keeps) matters more than counting them.
-            return True
-        if allowed:
-            return True
-        self.wait_seconds = retry_after(limit, int(this), int(last), elapsed)
-        return False
+        self.wait_seconds = count_placement(self.get_ident(request))
+        return self.wait_seconds is None
 
     def wait(self) -> float | None:
-        # Rounded up: a client that waits exactly this long is let in.
-        return None if self.wait_seconds is None else max(math.ceil(self.wait_seconds), 1)
+        return None if self.wait_seconds is None else whole_seconds(self.wait_seconds)
