@@ -112,7 +112,10 @@ class OrderAdmin(admin.ModelAdmin):
             "Execution",
             {"fields": ["tx_hash", "settles_at", "amount_out", "executed_price", "error", "error_code"]},
         ),
-        ("Request", {"fields": ["retry_of", "idempotency_key", "created_at", "updated_at"]}),
+        (
+            "Request",
+            {"fields": ["api_key", "placed_by", "retry_of", "idempotency_key", "created_at", "updated_at"]},
+        ),
     ]
 
     def has_add_permission(self, request):

@@ -25,7 +25,7 @@ from django.conf import settings
 from rest_framework.exceptions import Throttled, ValidationError
 
 from orders import metrics, services
-from orders.api.auth import MayPlaceOrders
+from orders.api.auth import MayPlaceOrders, Placer
 from orders.api.errors import _flatten, error_body
 from orders.api.throttling import client_address, count_placement, whole_seconds
 from orders.api.views import BackPressure, place_order
@@ -74,14 +74,16 @@ def _dumps(message: dict) -> str:
 
 
 @database_sync_to_async
-def _may_place_orders(scope) -> bool:
-    """The same rule as the REST API: an API key, or a logged-in user."""
+def _placer(scope) -> Placer:
+    """Who opened the socket: the API key it sent (`Authorization: Bearer`),
+    and the logged-in user of its session."""
     user = scope.get("user")
-    if user is not None and user.is_authenticated:
-        return True
     header = dict(scope.get("headers", [])).get(b"authorization", b"").decode("latin-1")
     scheme, _, raw_key = header.partition(" ")
-    return scheme.lower() == "bearer" and ApiKey.find(raw_key.strip()) is not None
+    return Placer(
+        api_key=ApiKey.find(raw_key.strip()) if scheme.lower() == "bearer" else None,
+        user=user if user is not None and user.is_authenticated else None,
+    )
 
 
 @database_sync_to_async
@@ -241,21 +243,23 @@ class OrderPlacementConsumer(OrderStreamConsumer):
         wait = count_placement(client_address(peer, forwarded_for and forwarded_for.decode("latin-1")))
         if wait is not None:
             raise Throttled(wait)
-        return place_order(data)
+        return place_order(data, placer=self.placer)
 
-    may_place = False
+    placer = None  # who may place the socket's order, once it is known they may
 
     async def connect(self):
         await self.accept()
         metrics.websocket_connected(self)
-        if settings.API_KEYS_REQUIRED and not await _may_place_orders(self.scope):
+        placer = await _placer(self.scope)
+        # The same rule as the REST API: an API key, or a logged-in user.
+        if settings.API_KEYS_REQUIRED and placer.api_key is None and placer.user is None:
             await self.send_error(MayPlaceOrders.message)
             await self.close(code=CLOSE_UNAUTHORIZED)
             return
-        self.may_place = True
+        self.placer = placer
 
     async def receive(self, text_data=None, bytes_data=None):
-        if not self.may_place:
+        if self.placer is None:
             return  # refused and closing: frames the client sent before the close still arrive
         if self.order_id is not None:
             await self.send_error("This socket already placed an order; open a new one for another.")

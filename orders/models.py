@@ -2,6 +2,7 @@ import hashlib
 import secrets
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -106,6 +107,23 @@ class Order(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     # When a waiting order's trigger fired; it then waits for a free slot.
     triggered_at = models.DateTimeField(null=True, blank=True)
+
+    # Who placed it, when it was placed with an API key or by a logged-in
+    # user: only they (or an operator) may cancel it. Kept even when the key
+    # is revoked; a key or user with orders cannot be deleted. Not indexed:
+    # nothing looks orders up by who placed them, and every placement would
+    # pay for the entries.
+    api_key = models.ForeignKey(
+        "ApiKey", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    placed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+    )
 
     # An operator's retry of a failed order is a new order: a terminal status
     # is final, so the old one keeps its failure and points to its successor.

@@ -245,11 +245,13 @@ def order_place(
     expires_in_seconds: int | None = None,
     idempotency_key: str | None = None,
     fingerprint: str = "",
+    owner: dict | None = None,
 ) -> tuple[Order, bool]:
     """Store a new order. A market order is pending and asks for admission
     once it commits; a limit or sniper order is armed at once (`waiting`)
     and asks for a look at the market, whose price may already satisfy it.
 
+    `owner`: who placed it (`api_key`, `placed_by`), when anyone did.
     Returns the order and whether it was created: with an Idempotency-Key
     seen before (and the same request) the earlier order comes back.
     """
@@ -268,6 +270,7 @@ def order_place(
         max_price=max_price,
         idempotency_key=idempotency_key or None,
         request_fingerprint=fingerprint,
+        **(owner or {}),
     )
     try:
         with batch() as moves:
@@ -353,6 +356,8 @@ def order_retry_failed(*, order: Order) -> Order | None:
                 limit_price=order.limit_price,
                 trigger_price=order.trigger_price,
                 max_price=order.max_price,
+                api_key_id=order.api_key_id,
+                placed_by_id=order.placed_by_id,
                 retry_of=order,
             )
             move = Move(retry, new=True)

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from rest_framework.exceptions import ValidationError
 
 from orders import services
+from orders.api.auth import NOT_THE_OWNER, Placer
 from orders.api.errors import _flatten
 from orders.api.validation import MAX_SLIPPAGE_BPS
 from orders.api.views import BackPressure, order_with_history_or_404, place_order
@@ -257,6 +258,10 @@ def _reached(data: dict) -> int:
     return max(reached, _step_of(data["status"]) + 1)
 
 
+def _placer(request) -> Placer:
+    return Placer(user=request.user if request.user.is_authenticated else None)
+
+
 def _may_place(request) -> bool:
     """The same rule as the REST API's (orders.api.auth.MayPlaceOrders) for a
     browser: with API keys required, a dashboard user must be logged in."""
@@ -277,7 +282,7 @@ def dashboard(request):
         context = _page_context(request, form=form, errors=errors)
         return render(request, "orders/dashboard.html", context, status=403)
     try:
-        order = place_order(_order_request(form))
+        order = place_order(_order_request(form), placer=_placer(request))
     except ValidationError as invalid:
         errors = _flatten(invalid.detail)
     except BackPressure as busy:
@@ -368,6 +373,8 @@ def order_cancel(request, order_id):
     if not _may_place(request):
         return _cancel_refused(request, order_id, 403, "Log in to cancel orders from the dashboard.")
     order = get_object_or_404(Order, pk=order_id)
+    if not _placer(request).may_cancel(order):
+        return _cancel_refused(request, order_id, 403, NOT_THE_OWNER)
     if services.order_cancel(order=order):
         return redirect("order-page", order_id=order.id)
     return _cancel_refused(request, order_id, 409)

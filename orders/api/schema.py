@@ -17,6 +17,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers
 
+from orders.api.auth import NOT_THE_OWNER
 from orders.api.errors import MAX_BODY_BYTES
 from orders.models import OrderStatus, OrderType
 
@@ -390,13 +391,19 @@ cancel_order = extend_schema(
     operation_id="orders_cancel",
     summary="Cancel an order that has not started routing",
     description="Moves a `pending` or `waiting` order to `cancelled` and answers with the order; "
-    "an order that has started routing (or ended) answers 409.",
+    "an order that has started routing (or ended) answers 409. An order placed with an API key, or "
+    "by a logged-in user, only they or an operator may cancel (403 for anyone else).",
     tags=["orders"],
     request=None,
     responses={
         200: OrderSerializer,
         401: UNAUTHENTICATED,
-        403: FORBIDDEN,
+        403: _error(
+            "The order was placed with another API key or by another user, and the caller is not "
+            "an operator; or a logged-in dashboard session without a valid CSRF token.",
+            ("Not the owner", {"error": NOT_THE_OWNER}),
+            ("CSRF", {"error": "CSRF Failed: CSRF token missing."}),
+        ),
         404: NOT_FOUND,
         405: NOT_ALLOWED,
         409: _error(

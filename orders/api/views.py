@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from orders import dispatch, services
 from orders.api import schema
+from orders.api.auth import NOBODY_IN_PARTICULAR, NOT_THE_OWNER, Placer
 from orders.api.errors import error_body, service_unavailable
 from orders.api.parsers import DecimalJSONParser
 from orders.api.throttling import PlacementThrottle
@@ -42,9 +43,10 @@ def fingerprint(data: dict) -> str:
     return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
 
 
-def place_order(data, *, idempotency_key: str | None = None) -> Order:
-    """Validate and place one order; shared by the REST view and the WebSocket.
-    Raises ValidationError, services.IdempotencyConflict or BackPressure."""
+def place_order(data, *, idempotency_key: str | None = None, placer: Placer = NOBODY_IN_PARTICULAR) -> Order:
+    """Validate and place one order, as `placer`'s; shared by the REST view,
+    the WebSocket and the dashboard. Raises ValidationError,
+    services.IdempotencyConflict or BackPressure."""
     request = OrderRequestSerializer(data=data)
     request.is_valid(raise_exception=True)
     valid = request.validated_data
@@ -61,6 +63,7 @@ def place_order(data, *, idempotency_key: str | None = None) -> Order:
         expires_in_seconds=valid.get("expiresInSeconds"),
         idempotency_key=idempotency_key,
         fingerprint=fingerprint(valid) if idempotency_key else "",
+        owner=placer.owner_fields(),
     )
     return order
 
@@ -104,7 +107,7 @@ class OrderExecuteView(APIView):
         if key is not None and len(key) > 255:
             raise ValidationError({"Idempotency-Key": ["must be at most 255 characters"]})
         try:
-            order = place_order(request.data, idempotency_key=key)
+            order = place_order(request.data, idempotency_key=key, placer=Placer.of(request))
         except services.IdempotencyConflict as conflict:
             return Response(error_body(str(conflict)), status=status.HTTP_409_CONFLICT)
         except BackPressure as busy:
@@ -135,6 +138,8 @@ class OrderCancelView(APIView):
     @schema.cancel_order
     def post(self, request, order_id):
         order = get_object_or_404(Order, pk=order_id)
+        if not Placer.of(request).may_cancel(order):
+            return Response(error_body(NOT_THE_OWNER), status=status.HTTP_403_FORBIDDEN)
         if not services.order_cancel(order=order):
             order.refresh_from_db()
             return Response(
