@@ -179,10 +179,12 @@ def orders_expire() -> int:
     expired = 0
     for order in expired_by(timezone.now()):
         when = order.expires_at.strftime("%Y-%m-%d %H:%M:%S UTC")
-        trigger = (
-            f"the price never reached {order.limit_price}"
-            if order.type == OrderType.LIMIT
-            else (f"{order.token_out} did not launch")
-        )
+        if order.triggered_at is not None:
+            fired = order.triggered_at.strftime("%H:%M:%S")
+            trigger = f"its trigger fired at {fired}, but no execution slot came free before then"
+        elif order.type == OrderType.LIMIT:
+            trigger = f"the price never reached {order.limit_price}"
+        else:
+            trigger = f"{order.token_out} did not launch"
         expired += order_fail(order=order, error=f"The order expired at {when}: {trigger}.", code="expired")
     return expired

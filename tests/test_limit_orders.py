@@ -2,8 +2,14 @@
 and lose the race to a cancel cleanly."""
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from orders import triggers
+from orders.models import Order, OrderStatus
 
 
 def best_price(engine, amount: str, token_in="SOL", token_out="USDC") -> Decimal:
@@ -118,3 +124,24 @@ def test_limit_order_fields_are_validated(engine):
     for body, field in cases:
         status, answer = engine.request("POST", "/api/orders/execute", body)
         assert status == 400 and field in answer["fields"], (body, answer)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_triggered_order_that_finds_no_slot_before_it_expires_says_so(no_engine):
+    now = timezone.now()
+    order = Order.objects.create(
+        type="limit",
+        token_in="SOL",
+        token_out="USDC",
+        amount=Decimal(1),
+        limit_price=Decimal(100),
+        status=OrderStatus.WAITING,
+        expires_at=now - timedelta(seconds=1),
+        triggered_at=now - timedelta(seconds=30),
+    )
+
+    assert triggers.orders_expire() == 1
+
+    order.refresh_from_db()
+    assert (order.status, order.error_code) == (OrderStatus.FAILED, "expired")
+    assert "its trigger fired at" in order.error and "never reached" not in order.error
