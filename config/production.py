@@ -12,6 +12,8 @@ from django.core.exceptions import ImproperlyConfigured
 
 os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("API_KEYS_REQUIRED", "true")
+# Behind the load balancer, which appends each client's address to X-Forwarded-For.
+os.environ.setdefault("TRUSTED_PROXIES", "1")
 
 from config.env import env_bool, env_int  # noqa: E402
 from config.settings import *  # noqa: E402,F403

@@ -22,15 +22,15 @@ from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
-from rest_framework.exceptions import Throttled, ValidationError
+from rest_framework.exceptions import AuthenticationFailed, Throttled, ValidationError
 
 from orders import metrics, services
-from orders.api.auth import MayPlaceOrders, Placer
+from orders.api.auth import MayPlaceOrders, Placer, api_key_from_header
 from orders.api.errors import _flatten, error_body
-from orders.api.throttling import client_address, count_placement, whole_seconds
+from orders.api.throttling import client_address, count_placement, too_many_orders
 from orders.api.views import BackPressure, place_order
 from orders.broadcast import ALL_ORDERS_GROUP, order_group
-from orders.models import LIFECYCLE, TERMINAL_STATUSES, ApiKey, Order, OrderEvent
+from orders.models import LIFECYCLE, TERMINAL_STATUSES, Order, OrderEvent
 from orders.serializers import order_to_dict, status_message
 
 log = logging.getLogger(__name__)
@@ -73,15 +73,14 @@ def _dumps(message: dict) -> str:
     return json.dumps(message, default=str)
 
 
-@database_sync_to_async
-def _placer(scope) -> Placer:
-    """Who opened the socket: the API key it sent (`Authorization: Bearer`),
-    and the logged-in user of its session."""
+async def _placer(scope) -> Placer:
+    """Who opened the socket: the API key it sent (`Authorization: Bearer`;
+    AuthenticationFailed for one that is malformed, unknown or revoked, as
+    over REST), and the logged-in user of its session."""
     user = scope.get("user")
     header = dict(scope.get("headers", [])).get(b"authorization", b"").decode("latin-1")
-    scheme, _, raw_key = header.partition(" ")
     return Placer(
-        api_key=ApiKey.find(raw_key.strip()) if scheme.lower() == "bearer" else None,
+        api_key=await database_sync_to_async(api_key_from_header)(header) if header else None,
         user=user if user is not None and user.is_authenticated else None,
     )
 
@@ -250,13 +249,19 @@ class OrderPlacementConsumer(OrderStreamConsumer):
     async def connect(self):
         await self.accept()
         metrics.websocket_connected(self)
-        placer = await _placer(self.scope)
-        # The same rule as the REST API: an API key, or a logged-in user.
-        if settings.API_KEYS_REQUIRED and placer.api_key is None and placer.user is None:
-            await self.send_error(MayPlaceOrders.message)
-            await self.close(code=CLOSE_UNAUTHORIZED)
+        try:
+            placer = await _placer(self.scope)
+        except AuthenticationFailed as refused:
+            await self.refuse(str(refused.detail))
+            return
+        if settings.API_KEYS_REQUIRED and not placer.identified:
+            await self.refuse(MayPlaceOrders.message)
             return
         self.placer = placer
+
+    async def refuse(self, why: str) -> None:
+        await self.send_error(why)
+        await self.close(code=CLOSE_UNAUTHORIZED)
 
     async def receive(self, text_data=None, bytes_data=None):
         if self.placer is None:
@@ -276,7 +281,7 @@ class OrderPlacementConsumer(OrderStreamConsumer):
         try:
             order = await database_sync_to_async(self._place)(data)
         except Throttled as refused:
-            await self.send_error(f"Too many orders; try again in {whole_seconds(refused.wait)} seconds.")
+            await self.send_error(too_many_orders(refused.wait))
             return
         except ValidationError as invalid:
             fields = _flatten(invalid.detail)

@@ -496,10 +496,11 @@ def admission(*, job: bool, most: int | None = None):
         for order in found:
             try:
                 moved_back = order.type == OrderType.LIMIT and not triggers.limit_reached(order)
-            except Exception:
-                # A bug, or a row no code path writes. Left ready, it would be in
-                # every round and hold up every order behind it; admitted, its
-                # job fails it (`internal_error`) if its routing raises too.
+            except (TypeError, ArithmeticError):
+                # A row no code path writes (no limit, a limit of zero). Left
+                # ready, it would be in every round and hold up every order
+                # behind it; admitted, its job fails it (`internal_error`).
+                # Anything else (the database) fails the round, as before.
                 log.exception("admitting order %s: its limit could not be checked", order.pk)
                 moved_back = False
             if moved_back:

@@ -180,7 +180,7 @@ def orders_expire() -> int:
     for order in expired_by(timezone.now()):
         when = order.expires_at.strftime("%Y-%m-%d %H:%M:%S UTC")
         if order.triggered_at is not None:
-            fired = order.triggered_at.strftime("%H:%M:%S")
+            fired = order.triggered_at.strftime("%Y-%m-%d %H:%M:%S UTC")
             trigger = f"its trigger fired at {fired}, but no execution slot came free before then"
         elif order.type == OrderType.LIMIT:
             trigger = f"the price never reached {order.limit_price}"

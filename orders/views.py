@@ -265,7 +265,7 @@ def _placer(request) -> Placer:
 def _may_place(request) -> bool:
     """The same rule as the REST API's (orders.api.auth.MayPlaceOrders) for a
     browser: with API keys required, a dashboard user must be logged in."""
-    return not getattr(settings, "API_KEYS_REQUIRED", False) or request.user.is_authenticated
+    return not getattr(settings, "API_KEYS_REQUIRED", False) or _placer(request).identified
 
 
 @require_http_methods(["GET", "POST"])

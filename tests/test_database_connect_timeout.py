@@ -8,8 +8,11 @@ import subprocess
 import sys
 
 import pytest
+from django.db import OperationalError
 
+from orders.api.errors import _database_unavailable
 from tests.engine import ROOT
+from tests.halves import sqlite_half_only
 
 HEALTH = (
     "import django\n"
@@ -83,4 +86,18 @@ def test_api_calls_answer_503_with_retry_after_while_the_database_is_down():
     lines = run.stdout.splitlines()
     assert len(lines) == 3, run.stdout
     for line in lines:
-        assert line.startswith("503 5 The database is not answering (OperationalError)"), line
+        assert line.startswith("503 5 The database is not answering (OperationalError); try again"), line
+
+
+@sqlite_half_only("SQLite's own messages")
+@pytest.mark.parametrize(
+    ("message", "unavailable"),
+    [
+        ("database is locked", True),  # the write lock stayed taken past the busy timeout
+        ("unable to open database file", True),
+        ("no such table: orders_order", False),  # a fault: a 500, not a retry
+        ('near "SELEC": syntax error', False),
+    ],
+)
+def test_only_sqlite_errors_that_trying_again_can_get_past_answer_503(message, unavailable):
+    assert _database_unavailable(OperationalError(message)) is unavailable

@@ -93,3 +93,30 @@ def test_an_order_placed_over_a_socket_with_a_key_is_that_keys(engine):
     assert Order.objects.get(pk=order_id).api_key.name == "alice"
     assert cancel(Client(), order_id, Authorization=f"Bearer {key('bob')}").status_code == 403
     assert cancel(Client(), order_id, Authorization=f"Bearer {alice}").status_code == 200
+
+
+def test_a_socket_with_a_key_it_does_not_know_places_nothing_as_over_rest(engine):
+    """Keys are not required here; a client that sends one means to own its
+    orders, so a typo in it is refused rather than ignored."""
+
+    async def place_with_a_wrong_key():
+        async with asyncio.timeout(20):
+            url = f"{engine.ws}/api/orders/execute"
+            async with websockets.connect(url, additional_headers={"Authorization": "Bearer typo"}) as socket:
+                refusal = json.loads(await socket.recv())
+                with pytest.raises(websockets.ConnectionClosed):
+                    await socket.recv()
+                return refusal, socket.close_code
+
+    refusal, close_code = asyncio.run(place_with_a_wrong_key())
+
+    assert (refusal["type"], refusal["error"], close_code) == (
+        "error",
+        "This API key is unknown or revoked.",
+        4401,
+    )
+    rest = Client().post(
+        "/api/orders/execute", {"amount": "1"}, "application/json", headers={"Authorization": "Bearer typo"}
+    )
+    assert rest.status_code == 401 and rest.json()["error"] == refusal["error"]
+    assert not Order.objects.exists()

@@ -20,18 +20,26 @@ from rest_framework import authentication, exceptions, permissions
 from orders.models import ApiKey
 
 
+def api_key_from_header(header: str) -> ApiKey | None:
+    """The API key an Authorization header names, None without the header.
+    AuthenticationFailed for a malformed header or a key unknown or revoked,
+    whether keys are required or not: a client that sent one means to be
+    identified by it."""
+    if not header:
+        return None
+    scheme, _, raw_key = header.partition(" ")
+    if scheme.lower() != "bearer" or not raw_key.strip():
+        raise exceptions.AuthenticationFailed("The Authorization header must be 'Bearer <API key>'.")
+    key = ApiKey.find(raw_key.strip())
+    if key is None:
+        raise exceptions.AuthenticationFailed("This API key is unknown or revoked.")
+    return key
+
+
 class ApiKeyAuthentication(authentication.BaseAuthentication):
     def authenticate(self, request):
-        header = authentication.get_authorization_header(request).decode("latin-1")
-        if not header:
-            return None
-        scheme, _, raw_key = header.partition(" ")
-        if scheme.lower() != "bearer" or not raw_key.strip():
-            raise exceptions.AuthenticationFailed("The Authorization header must be 'Bearer <API key>'.")
-        key = ApiKey.find(raw_key.strip())
-        if key is None:
-            raise exceptions.AuthenticationFailed("This API key is unknown or revoked.")
-        return (None, key)
+        key = api_key_from_header(authentication.get_authorization_header(request).decode("latin-1"))
+        return None if key is None else (None, key)
 
     def authenticate_header(self, request):
         return 'Bearer realm="orders"'
@@ -45,8 +53,7 @@ class MayPlaceOrders(permissions.BasePermission):
     def has_permission(self, request, view):
         if request.method in permissions.SAFE_METHODS or not settings.API_KEYS_REQUIRED:
             return True
-        user = getattr(request, "user", None)
-        return isinstance(request.auth, ApiKey) or bool(user and user.is_authenticated)
+        return Placer.of(request).identified
 
 
 class ApiKeySchema(OpenApiAuthenticationExtension):
@@ -79,6 +86,11 @@ class Placer:
             api_key=request.auth if isinstance(request.auth, ApiKey) else None,
             user=user if user is not None and user.is_authenticated else None,
         )
+
+    @property
+    def identified(self) -> bool:
+        """What placing an order takes when API keys are required."""
+        return self.api_key is not None or self.user is not None
 
     def owner_fields(self) -> dict:
         return {"api_key": self.api_key, "placed_by": self.user}

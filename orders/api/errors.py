@@ -8,11 +8,13 @@ oversized body), so no client ever parses an HTML error page.
 import logging
 
 from django.core.exceptions import DisallowedHost, RequestDataTooBig
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, connection
 from django.http import JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from orders.api.throttling import too_many_orders
 
 MAX_BODY_BYTES = 64 * 1024
 # What a client needs of an error response besides its body.
@@ -41,18 +43,11 @@ def _flatten(detail) -> dict:
 def exception_handler(exc, context):
     if isinstance(exc, RequestDataTooBig):
         return Response(error_body(f"The request body is larger than {MAX_BODY_BYTES} bytes."), status=413)
-    if isinstance(exc, (OperationalError, InterfaceError)):
-        # The database is down, unreachable, or (SQLite) its write lock was
-        # not free within the busy timeout: nothing was stored, and trying
-        # again later can succeed.
-        log.warning(
-            "%s %s: the database is not answering (%s)",
-            context["request"].method,
-            context["request"].path,
-            exc,
-        )
+    if _database_unavailable(exc):
+        request = context["request"]
+        log.warning("%s %s: the database is not answering (%s)", request.method, request.path, exc)
         return service_unavailable(
-            f"The database is not answering ({type(exc).__name__}); nothing was stored."
+            f"The database is not answering ({type(exc).__name__}); try again shortly."
         )
     response = drf_exception_handler(exc, context)
     if response is None:
@@ -74,10 +69,29 @@ def exception_handler(exc, context):
             "Placing orders needs an API key: send 'Authorization: Bearer <key>', or log in to the dashboard."
         )
     elif isinstance(exc, exceptions.Throttled):
-        response.data = error_body(f"Too many orders; try again in {exc.wait:.0f} seconds.")
+        response.data = error_body(too_many_orders(exc.wait))
     else:
         response.data = error_body(str(getattr(exc, "detail", exc)))
     return response
+
+
+# What SQLite says when it cannot be reached or its write lock stays taken;
+# its other OperationalErrors (no such table, a syntax error) are faults.
+SQLITE_UNAVAILABLE = ("database is locked", "unable to open database", "disk i/o error")
+
+
+def _database_unavailable(exc) -> bool:
+    """A database that is down, unreachable or too busy, which trying again
+    later can get past: a 503, not a 500."""
+    if isinstance(exc, InterfaceError):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    if connection.vendor == "sqlite":
+        return str(exc).lower().startswith(SQLITE_UNAVAILABLE)
+    # PostgreSQL's errors in the SQL itself are ProgrammingErrors; its
+    # OperationalErrors are of the connection and the server.
+    return True
 
 
 class ApiErrorMiddleware:

@@ -19,6 +19,7 @@ from rest_framework import serializers
 
 from orders.api.auth import NOT_THE_OWNER
 from orders.api.errors import MAX_BODY_BYTES
+from orders.api.validation import MAX_SLIPPAGE_BPS
 from orders.models import OrderStatus, OrderType
 
 DEXES = ["raydium", "meteora", "split"]
@@ -114,17 +115,18 @@ THROTTLED = _error(
     "More than RATE_LIMIT_PER_MINUTE placements from this client in a minute.",
     ("Rate limited", {"error": "Too many orders; try again in 12 seconds."}),
 )
-BUSY = OpenApiResponse(
-    ErrorSerializer,
-    description="The backlog of pending orders is full (MAX_PENDING_ORDERS); "
-    "retry after `Retry-After` seconds.",
-    examples=[
-        OpenApiExample(
-            "Backlog full",
-            value={"error": "The engine has 10000 orders waiting; try again shortly."},
-            response_only=True,
-        )
-    ],
+DATABASE_DOWN = (
+    "Database down",
+    {"error": "The database is not answering (OperationalError); try again shortly."},
+)
+UNAVAILABLE = _error(
+    "The database is down, unreachable or too busy; retry after `Retry-After` seconds.", DATABASE_DOWN
+)
+BUSY = _error(
+    "The backlog of pending orders is full (MAX_PENDING_ORDERS), or the database is down, "
+    "unreachable or too busy; retry after `Retry-After` seconds.",
+    ("Backlog full", {"error": "The engine has 10000 orders waiting; try again shortly."}),
+    DATABASE_DOWN,
 )
 
 
@@ -140,7 +142,9 @@ class OrderRequestSchema(serializers.Serializer):
         required=False, default="SOL", help_text="Symbol or mint address; SOL for sniper orders."
     )
     tokenOut = serializers.CharField(required=False, default="USDC", help_text="Symbol or mint address.")
-    slippageBps = serializers.IntegerField(required=False, default=50, min_value=0, max_value=10_000)
+    slippageBps = serializers.IntegerField(
+        required=False, default=50, min_value=0, max_value=MAX_SLIPPAGE_BPS
+    )
     type = serializers.ChoiceField(choices=OrderType.choices, required=False, default=OrderType.MARKET)
     limitPrice = serializers.CharField(
         required=False,
@@ -383,7 +387,7 @@ order_detail = extend_schema(
     operation_id="orders_retrieve",
     summary="One order, with its history",
     tags=["orders"],
-    responses={200: OrderSerializer, 401: BAD_KEY, 404: NOT_FOUND, 405: NOT_ALLOWED},
+    responses={200: OrderSerializer, 401: BAD_KEY, 404: NOT_FOUND, 405: NOT_ALLOWED, 503: UNAVAILABLE},
     examples=[OpenApiExample("Confirmed", value=CONFIRMED_ORDER, response_only=True, status_codes=["200"])],
 )
 
@@ -413,6 +417,7 @@ cancel_order = extend_schema(
                 {"error": "The order is submitted: only pending or waiting orders can be cancelled."},
             ),
         ),
+        503: UNAVAILABLE,
     },
 )
 
@@ -436,6 +441,7 @@ order_list = extend_schema(
         401: BAD_KEY,
         404: _error("The cursor is not valid.", ("Bad cursor", {"error": "Invalid cursor"})),
         405: NOT_ALLOWED,
+        503: UNAVAILABLE,
     },
     examples=[
         OpenApiExample(

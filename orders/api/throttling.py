@@ -118,6 +118,10 @@ def whole_seconds(wait: float) -> int:
     return max(math.ceil(wait), 1)
 
 
+def too_many_orders(wait: float) -> str:
+    return f"Too many orders; try again in {whole_seconds(wait)} seconds."
+
+
 class PlacementThrottle(BaseThrottle):
     def __init__(self):
         self.wait_seconds: float | None = None
