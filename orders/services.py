@@ -257,7 +257,7 @@ def order_place(
     """
     existing = order_for_idempotency_key(idempotency_key)
     if existing:
-        return _replay(existing, fingerprint), False
+        return _replay(existing, fingerprint, owner), False
     # Made before the transaction: every writer queues for SQLite's write lock.
     order = Order(
         type=order_type,
@@ -284,7 +284,7 @@ def order_place(
         existing = Order.objects.filter(idempotency_key=idempotency_key).first()
         if not idempotency_key or existing is None:
             raise
-        return _replay(existing, fingerprint), False
+        return _replay(existing, fingerprint, owner), False
     return order, True
 
 
@@ -303,7 +303,16 @@ def order_for_idempotency_key(key: str | None) -> Order | None:
     return existing
 
 
-def _replay(existing: Order, fingerprint: str) -> Order:
+def _replay(existing: Order, fingerprint: str, owner: dict | None) -> Order:
+    """The order an Idempotency-Key placed, for the same request from the
+    same client; another client's (another key or user) is not theirs to
+    see or to own."""
+    api_key, user = (owner or {}).get("api_key"), (owner or {}).get("placed_by")
+    if (existing.api_key_id, existing.placed_by_id) != (
+        getattr(api_key, "pk", None),
+        getattr(user, "pk", None),
+    ):
+        raise IdempotencyConflict("this Idempotency-Key was already used by another client")
     if existing.request_fingerprint != fingerprint:
         raise IdempotencyConflict("this Idempotency-Key was already used with a different request")
     return existing

@@ -120,3 +120,20 @@ def test_a_socket_with_a_key_it_does_not_know_places_nothing_as_over_rest(engine
     )
     assert rest.status_code == 401 and rest.json()["error"] == refusal["error"]
     assert not Order.objects.exists()
+
+
+def test_an_idempotency_key_gives_back_its_order_to_the_client_that_placed_it_only(market, no_engine):
+    alice, bob = key("alice"), key("bob")
+    first = place(Client(), Authorization=f"Bearer {alice}", **{"Idempotency-Key": "k-1"})
+
+    assert place(Client(), Authorization=f"Bearer {alice}", **{"Idempotency-Key": "k-1"}) == first
+    body = json.dumps({"type": "limit", "amount": "1", "limitPrice": "1000"})
+    for other in ({"Authorization": f"Bearer {bob}"}, {}):
+        refused = Client().post(
+            "/api/orders/execute",
+            body,
+            content_type="application/json",
+            headers={**other, "Idempotency-Key": "k-1"},
+        )
+        assert refused.status_code == 409 and refused.json()["error"].endswith("used by another client")
+    assert Order.objects.count() == 1

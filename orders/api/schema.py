@@ -100,8 +100,10 @@ NOT_ALLOWED = _error(
     ("Wrong method", {"error": "Method DELETE is not allowed here."}),
 )
 CONFLICT = _error(
-    "The Idempotency-Key was already used with a different request body.",
+    "The Idempotency-Key was already used with a different request body, or by another client "
+    "(another API key or user).",
     ("Key reused", {"error": "this Idempotency-Key was already used with a different request"}),
+    ("Another client's key", {"error": "this Idempotency-Key was already used by another client"}),
 )
 TOO_LARGE = _error(
     f"The request body is larger than {MAX_BODY_BYTES} bytes.",
