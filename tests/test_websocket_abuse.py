@@ -76,10 +76,11 @@ def test_a_browser_on_another_site_cannot_open_a_socket(engine):
     _, _ = asyncio.run(_exchange(f"{engine.ws}/ws/orders", [], origin="http://127.0.0.1"))
 
 
-def test_a_placement_socket_without_a_key_places_nothing_even_sent_at_once(engines, market):
-    """With API keys required the socket is refused (4401); an order sent
-    before the refusal reached the client is not placed. (A key it does not
-    know is looked up first: the order then arrives before the refusal.)"""
+def test_a_refused_placement_socket_places_nothing_even_sent_at_once(engines, market):
+    """A socket refused for its key (4401) places nothing, even an order
+    sent before the refusal reached the client. (The key it does not know is
+    looked up first, so the order arrives before the refusal; one sent with
+    no key at all is refused by the same path, `placer` left unset.)"""
     engine = engines("keys-required", API_KEYS_REQUIRED="true")
     unknown_key = {"Authorization": "Bearer not-a-key"}
 
