@@ -119,3 +119,19 @@ def test_the_placement_socket_counts_against_the_rate_limit(engines, market, set
     assert first["type"] == "accepted"
     assert second["type"] == "error" and second["error"].startswith("Too many orders; try again in ")
     assert Order.objects.count() == 1
+
+
+def test_with_keys_required_a_placement_socket_without_one_is_refused(engines, market):
+    engine = engines("keys-required", API_KEYS_REQUIRED="true")
+
+    async def open_without_a_key():
+        async with asyncio.timeout(20):
+            async with websockets.connect(f"{engine.ws}/api/orders/execute") as socket:
+                refusal = json.loads(await socket.recv())
+                with pytest.raises(websockets.ConnectionClosed):
+                    await socket.recv()
+                return refusal, socket.close_code
+
+    refusal, close_code = asyncio.run(open_without_a_key())
+
+    assert close_code == 4401 and refusal["error"].startswith("Placing orders needs an API key")
