@@ -235,6 +235,8 @@ class OrderPlacementConsumer(OrderStreamConsumer):
     """`ws://<host>/api/orders/execute`: the first message is the order;
     the answer is `accepted` (or `error`), then the order's stream."""
 
+    placer = None  # who may place the socket's order, once it is known they may
+
     def _place(self, data: dict):
         """The rate limit, then the placement: one hop to the database thread."""
         forwarded_for = dict(self.scope.get("headers", [])).get(b"x-forwarded-for")
@@ -243,8 +245,6 @@ class OrderPlacementConsumer(OrderStreamConsumer):
         if wait is not None:
             raise Throttled(wait)
         return place_order(data, placer=self.placer)
-
-    placer = None  # who may place the socket's order, once it is known they may
 
     async def connect(self):
         await self.accept()

@@ -245,19 +245,17 @@ def order_place(
     expires_in_seconds: int | None = None,
     idempotency_key: str | None = None,
     fingerprint: str = "",
-    owner: dict | None = None,
+    api_key=None,
+    placed_by=None,
 ) -> tuple[Order, bool]:
     """Store a new order. A market order is pending and asks for admission
     once it commits; a limit or sniper order is armed at once (`waiting`)
     and asks for a look at the market, whose price may already satisfy it.
 
-    `owner`: who placed it (`api_key`, `placed_by`), when anyone did.
+    `api_key`, `placed_by`: who placed it, when anyone did.
     Returns the order and whether it was created: with an Idempotency-Key
     seen before (and the same request) the earlier order comes back.
     """
-    existing = order_for_idempotency_key(idempotency_key)
-    if existing:
-        return _replay(existing, fingerprint, owner), False
     # Made before the transaction: every writer queues for SQLite's write lock.
     order = Order(
         type=order_type,
@@ -270,8 +268,12 @@ def order_place(
         max_price=max_price,
         idempotency_key=idempotency_key or None,
         request_fingerprint=fingerprint,
-        **(owner or {}),
+        api_key=api_key,
+        placed_by=placed_by,
     )
+    existing = order_for_idempotency_key(idempotency_key)
+    if existing:
+        return _replay(existing, order), False
     try:
         with batch() as moves:
             insert_orders([order])
@@ -284,7 +286,7 @@ def order_place(
         existing = Order.objects.filter(idempotency_key=idempotency_key).first()
         if not idempotency_key or existing is None:
             raise
-        return _replay(existing, fingerprint, owner), False
+        return _replay(existing, order), False
     return order, True
 
 
@@ -303,17 +305,13 @@ def order_for_idempotency_key(key: str | None) -> Order | None:
     return existing
 
 
-def _replay(existing: Order, fingerprint: str, owner: dict | None) -> Order:
-    """The order an Idempotency-Key placed, for the same request from the
-    same client; another client's (another key or user) is not theirs to
-    see or to own."""
-    api_key, user = (owner or {}).get("api_key"), (owner or {}).get("placed_by")
-    if (existing.api_key_id, existing.placed_by_id) != (
-        getattr(api_key, "pk", None),
-        getattr(user, "pk", None),
-    ):
+def _replay(existing: Order, asked: Order) -> Order:
+    """The order an Idempotency-Key placed, for the same request (`asked`,
+    not stored) from the same client; another client's (another key or
+    user) is not theirs to see or to own."""
+    if (existing.api_key_id, existing.placed_by_id) != (asked.api_key_id, asked.placed_by_id):
         raise IdempotencyConflict("this Idempotency-Key was already used by another client")
-    if existing.request_fingerprint != fingerprint:
+    if existing.request_fingerprint != asked.request_fingerprint:
         raise IdempotencyConflict("this Idempotency-Key was already used with a different request")
     return existing
 

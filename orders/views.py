@@ -258,14 +258,10 @@ def _reached(data: dict) -> int:
     return max(reached, _step_of(data["status"]) + 1)
 
 
-def _placer(request) -> Placer:
-    return Placer(user=request.user if request.user.is_authenticated else None)
-
-
 def _may_place(request) -> bool:
     """The same rule as the REST API's (orders.api.auth.MayPlaceOrders) for a
     browser: with API keys required, a dashboard user must be logged in."""
-    return not getattr(settings, "API_KEYS_REQUIRED", False) or _placer(request).identified
+    return not getattr(settings, "API_KEYS_REQUIRED", False) or Placer.of(request).identified
 
 
 @require_http_methods(["GET", "POST"])
@@ -282,7 +278,7 @@ def dashboard(request):
         context = _page_context(request, form=form, errors=errors)
         return render(request, "orders/dashboard.html", context, status=403)
     try:
-        order = place_order(_order_request(form), placer=_placer(request))
+        order = place_order(_order_request(form), placer=Placer.of(request))
     except ValidationError as invalid:
         errors = _flatten(invalid.detail)
     except BackPressure as busy:
@@ -373,7 +369,7 @@ def order_cancel(request, order_id):
     if not _may_place(request):
         return _cancel_refused(request, order_id, 403, "Log in to cancel orders from the dashboard.")
     order = get_object_or_404(Order, pk=order_id)
-    if not _placer(request).may_cancel(order):
+    if not Placer.of(request).may_cancel(order):
         return _cancel_refused(request, order_id, 403, NOT_THE_OWNER)
     if services.order_cancel(order=order):
         return redirect("order-page", order_id=order.id)

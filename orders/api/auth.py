@@ -81,9 +81,11 @@ class Placer:
 
     @classmethod
     def of(cls, request) -> "Placer":
+        """From a DRF request (its key, its user) or a plain Django one (its user)."""
         user = getattr(request, "user", None)
+        auth = getattr(request, "auth", None)
         return cls(
-            api_key=request.auth if isinstance(request.auth, ApiKey) else None,
+            api_key=auth if isinstance(auth, ApiKey) else None,
             user=user if user is not None and user.is_authenticated else None,
         )
 

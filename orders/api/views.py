@@ -63,7 +63,7 @@ def place_order(data, *, idempotency_key: str | None = None, placer: Placer = NO
         expires_in_seconds=valid.get("expiresInSeconds"),
         idempotency_key=idempotency_key,
         fingerprint=fingerprint(valid) if idempotency_key else "",
-        owner=placer.owner_fields(),
+        **placer.owner_fields(),
     )
     return order
 
