@@ -2,6 +2,7 @@
 clock, as separate processes on a free port, against the test database and
 the test Redis database."""
 
+import asyncio
 import contextlib
 import json
 import os
@@ -14,6 +15,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import websockets
 from django.conf import settings
 from django.db import connection
 
@@ -50,6 +52,24 @@ def wait_until(condition, *, timeout: float, interval: float = 0.05, message: st
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {message}")
         time.sleep(interval)
+
+
+def until_closed(url: str, frames=(), headers: dict | None = None) -> tuple[list[dict], int | None]:
+    """Open a WebSocket, send `frames` at once, and read every message until
+    the server closes it: (the messages, the close code)."""
+
+    async def talk():
+        async with asyncio.timeout(20):
+            async with websockets.connect(url, additional_headers=headers) as socket:
+                for frame in frames:
+                    await socket.send(frame)
+                messages = []
+                with contextlib.suppress(websockets.ConnectionClosed):
+                    while True:
+                        messages.append(json.loads(await socket.recv()))
+                return messages, socket.close_code
+
+    return asyncio.run(talk())
 
 
 def blocked_signals(pid: int, thread: int) -> set[int]:

@@ -11,6 +11,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from orders.models import ApiKey, Order, OrderStatus
+from tests.engine import until_closed
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -99,16 +100,9 @@ def test_a_socket_with_a_key_it_does_not_know_places_nothing_as_over_rest(engine
     """Keys are not required here; a client that sends one means to own its
     orders, so a typo in it is refused rather than ignored."""
 
-    async def place_with_a_wrong_key():
-        async with asyncio.timeout(20):
-            url = f"{engine.ws}/api/orders/execute"
-            async with websockets.connect(url, additional_headers={"Authorization": "Bearer typo"}) as socket:
-                refusal = json.loads(await socket.recv())
-                with pytest.raises(websockets.ConnectionClosed):
-                    await socket.recv()
-                return refusal, socket.close_code
-
-    refusal, close_code = asyncio.run(place_with_a_wrong_key())
+    (refusal,), close_code = until_closed(
+        f"{engine.ws}/api/orders/execute", headers={"Authorization": "Bearer typo"}
+    )
 
     assert (refusal["type"], refusal["error"], close_code) == (
         "error",

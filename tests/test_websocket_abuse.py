@@ -10,6 +10,7 @@ from redis import Redis
 
 from orders.api import throttling
 from orders.models import Order
+from tests.engine import until_closed
 
 
 async def _exchange(url: str, frames: list, *, origin: str | None = None) -> tuple[list[dict], int | None]:
@@ -84,18 +85,9 @@ def test_a_refused_placement_socket_places_nothing_even_sent_at_once(engines, ma
     engine = engines("keys-required", API_KEYS_REQUIRED="true")
     unknown_key = {"Authorization": "Bearer not-a-key"}
 
-    async def place_at_once():
-        async with asyncio.timeout(20):
-            url = f"{engine.ws}/api/orders/execute"
-            async with websockets.connect(url, additional_headers=unknown_key) as socket:
-                await socket.send(json.dumps({"amount": "0.1"}))
-                replies = []
-                with contextlib.suppress(websockets.ConnectionClosed):
-                    while True:
-                        replies.append(json.loads(await socket.recv()))
-                return replies, socket.close_code
-
-    replies, close_code = asyncio.run(place_at_once())
+    replies, close_code = until_closed(
+        f"{engine.ws}/api/orders/execute", [json.dumps({"amount": "0.1"})], unknown_key
+    )
 
     assert close_code == 4401
     assert {reply["type"] for reply in replies} == {"error"}
@@ -124,14 +116,6 @@ def test_the_placement_socket_counts_against_the_rate_limit(engines, market, set
 def test_with_keys_required_a_placement_socket_without_one_is_refused(engines, market):
     engine = engines("keys-required", API_KEYS_REQUIRED="true")
 
-    async def open_without_a_key():
-        async with asyncio.timeout(20):
-            async with websockets.connect(f"{engine.ws}/api/orders/execute") as socket:
-                refusal = json.loads(await socket.recv())
-                with pytest.raises(websockets.ConnectionClosed):
-                    await socket.recv()
-                return refusal, socket.close_code
-
-    refusal, close_code = asyncio.run(open_without_a_key())
+    (refusal,), close_code = until_closed(f"{engine.ws}/api/orders/execute")
 
     assert close_code == 4401 and refusal["error"].startswith("Placing orders needs an API key")
