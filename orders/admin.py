@@ -5,14 +5,14 @@ go through orders.services like every other write. The "Launch a token" page
 import uuid
 
 from django.contrib import admin, messages
-from django.db.models import F, Value
-from django.db.models.functions import Concat
+from django.db.models import DecimalField, F, Value
+from django.db.models.functions import Cast, Concat
 from django.urls import path, reverse
 from django.utils.html import format_html
 
 from orders import services
 from orders.admin_views import launch_token_view
-from orders.models import ApiKey, Order, OrderEvent, OrderStatus, OrderType
+from orders.models import AMOUNT, ApiKey, Order, OrderEvent, OrderStatus, OrderType
 from orders.serializers import decimal_str
 
 
@@ -65,6 +65,12 @@ class DexFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         return queryset.filter(dex=self.value()) if self.value() else queryset
+
+
+def by_value(amount: str):
+    """Sort an amount column as a number: on SQLite it holds text
+    (orders.fields.ExactDecimalField), which sorts "10" before "9"."""
+    return Cast(amount, DecimalField(**AMOUNT))
 
 
 @admin.register(Order)
@@ -164,11 +170,11 @@ class OrderAdmin(admin.ModelAdmin):
             '<span style="white-space:nowrap">{}&nbsp;→&nbsp;{}</span>', order.token_in, order.token_out
         )
 
-    @admin.display(description="amount", ordering="amount")
+    @admin.display(description="amount", ordering=by_value("amount"))
     def amount_in(self, order):
         return f"{decimal_str(order.amount)} {order.token_in}"
 
-    @admin.display(description="amount out", ordering="amount_out")
+    @admin.display(description="amount out", ordering=by_value("amount_out"))
     def received(self, order):
         return f"{decimal_str(order.amount_out)} {order.token_out}" if order.amount_out is not None else "-"
 

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from orders.fields import ExactDecimalField
 from orders.statements import RowWithChildren
 
 
@@ -75,7 +76,7 @@ class Order(models.Model):
     type = models.CharField(max_length=16, choices=OrderType.choices, default=OrderType.MARKET)
     token_in = models.CharField(max_length=16)
     token_out = models.CharField(max_length=16)
-    amount = models.DecimalField(**AMOUNT)
+    amount = ExactDecimalField(**AMOUNT)
     slippage_bps = models.PositiveIntegerField(default=50)
     status = models.CharField(max_length=16, choices=OrderStatus.choices, default=OrderStatus.PENDING)
 
@@ -84,10 +85,10 @@ class Order(models.Model):
     # The chosen route as the router serialised it, so that a later job (or a
     # resumed one, after a worker died) executes exactly what was quoted.
     route = models.JSONField(default=dict, blank=True)
-    expected_amount_out = models.DecimalField(**AMOUNT, null=True, blank=True)
-    min_amount_out = models.DecimalField(**AMOUNT, null=True, blank=True)
-    amount_out = models.DecimalField(**AMOUNT, null=True, blank=True)
-    executed_price = models.DecimalField(**AMOUNT, null=True, blank=True)
+    expected_amount_out = ExactDecimalField(**AMOUNT, null=True, blank=True)
+    min_amount_out = ExactDecimalField(**AMOUNT, null=True, blank=True)
+    amount_out = ExactDecimalField(**AMOUNT, null=True, blank=True)
+    executed_price = ExactDecimalField(**AMOUNT, null=True, blank=True)
     tx_hash = models.CharField(max_length=100, blank=True)
     # When the submitted transaction lands on the mock chain.
     settles_at = models.DateTimeField(null=True, blank=True)
@@ -96,13 +97,13 @@ class Order(models.Model):
     error_code = models.CharField(max_length=32, blank=True)
 
     # Limit orders: the worst price accepted, in tokenOut per tokenIn.
-    limit_price = models.DecimalField(**AMOUNT, null=True, blank=True)
+    limit_price = ExactDecimalField(**AMOUNT, null=True, blank=True)
     # The limit price as a float, a hair low: only for finding candidates by
     # index (SQLite compares DecimalFields unreliably); each is then checked
     # exactly against limit_price.
     trigger_price = models.FloatField(null=True, blank=True)
     # Sniper orders: the most paid per token, in tokenIn per tokenOut.
-    max_price = models.DecimalField(**AMOUNT, null=True, blank=True)
+    max_price = ExactDecimalField(**AMOUNT, null=True, blank=True)
     # A waiting order that has not triggered by then fails as `expired`.
     expires_at = models.DateTimeField(null=True, blank=True)
     # When a waiting order's trigger fired; it then waits for a free slot.
@@ -177,7 +178,8 @@ class Order(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.amount} {self.token_in}->{self.token_out} ({self.status})"
+        # 1.5, not the column's 1.500000000000000000.
+        return f"{self.amount.normalize():f} {self.token_in}->{self.token_out} ({self.status})"
 
     @property
     def is_terminal(self) -> bool:
