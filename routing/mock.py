@@ -1,10 +1,14 @@
 """The mock chain's behaviour: latencies, transient failures, signatures.
 
-All randomness comes from `rng`, seeded by MOCK_SEED so that a run can be
-reproduced. Tests patch it as the one seam of the mock market.
+The market's randomness comes from `rng`, seeded by MOCK_SEED so that a run
+can be reproduced. Tests patch it as the one seam of the mock market.
+Transaction signatures do not: like a real chain's, no two are the same, in
+any process, seeded or not.
 """
 
+import os
 import random
+import secrets
 import time
 
 import base58
@@ -13,6 +17,18 @@ from django.conf import settings
 from routing.errors import DexUnavailable
 
 rng = random.Random(settings.MOCK_SEED or None)
+
+
+def _draw_anew_in_a_child() -> None:
+    # rqworker-pool imports this module before it forks its workers, and a
+    # Random is copied with its state: unseeded, every worker would draw the
+    # same latencies and failures as its siblings. Seeded, each process
+    # replays the seed, which is what MOCK_SEED asks for.
+    if not settings.MOCK_SEED:
+        rng.seed()
+
+
+os.register_at_fork(after_in_child=_draw_anew_in_a_child)
 
 
 def _draw_ms(bounds: tuple[int, int]) -> float:
@@ -41,5 +57,8 @@ def network_call(dex: str, what: str, *, wait: bool = True) -> None:
 
 
 def new_signature() -> str:
-    """A transaction signature as Solana prints it: 64 bytes in base58."""
-    return base58.b58encode(rng.randbytes(64)).decode()
+    """A transaction signature as Solana prints it: 64 bytes in base58.
+
+    Not from `rng`: the workers are forked from one process, and a seeded run
+    replays its draws in each of them, so two orders were given one hash."""
+    return base58.b58encode(secrets.token_bytes(64)).decode()
