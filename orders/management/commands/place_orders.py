@@ -2,6 +2,10 @@
 
     python manage.py place_orders -n 20 --amount 1.5 --pair SOL/USDC --url http://127.0.0.1:8000
 
+An engine that requires API keys takes one with `--api-key` (or from
+`ORDER_ENGINE_API_KEY`, which keeps it out of the shell's history); the
+orders are then that key's, to cancel and to replay.
+
 Each order is placed through the REST API and watched over its WebSocket
 (`wsUrl`) until its terminal status; a progress bar runs on stderr and a
 summary (per-order latency, confirmed / failed counts) is printed at the end.
@@ -10,6 +14,7 @@ It talks only HTTP and WebSocket, so it works against any engine, local or not.
 
 import asyncio
 import json
+import os
 import statistics
 import sys
 import time
@@ -110,10 +115,18 @@ async def _one(number: int, body: dict, base_url: str, client, limit: asyncio.Se
 
 
 async def run(
-    *, count: int, body: dict, base_url: str, concurrency: int, timeout: float, progress
+    *,
+    count: int,
+    body: dict,
+    base_url: str,
+    concurrency: int,
+    timeout: float,
+    progress,
+    api_key: str = "",
 ) -> list[Outcome]:
     limit = asyncio.Semaphore(concurrency)
-    async with httpx.AsyncClient(timeout=15) as client:
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    async with httpx.AsyncClient(timeout=15, headers=headers) as client:
         tasks = [
             asyncio.create_task(_one(n, body, base_url, client, limit, progress)) for n in range(1, count + 1)
         ]
@@ -145,8 +158,13 @@ class Command(BaseCommand):
         )
         parser.add_argument("--concurrency", type=int, default=50, help="Orders placed and watched at once.")
         parser.add_argument("--timeout", type=float, default=300, help="Seconds to wait for all orders.")
+        parser.add_argument(
+            "--api-key",
+            default=os.environ.get("ORDER_ENGINE_API_KEY", ""),
+            help="Sent as `Authorization: Bearer <key>` (default: $ORDER_ENGINE_API_KEY, if set).",
+        )
 
-    def handle(self, *args, count, amount, pair, slippage_bps, url, concurrency, timeout, **options):
+    def handle(self, *args, count, amount, pair, slippage_bps, url, concurrency, timeout, api_key, **options):
         if count < 1:
             raise CommandError("-n must be at least 1")
         token_in, slash, token_out = pair.partition("/")
@@ -169,6 +187,7 @@ class Command(BaseCommand):
                 concurrency=concurrency,
                 timeout=timeout,
                 progress=progress,
+                api_key=api_key,
             )
         )
         self._summary(outcomes, time.monotonic() - started)
