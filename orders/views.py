@@ -118,7 +118,7 @@ def _page_context(request, **extra) -> dict:
         "order_types": ORDER_TYPES,
         "expiry_choices": _expiry_choices(),
         "token_decimals": {symbol: token.decimals for symbol, token in TOKENS.items()},
-        "orders": [_row(order, events, prices) for order, events in orders],
+        "orders": [_row(request, order, events, prices) for order, events in orders],
         "pools": _pools(),
         "may_place": _may_place(request),
         **extra,
@@ -166,20 +166,22 @@ def _best_prices() -> dict[str, Decimal]:
         return {}
 
 
-def _row(order: Order, events: list, prices: dict) -> dict:
+def _row(request, order: Order, events: list, prices: dict) -> dict:
     data = order_to_dict(order, events=events)
     data["createdAtDate"] = order.created_at
     data["progress"] = _progress(data)
     data["trigger"] = _trigger(data, prices)
-    data["cancellable"] = _cancellable(data)
+    data["cancellable"] = _cancellable(request, order, data)
     return data
 
 
-def _cancellable(data: dict) -> bool:
-    # Market orders are pending for a blink; only armed orders get a button.
-    return data["status"] == OrderStatus.WAITING or (
+def _cancellable(request, order: Order, data: dict) -> bool:
+    """Whether to offer this viewer a Cancel button: an armed order (market
+    orders are pending for a blink), that they may cancel (order_cancel's rule)."""
+    armed = data["status"] == OrderStatus.WAITING or (
         data["status"] == OrderStatus.PENDING and data["type"] != OrderType.MARKET
     )
+    return armed and _may_place(request) and Placer.of(request).may_cancel(order)
 
 
 def _percent(value: Decimal) -> str:
@@ -309,7 +311,7 @@ def _timeline(data: dict) -> list[dict]:
     return steps
 
 
-def _detail_context(order: Order, events: list, **extra) -> dict:
+def _detail_context(request, order: Order, events: list, **extra) -> dict:
     data = order_to_dict(order, events=events)
     token_in, token_out = TOKENS.get(order.token_in), TOKENS.get(order.token_out)
     legs = []
@@ -341,7 +343,7 @@ def _detail_context(order: Order, events: list, **extra) -> dict:
         "total_ms": total,
         "progress": _progress(data),
         "trigger": _trigger(data, _best_prices()) if order.type != OrderType.MARKET else None,
-        "cancellable": _cancellable(data),
+        "cancellable": _cancellable(request, order, data),
         "expires_at": order.expires_at,
         "triggered_at": order.triggered_at,
         "terminal": order.is_terminal,
@@ -352,7 +354,7 @@ def _detail_context(order: Order, events: list, **extra) -> dict:
 @require_GET
 def order_page(request, order_id):
     order, events = order_with_history_or_404(order_id)
-    context = _detail_context(order, events)
+    context = _detail_context(request, order, events)
     if request.GET.get("fragment"):
         # The live page swaps this in when the order's socket reports a change,
         # so the server's template stays the one way an order is drawn.
@@ -381,7 +383,7 @@ def _cancel_refused(request, order_id, status: int, error: str = ""):
     that succeeds redirects), with why the order was not cancelled."""
     order, events = order_with_history_or_404(order_id)
     error = error or f"The order is {order.status}: only pending or waiting orders can be cancelled."
-    context = _detail_context(order, events, cancel_error=error)
+    context = _detail_context(request, order, events, cancel_error=error)
     return render(request, "orders/order_detail.html", context, status=status)
 
 

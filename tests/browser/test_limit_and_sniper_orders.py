@@ -7,7 +7,8 @@ import re
 from django.test import Client
 from playwright.sync_api import expect
 
-from orders.models import Order, OrderStatus
+from orders.api.auth import NOT_THE_OWNER
+from orders.models import ApiKey, Order, OrderStatus
 from tests.browser.conftest import log_in
 
 # Far above the seeded SOL/USDC price (about 150): the order stays armed.
@@ -96,6 +97,27 @@ def test_cancelling_too_late_shows_why(engine, page, console):
     row.get_by_role("button", name="Cancel").click()
 
     expect(row.locator(".cancel-error")).to_have_text(TOO_LATE)
+
+
+def test_an_order_another_trader_placed_offers_no_cancel_once_refused(engine, page, console):
+    console.allow_http(403)
+    api_key = ApiKey(name="another desk").issue()
+    body = {"type": "limit", "amount": "1", "tokenIn": "SOL", "tokenOut": "USDC", "limitPrice": FAR_LIMIT}
+    order_id = engine.place(body, Authorization=f"Bearer {api_key}")["orderId"]
+
+    # The order page knows who is looking: no button for a stranger.
+    page.goto(f"{engine.url}/orders/{order_id}")
+    expect(page.locator("#order-status")).to_have_text("waiting")
+    expect(page.locator("#cancel")).to_have_count(0)
+
+    # The dashboard's live feed does not say whose an order is: the engine's
+    # refusal shows, and the button goes.
+    live_dashboard(page, engine)
+    row = page.locator(f'tr[data-order-id="{order_id}"]')
+    row.get_by_role("button", name="Cancel").click()
+    expect(row.locator(".cancel-error")).to_have_text(NOT_THE_OWNER)
+    expect(row.get_by_role("button", name="Cancel")).to_have_count(0)
+    assert engine.order(order_id)["status"] == "waiting"
 
 
 def test_a_sniper_order_fills_when_an_operator_launches_its_token(engine, page, console, operator):

@@ -182,7 +182,10 @@
     return null;
   }
 
+  // Armed orders get a button. The feed does not say whose an order is, so
+  // one another trader placed has a button too until the engine refuses it.
   function cancellable(order) {
+    if (order.cancelRefused) return false;
     return order.status === "waiting" || (order.status === "pending" && !!order.type && order.type !== "market");
   }
 
@@ -369,7 +372,12 @@
         return;
       }
       // Too late (409: it started routing) or not allowed: say why, next to the order.
-      if (order) { order.cancelError = answer.body.error; showRow(order, false); return; }
+      if (order) {
+        order.cancelError = answer.body.error;
+        order.cancelRefused = answer.status === 403;  // not theirs: no button again
+        showRow(order, false);
+        return;
+      }
       var note = row.querySelector(".cancel-error") || row.querySelector(".status-cell").appendChild(h("div", { "class": "reason cancel-error", role: "alert" }));
       note.textContent = answer.body.error;
       scheduleResync();
