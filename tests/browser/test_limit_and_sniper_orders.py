@@ -120,6 +120,18 @@ def test_an_order_another_trader_placed_offers_no_cancel_once_refused(engine, pa
     assert engine.order(order_id)["status"] == "waiting"
 
 
+def test_with_keys_required_a_visitor_who_is_not_logged_in_gets_no_cancel_buttons(engines, market, page):
+    engine = engines("keys-required", API_KEYS_REQUIRED="true")
+    api_key = ApiKey(name="a desk").issue()
+    body = {"type": "limit", "amount": "1", "tokenIn": "SOL", "tokenOut": "USDC", "limitPrice": FAR_LIMIT}
+    order_id = engine.place(body, Authorization=f"Bearer {api_key}")["orderId"]
+
+    live_dashboard(page, engine)  # the rows drawn again from the list it reads once live
+    row = page.locator(f'tr[data-order-id="{order_id}"]')
+    expect(row.locator(".badge")).to_have_text("waiting")
+    expect(row.get_by_role("button", name="Cancel")).to_have_count(0)
+
+
 def test_a_sniper_order_fills_when_an_operator_launches_its_token(engine, page, console, operator):
     live_dashboard(page, engine)
     market = page.locator("#market-rows")

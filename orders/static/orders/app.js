@@ -182,10 +182,16 @@
     return null;
   }
 
-  // Armed orders get a button. The feed does not say whose an order is, so
-  // one another trader placed has a button too until the engine refuses it.
+  // Armed orders get a button, when this viewer may place orders at all.
+  // The feed does not say whose an order is, so one another trader placed
+  // has a button too until the engine refuses it (401 or 403); a refused
+  // order gets none again, whatever the page reads of it later.
+  var refusedCancels = new Set();
+
   function cancellable(order) {
-    if (order.cancelRefused) return false;
+    var rowsNode = $("order-rows");
+    if (rowsNode && rowsNode.getAttribute("data-may-cancel") === "0") return false;
+    if (refusedCancels.has(order.orderId)) return false;
     return order.status === "waiting" || (order.status === "pending" && !!order.type && order.type !== "market");
   }
 
@@ -374,7 +380,7 @@
       // Too late (409: it started routing) or not allowed: say why, next to the order.
       if (order) {
         order.cancelError = answer.body.error;
-        order.cancelRefused = answer.status === 403;  // not theirs: no button again
+        if (answer.status === 401 || answer.status === 403) refusedCancels.add(orderId);
         showRow(order, false);
         return;
       }
@@ -399,7 +405,10 @@
       (answer.body.results || []).forEach(function (data) {
         var current = orders.get(data.orderId);
         if (!current || isNewer(current, data.attempt, data.status) || (current.attempt === data.attempt && current.status === data.status)) {
-          orders.set(data.orderId, fromRest(data));
+          var next = fromRest(data);
+          // Why a cancel was refused stays under the order while its status does.
+          if (current && current.cancelError && current.status === next.status) next.cancelError = current.cancelError;
+          orders.set(data.orderId, next);
         }
       });
       renderAll();
