@@ -1,15 +1,19 @@
 """How orders look on the wire: camelCase, amounts as decimal strings."""
 
-from decimal import Decimal
+from decimal import Context, Decimal
 
 from orders.models import Order, OrderEvent
+
+
+# normalize() rounds to its context's precision, 28 digits by default; a
+# price may have 34 (15 before the point, 18 after).
+EXACT = Context(prec=80)
 
 
 def decimal_str(value: Decimal | None) -> str | None:
     if value is None:
         return None
-    text = format(value.normalize(), "f")
-    return text
+    return format(value.normalize(EXACT), "f")
 
 
 def isoformat(moment) -> str:

@@ -53,6 +53,24 @@ def test_an_amount_placed_through_the_api_comes_back_whole(db):
     assert order["limitPrice"] == "150.123456789012345678"
 
 
+@pytest.mark.parametrize(
+    ("price", "shown"),
+    [
+        # 33 significant digits: past the 28 that Decimal's default context keeps.
+        ("123456789012345.123456789012345678", "123456789012345.123456789012345678"),
+        # Trailing zeros past the 18th place are no extra precision.
+        ("150.50000000000000000000", "150.5"),
+    ],
+)
+def test_a_limit_price_comes_back_whole(db, price, shown):
+    client = Client()
+    body = {"amount": "1", "type": "limit", "limitPrice": price}
+    placed = client.post("/api/orders/execute", body, content_type="application/json")
+    assert placed.status_code == 202, placed.content
+
+    assert client.get(f"/api/orders/{placed.json()['orderId']}").json()["limitPrice"] == shown
+
+
 def test_the_admin_sorts_amounts_as_numbers(admin_client):
     # As text, "10" sorts before "9" and "100.5" before both.
     for amount in ["10", "9", "100.5", "0.5"]:

@@ -37,6 +37,9 @@ BAD_BODIES = [
     ({"amount": 1, "slipageBps": 10}, "slipageBps"),
     # A new token's first pool trades it against SOL: paid in USDC, it would never fire.
     ({"amount": 10, "type": "sniper", "tokenIn": "USDC", "tokenOut": "NOVA", "maxPrice": "0.001"}, "tokenIn"),
+    # Prices are kept to 18 places: this one would be kept as 0.
+    ({"amount": 1, "type": "sniper", "tokenOut": "NOVA", "maxPrice": "0.0000000000000000001"}, "maxPrice"),
+    ({"amount": 1, "type": "limit", "limitPrice": "150.1234567890123456789"}, "limitPrice"),
 ]
 
 

@@ -150,11 +150,13 @@ class OrderRequestSchema(serializers.Serializer):
     type = serializers.ChoiceField(choices=OrderType.choices, required=False, default=OrderType.MARKET)
     limitPrice = serializers.CharField(
         required=False,
-        help_text="Limit orders (required): the worst price accepted, in tokenOut per tokenIn.",
+        help_text="Limit orders (required): the worst price accepted, in tokenOut per tokenIn;"
+        " at most 18 decimal places.",
     )
     maxPrice = serializers.CharField(
         required=False,
-        help_text="Sniper orders (required): the most paid per token, in tokenIn per tokenOut.",
+        help_text="Sniper orders (required): the most paid per token, in tokenIn per tokenOut;"
+        " at most 18 decimal places.",
     )
     expiresInSeconds = serializers.IntegerField(
         required=False,

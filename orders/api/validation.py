@@ -1,7 +1,7 @@
 """Validating order requests. Each error names the field it concerns."""
 
 import copy
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 
 from django.conf import settings
 from rest_framework import serializers
@@ -29,6 +29,11 @@ TRIGGER_FIELDS = {
 }
 MAX_EXPIRY_SECONDS = 30 * 24 * 3600
 MAX_SLIPPAGE_BPS = 10_000  # 100 %
+# Prices are stored to 18 decimal places (orders.models.AMOUNT): a finer one
+# would be stored rounded, a tiny sniper's maximum price to 0.
+PRICE_PLACES = 18
+# Wide enough to quantize any value under the fields' maxima exactly.
+WIDE = Context(prec=80)
 
 
 class AmountField(serializers.Field):
@@ -39,11 +44,13 @@ class AmountField(serializers.Field):
         "not_finite": "must be a finite number",
         "not_positive": "must be greater than 0",
         "too_large": "must be at most {maximum}",
+        "too_precise": "must have at most {places} decimal places",
     }
 
-    def __init__(self, *, maximum: Decimal | None = None, **kwargs):
+    def __init__(self, *, maximum: Decimal | None = None, places: int | None = None, **kwargs):
         super().__init__(**kwargs)
         self.maximum = maximum
+        self.places = places
 
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, (int, float, Decimal, str)):
@@ -58,6 +65,10 @@ class AmountField(serializers.Field):
             self.fail("not_positive")
         if self.maximum is not None and value > self.maximum:
             self.fail("too_large", maximum=self.maximum)
+        if self.places is not None and value.as_tuple().exponent < -self.places:
+            # Trailing zeros are no extra precision: 1.50000000000000000000 is 1.5.
+            if value != value.quantize(Decimal(1).scaleb(-self.places), context=WIDE):
+                self.fail("too_precise", places=self.places)
         return value
 
     def to_representation(self, value):
@@ -97,8 +108,8 @@ class StrictIntegerField(serializers.IntegerField):
 
 class OrderRequestSerializer(serializers.Serializer):
     amount = AmountField(maximum=settings.MAX_ORDER_AMOUNT)
-    limitPrice = AmountField(required=False, maximum=Decimal(10) ** 15)
-    maxPrice = AmountField(required=False, maximum=Decimal(10) ** 15)
+    limitPrice = AmountField(required=False, maximum=Decimal(10) ** 15, places=PRICE_PLACES)
+    maxPrice = AmountField(required=False, maximum=Decimal(10) ** 15, places=PRICE_PLACES)
     expiresInSeconds = StrictIntegerField(required=False, min_value=1, max_value=MAX_EXPIRY_SECONDS)
     tokenIn = TokenField(required=False, default=None)
     tokenOut = TokenField(required=False, default=None)
