@@ -175,6 +175,7 @@ class Command(BaseCommand):
         except InvalidOperation:
             raise CommandError(f"--amount must be a decimal number, got {amount!r}") from None
         body = {"amount": amount, "tokenIn": token_in, "tokenOut": token_out, "slippageBps": slippage_bps}
+        api_key = api_key.strip()  # a key read from a file keeps its newline
         base_url = url.rstrip("/")
         stderr = getattr(self.stderr, "_out", sys.stderr)
         progress = Progress(count, stderr)
