@@ -4,7 +4,6 @@ from decimal import Context, Decimal
 
 from orders.models import Order, OrderEvent
 
-
 # normalize() rounds to its context's precision, 28 digits by default; a
 # price may have 34 (15 before the point, 18 after).
 EXACT = Context(prec=80)
