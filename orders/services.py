@@ -336,6 +336,12 @@ def retry_resets() -> dict:
     return {"dex": "", "quotes": [], "route": {}, "tx_hash": "", "settles_at": None}
 
 
+def order_expire(order: Order) -> bool:
+    """A limit or sniper order whose time is up ends `failed` (`expired`),
+    saying what it waited for."""
+    return order_fail(order=order, error=triggers.expiry_message(order), code="expired")
+
+
 def order_cancel(*, order: Order) -> bool:
     """Cancel an order that has not started routing (pending, or waiting for
     its trigger). False once it has: the conditional update lets exactly one
@@ -500,7 +506,13 @@ def admission(*, job: bool, most: int | None = None):
         wanted = min(free, most or free)
         found = oldest_ready.rows(wanted) if wanted else []
         ready = []
+        now = timezone.now()
         for order in found:
+            if triggers.expired(order, now):
+                # Its trigger fired, but its time ran out waiting for a slot;
+                # the clock fails such orders only every few seconds.
+                order_expire(order)
+                continue
             try:
                 moved_back = order.type == OrderType.LIMIT and not triggers.limit_reached(order)
             except (TypeError, ArithmeticError):

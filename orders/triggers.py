@@ -135,8 +135,11 @@ def _trigger_direction(token_in, token_out, spot) -> int:
 
 
 def _mark_triggered(order: Order) -> int:
+    now = timezone.now()
+    if expired(order, now):
+        return 0  # the clock's next pass fails it as expired
     return Order.objects.filter(pk=order.pk, status=OrderStatus.WAITING, triggered_at__isnull=True).update(
-        triggered_at=timezone.now()
+        triggered_at=now
     )
 
 
@@ -174,17 +177,22 @@ def expired_by(moment):
 
 def orders_expire() -> int:
     """Fail every waiting order whose time is up; returns how many."""
-    from orders.services import order_fail
+    from orders.services import order_expire
 
-    expired = 0
-    for order in expired_by(timezone.now()):
-        when = order.expires_at.strftime("%Y-%m-%d %H:%M:%S UTC")
-        if order.triggered_at is not None:
-            fired = order.triggered_at.strftime("%Y-%m-%d %H:%M:%S UTC")
-            trigger = f"its trigger fired at {fired}, but no execution slot came free before then"
-        elif order.type == OrderType.LIMIT:
-            trigger = f"the price never reached {order.limit_price}"
-        else:
-            trigger = f"{order.token_out} did not launch"
-        expired += order_fail(order=order, error=f"The order expired at {when}: {trigger}.", code="expired")
-    return expired
+    return sum(order_expire(order) for order in expired_by(timezone.now()))
+
+
+def expired(order: Order, now) -> bool:
+    return order.expires_at is not None and order.expires_at <= now
+
+
+def expiry_message(order: Order) -> str:
+    when = order.expires_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+    if order.triggered_at is not None:
+        fired = order.triggered_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+        trigger = f"its trigger fired at {fired}, but no execution slot came free before then"
+    elif order.type == OrderType.LIMIT:
+        trigger = f"the price never reached {order.limit_price.normalize():f}"
+    else:
+        trigger = f"{order.token_out} did not launch"
+    return f"The order expired at {when}: {trigger}."

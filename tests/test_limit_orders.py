@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from orders import triggers
+from orders import services, triggers
 from orders.models import Order, OrderStatus
 
 
@@ -145,3 +145,48 @@ def test_a_triggered_order_that_finds_no_slot_before_it_expires_says_so(no_engin
     order.refresh_from_db()
     assert (order.status, order.error_code) == (OrderStatus.FAILED, "expired")
     assert "its trigger fired at" in order.error and "never reached" not in order.error
+
+
+def armed_limit(now, **fields) -> Order:
+    """A limit order far below the market's price (about 150 USDC per SOL): reached."""
+    return Order.objects.create(
+        type="limit",
+        token_in="SOL",
+        token_out="USDC",
+        amount=Decimal(1),
+        limit_price=Decimal(100),
+        trigger_price=99.9,
+        status=OrderStatus.WAITING,
+        **fields,
+    )
+
+
+def test_a_triggered_order_whose_time_ran_out_is_not_admitted_but_expires(market, no_engine):
+    # The clock fails expired orders every 2 s; a slot freed in between must
+    # not start this one.
+    now = timezone.now()
+    fired = now - timedelta(seconds=5)
+    late = armed_limit(now, expires_at=now - timedelta(milliseconds=500), triggered_at=fired)
+    on_time = armed_limit(now, expires_at=now + timedelta(hours=1), triggered_at=fired)
+
+    admitted = services.orders_admit(job=False)
+
+    assert [order.pk for order in admitted.orders] == [on_time.pk]
+    late.refresh_from_db()
+    assert (late.status, late.error_code) == (OrderStatus.FAILED, "expired")
+    assert "its trigger fired at" in late.error
+
+
+def test_an_order_whose_time_is_up_does_not_trigger(market, no_engine):
+    now = timezone.now()
+    late = armed_limit(now, expires_at=now - timedelta(milliseconds=500))
+
+    triggers.orders_trigger(token_a="SOL", token_b="USDC")
+
+    late.refresh_from_db()
+    assert late.triggered_at is None
+
+    assert triggers.orders_expire() == 1
+    late.refresh_from_db()
+    when = f"{late.expires_at:%Y-%m-%d %H:%M:%S} UTC"
+    assert late.error == f"The order expired at {when}: the price never reached 100."
