@@ -27,6 +27,7 @@ from rest_framework.exceptions import AuthenticationFailed, Throttled, Validatio
 from orders import metrics, services
 from orders.api.auth import MayPlaceOrders, Placer, api_key_from_header
 from orders.api.errors import _flatten, error_body
+from orders.api.parsers import TOO_DEEP
 from orders.api.throttling import client_address, count_placement, too_many_orders
 from orders.api.views import BackPressure, place_order
 from orders.broadcast import ALL_ORDERS_GROUP, order_group
@@ -277,6 +278,9 @@ class OrderPlacementConsumer(OrderStreamConsumer):
             data = json.loads(raw, parse_float=Decimal)
         except (ValueError, UnicodeDecodeError) as exc:
             await self.send_error(f"The message is not valid JSON: {exc}")
+            return
+        except RecursionError:
+            await self.send_error(f"The message is not valid JSON: {TOO_DEEP}")
             return
         try:
             order = await database_sync_to_async(self._place)(data)

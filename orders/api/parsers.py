@@ -4,6 +4,8 @@ from decimal import Decimal
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
+TOO_DEEP = "JSON nested too deeply: an order is one flat object"
+
 
 def _reject_constant(name):
     raise ValueError(f"{name} is not a number JSON allows")
@@ -20,3 +22,5 @@ class DecimalJSONParser(JSONParser):
             )
         except (ValueError, UnicodeDecodeError) as exc:
             raise ParseError(str(exc)) from None
+        except RecursionError:
+            raise ParseError(TOO_DEEP) from None

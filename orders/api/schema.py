@@ -477,7 +477,7 @@ quote = extend_schema(
             ("No route", {"error": "no pool trades SOL for BONK", "errorCode": "no_route"}),
         ),
         503: _error(
-            "A DEX did not answer.",
+            "A DEX did not answer; ask again after `Retry-After` seconds.",
             ("DEX down", {"error": "raydium is unavailable", "errorCode": "dex_unavailable"}),
         ),
     },

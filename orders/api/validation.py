@@ -36,6 +36,12 @@ PRICE_PLACES = 18
 WIDE = Context(prec=80)
 
 
+def _printable(name: str) -> str:
+    """A client's field name as the answer can carry it: a lone surrogate
+    (JSON allows "\\ud800") cannot be written as UTF-8, and gave a 500."""
+    return name.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 class AmountField(serializers.Field):
     """A positive decimal number or decimal string, never a float's rounding."""
 
@@ -132,7 +138,7 @@ class OrderRequestSerializer(serializers.Serializer):
         unknown = sorted(set(data) - ORDER_FIELDS)
         if unknown:
             raise serializers.ValidationError(
-                {name[:64]: ["is not a field of an order"] for name in unknown[:10]}
+                {_printable(name[:64]): ["is not a field of an order"] for name in unknown[:10]}
             )
         return super().to_internal_value(data)
 

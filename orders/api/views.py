@@ -4,12 +4,13 @@ import time
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from redis.exceptions import RedisError
 from rest_framework import status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -154,6 +155,14 @@ class NewestFirst(CursorPagination):
     page_size_query_param = "limit"
     max_page_size = 200
 
+    def paginate_queryset(self, queryset, request, view=None):
+        # DRF decodes a cursor's position without checking it: an edited or
+        # cut `next` link reaches the database as a date it cannot read.
+        try:
+            return super().paginate_queryset(queryset, request, view)
+        except DjangoValidationError:
+            raise NotFound(self.invalid_cursor_message) from None
+
 
 class OrderListView(APIView):
     @schema.order_list
@@ -189,12 +198,12 @@ class QuoteView(APIView):
                 token_in=token_in, token_out=token_out, amount_in=token_in.to_base_units(amount)
             )
         except RoutingError as error:
-            code = (
-                status.HTTP_503_SERVICE_UNAVAILABLE
-                if error.transient
-                else status.HTTP_422_UNPROCESSABLE_ENTITY
-            )
-            return Response(error_body(str(error)) | {"errorCode": error.code}, status=code)
+            if error.transient:
+                unavailable = service_unavailable(str(error), retry_after=1)
+                unavailable.data["errorCode"] = error.code
+                return unavailable
+            body = error_body(str(error)) | {"errorCode": error.code}
+            return Response(body, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
         out = token_out.from_base_units
         return Response(
             {

@@ -1,0 +1,72 @@
+"""Input no client should send still gets a JSON 4xx naming what is wrong,
+never a 500, and leaves a placement socket usable."""
+
+import asyncio
+import json
+
+import pytest
+import websockets
+from django.test import Client
+
+from orders.models import Order
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("cursor", ["cD1ub3Q=", "not base64 at all", "cD0yMDI2LTEzLTQw"])
+def test_an_edited_page_cursor_is_a_404_not_a_500(cursor):
+    answer = Client().get("/api/orders", {"cursor": cursor})
+
+    assert answer.status_code == 404
+    assert answer.json()["error"] == "Invalid cursor"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"[" * 3000,  # deeper than the JSON decoder recurses
+        b'{"amount": 1, "x": ' + b"[" * 3000 + b"]" * 3000 + b"}",
+    ],
+)
+def test_json_nested_too_deeply_is_a_400(raw):
+    answer = Client().post("/api/orders/execute", raw, content_type="application/json")
+
+    assert answer.status_code == 400
+    assert "nested too deeply" in answer.json()["error"]
+    assert not Order.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_field_name_with_a_lone_surrogate_is_named_in_a_400():
+    body = '{"amount": 1, "\\ud800": 1}'  # valid JSON; "\ud800" alone is no character
+
+    answer = Client().post("/api/orders/execute", body, content_type="application/json")
+
+    assert answer.status_code == 400
+    assert answer.json()["fields"] == {"\\ud800": ["is not a field of an order"]}
+
+
+@pytest.mark.django_db
+def test_a_quote_the_dexes_do_not_answer_says_when_to_ask_again(market, settings):
+    settings.MOCK_FAILURE_RATE = 1.0
+
+    answer = Client().get("/api/quote", {"amount": "1"})
+
+    assert answer.status_code == 503
+    assert answer["Retry-After"] == "1"
+    assert answer.json()["errorCode"] == "dex_unavailable" and "simulated outage" in answer.json()["error"]
+
+
+def test_a_placement_socket_survives_json_nested_too_deeply(engine):
+    async def exchange() -> list[dict]:
+        async with asyncio.timeout(20):
+            async with websockets.connect(f"{engine.ws}/api/orders/execute") as socket:
+                await socket.send("[" * 3000)
+                refused = json.loads(await socket.recv())
+                await socket.send(json.dumps({"amount": "0.01"}))
+                return [refused, json.loads(await socket.recv())]
+
+    refused, accepted = asyncio.run(exchange())
+
+    assert refused["type"] == "error" and "nested too deeply" in refused["error"]
+    assert accepted["type"] == "accepted"
