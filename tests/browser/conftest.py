@@ -50,7 +50,13 @@ def browser(allow_sync_database_calls_beside_playwright):
 
     expect.set_options(timeout=DEADLINE_MS)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            # Playwright turns the back/forward cache off; a trader's browser has it.
+            ignore_default_args=["--disable-back-forward-cache"],
+        )
         yield browser
         browser.close()
 

@@ -2,18 +2,15 @@
 
 import re
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.test import Client
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
-from orders.broadcast import ALL_ORDERS_GROUP, events_message
 from orders.models import Order
+from tests.browser.feed import feed_status, send_to_the_feed
 from tests.halves import sqlite_half_only
 
 pytestmark = sqlite_half_only(
@@ -79,27 +76,6 @@ def test_orders_placed_elsewhere_appear_at_the_top_live(engine, page):
     assert_same_document(page)
 
 
-def _feed_status(order_id: str, status: str, at: datetime) -> dict:
-    return {
-        "type": "status",
-        "orderId": order_id,
-        "status": status,
-        "at": at.isoformat().replace("+00:00", "Z"),
-        "attempt": 1,
-        "orderType": "market",
-        "tokenIn": "SOL",
-        "tokenOut": "USDC",
-        "amount": "0.25",
-    }
-
-
-def _send_to_the_feed(messages: list[dict]) -> None:
-    # On a thread of its own: Playwright's sync API keeps an event loop on this one.
-    with ThreadPoolExecutor(1) as thread:
-        send = async_to_sync(get_channel_layer().group_send)
-        thread.submit(send, ALL_ORDERS_GROUP, events_message(messages)).result()
-
-
 def test_an_order_whose_first_status_comes_late_takes_its_place_by_age(engine, page):
     """Each web process publishes its own placements, so the feed can bring
     an order's `pending` after a younger order's: the row still goes where
@@ -111,7 +87,7 @@ def test_an_order_whose_first_status_comes_late_takes_its_place_by_age(engine, p
     created = datetime.fromisoformat(engine.order(younger["orderId"])["createdAt"].replace("Z", "+00:00"))
     older = str(uuid.uuid4())
 
-    _send_to_the_feed([_feed_status(older, "pending", created - timedelta(seconds=1))])
+    send_to_the_feed([feed_status(older, "pending", created - timedelta(seconds=1))])
 
     rows = page.locator("#order-rows tr")
     expect(page.locator(f'tr[data-order-id="{older}"]')).to_be_visible()
@@ -129,22 +105,60 @@ def test_a_status_of_an_order_that_fell_off_the_table_reads_no_order_list(engine
     now = datetime.now(UTC)
     newest = [str(uuid.uuid4()) for _ in range(51)]
     placed = [
-        _feed_status(order_id, "pending", now + timedelta(milliseconds=i))
-        for i, order_id in enumerate(newest)
+        feed_status(order_id, "pending", now + timedelta(milliseconds=i)) for i, order_id in enumerate(newest)
     ]
-    _send_to_the_feed(placed)
+    send_to_the_feed(placed)
     expect(page.locator(f'tr[data-order-id="{newest[-1]}"]')).to_be_visible()
     expect(page.locator(f'tr[data-order-id="{newest[0]}"]')).to_have_count(0)
     order_list = re.compile(r"/api/orders\?limit=")
 
-    _send_to_the_feed([_feed_status(newest[0], "routing", now + timedelta(seconds=1))])
+    send_to_the_feed([feed_status(newest[0], "routing", now + timedelta(seconds=1))])
 
     # The read would follow within 300 ms of the status.
     with pytest.raises(PlaywrightTimeoutError), page.expect_request(order_list, timeout=1500):
         pass
     # While a status of an order it never saw start does make it read the list.
     with page.expect_request(order_list, timeout=5000):
-        _send_to_the_feed([_feed_status(str(uuid.uuid4()), "routing", now + timedelta(seconds=1))])
+        send_to_the_feed([feed_status(str(uuid.uuid4()), "routing", now + timedelta(seconds=1))])
+
+
+def test_statuses_of_an_order_older_than_the_table_read_the_order_list_once(engine, page):
+    """A limit order placed long ago that fires sends statuses for an order
+    the table never listed: one read of the list shows it is not among the
+    newest, and its later statuses read nothing."""
+    page.goto(engine.url)
+    expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+    shown = engine.place({"amount": "0.5"})["orderId"]
+    expect(page.locator(f'tr[data-order-id="{shown}"] .badge')).to_have_text("confirmed")
+    order_list = re.compile(r"/api/orders\?limit=")
+    old, now = str(uuid.uuid4()), datetime.now(UTC)
+    page.evaluate("document.querySelector('#order-rows tr').__drawn = true")
+
+    with page.expect_response(order_list, timeout=5000):
+        send_to_the_feed([feed_status(old, "routing", now)])
+    # The list it read is drawn: the rows are new elements.
+    page.wait_for_function("() => !document.querySelector('#order-rows tr').__drawn")
+    send_to_the_feed([feed_status(old, "building", now), feed_status(old, "confirmed", now)])
+
+    with pytest.raises(PlaywrightTimeoutError), page.expect_request(order_list, timeout=1500):
+        pass
+    expect(page.locator(f'tr[data-order-id="{old}"]')).to_have_count(0)
+
+
+def test_back_from_another_page_the_dashboard_is_live_again(engine, page):
+    """The browser may keep the page whole while it is away (its back/forward
+    cache); the socket closed on the way out, so it must open again."""
+    page.goto(engine.url)
+    expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+    mark_page(page)
+    page.goto(f"{engine.url}/api/health")
+    page.go_back(wait_until="commit")  # a page restored whole fires no load event
+    if not page.evaluate("window.__sameDocument === true"):
+        pytest.skip("this browser loaded the page anew instead of keeping it")
+
+    placed = engine.place({"amount": "0.5"})["orderId"]
+
+    expect(page.locator(f'tr[data-order-id="{placed}"] .badge')).to_have_text("confirmed")
 
 
 def test_the_dashboard_says_it_is_behind_until_it_has_caught_up(engine, page, console):

@@ -3,6 +3,7 @@ through the form, waiting with their trigger, cancelled, and a sniper order
 filled when an operator launches its token from the admin."""
 
 import re
+from datetime import UTC, datetime
 
 from django.test import Client
 from playwright.sync_api import expect
@@ -10,6 +11,7 @@ from playwright.sync_api import expect
 from orders.api.auth import NOT_THE_OWNER
 from orders.models import ApiKey, Order, OrderStatus
 from tests.browser.conftest import log_in
+from tests.browser.feed import feed_status, send_to_the_feed
 
 # Far above the seeded SOL/USDC price (about 150): the order stays armed.
 FAR_LIMIT = "10000"
@@ -130,6 +132,22 @@ def test_with_keys_required_a_visitor_who_is_not_logged_in_gets_no_cancel_button
     row = page.locator(f'tr[data-order-id="{order_id}"]')
     expect(row.locator(".badge")).to_have_text("waiting")
     expect(row.get_by_role("button", name="Cancel")).to_have_count(0)
+
+
+def test_why_a_cancel_was_refused_goes_once_the_order_moves_on(engine, page, console):
+    console.allow_http(409)
+    order_id = place_far_limit(engine)
+    live_dashboard(page, engine)
+    row = page.locator(f'tr[data-order-id="{order_id}"]')
+    expect(row.locator(".badge")).to_have_text("waiting")
+    Order.objects.filter(pk=order_id).update(status=OrderStatus.CANCELLED)  # news this page missed
+    row.get_by_role("button", name="Cancel").click()
+    expect(row.locator(".cancel-error")).to_have_text(TOO_LATE)
+
+    send_to_the_feed([feed_status(order_id, "cancelled", datetime.now(UTC), orderType="limit")])
+
+    expect(row.locator(".badge")).to_have_text("cancelled")
+    expect(row.locator(".cancel-error")).to_have_count(0)
 
 
 def test_a_sniper_order_fills_when_an_operator_launches_its_token(engine, page, console, operator):

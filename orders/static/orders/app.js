@@ -112,6 +112,15 @@
     }
     connect();
     window.addEventListener("pagehide", function () { stopped = true; if (socket) socket.close(); });
+    // Back to a page the browser kept whole (its back/forward cache): the
+    // socket closed on the way out, so open it again and catch up.
+    window.addEventListener("pageshow", function (event) {
+      if (!event.persisted || !stopped) return;
+      stopped = false;
+      delay = 500;
+      setConn("retrying", "reconnecting");
+      connect();
+    });
   }
 
   // --- Order state ------------------------------------------------------------
@@ -229,6 +238,8 @@
   // Orders that fell off the bottom of the table, newest last: under load an
   // order falls off before it ends, and its later statuses are for no row.
   var dropped = new Set();
+  // Orders whose news came for no row, waiting for the list to be read again.
+  var unknown = new Set();
 
   function drop(orderId) {
     orders.delete(orderId);
@@ -337,10 +348,12 @@
       // We missed this order's start (joined late or the socket dropped):
       // read the recent orders again rather than guess. Not for one that
       // fell off the table: at 100 orders/s that read the list twice a second.
-      if (!dropped.has(event.orderId)) scheduleResync();
+      if (!dropped.has(event.orderId)) { unknown.add(event.orderId); scheduleResync(); }
       return;
     }
     if (!isNewer(order, attempt, event.status)) return;
+    // Why a cancel was refused was about the status before this one.
+    if (order && order.status !== event.status) delete order.cancelError;
     var isNew = !order;
     var wasWaiting = !!order && order.status === "waiting";
     order = order || { orderId: event.orderId, createdAt: event.at, reached: 0, attempt: attempt };
@@ -400,8 +413,15 @@
 
   // Rejects when the list could not be read: the page may be behind.
   function resync() {
+    var asked = Array.from(unknown);
+    unknown.clear();
     return getJSON("/api/orders?limit=" + MAX_ROWS).then(function (answer) {
-      if (!answer.ok) throw new Error("the order list answered " + answer.status);
+      if (!answer.ok) { asked.forEach(function (id) { unknown.add(id); }); throw new Error("the order list answered " + answer.status); }
+      var listed = new Set((answer.body.results || []).map(function (data) { return data.orderId; }));
+      // Not among the newest: an older order (a limit order placed long ago
+      // that fired). Its news is for no row; reading the list again for each
+      // of its statuses would only redraw the table.
+      asked.forEach(function (id) { if (!listed.has(id)) drop(id); });
       (answer.body.results || []).forEach(function (data) {
         var current = orders.get(data.orderId);
         if (!current || isNewer(current, data.attempt, data.status) || (current.attempt === data.attempt && current.status === data.status)) {
