@@ -2,6 +2,7 @@
 go through orders.services like every other write. The "Launch a token" page
 (orders/admin_views.py) hangs off this admin's URLs."""
 
+import re
 import uuid
 
 from django.contrib import admin, messages
@@ -67,6 +68,9 @@ class DexFilter(admin.SimpleListFilter):
         return queryset.filter(dex=self.value()) if self.value() else queryset
 
 
+ID_PREFIX = re.compile(r"[0-9a-f]{4,31}")
+
+
 def by_value(amount: str):
     """Sort an amount column as a number: on SQLite it holds text
     (orders.fields.ExactDecimalField), which sorts "10" before "9"."""
@@ -88,7 +92,7 @@ class OrderAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", "type", DexFilter, PairFilter]
     search_fields = ["tx_hash"]
-    search_help_text = "Search by order id or transaction hash."
+    search_help_text = "Search by order id (or its first 8 characters, as listed) or transaction hash."
     date_hierarchy = "created_at"
     ordering = ["-created_at"]
     list_per_page = 50
@@ -153,8 +157,15 @@ class OrderAdmin(admin.ModelAdmin):
         try:
             order_id = uuid.UUID(term)
         except ValueError:
-            return super().get_search_results(request, queryset, term)
-        return queryset.filter(pk=order_id), False
+            pass
+        else:
+            return queryset.filter(pk=order_id), False
+        found, may_have_duplicates = super().get_search_results(request, queryset, term)
+        # The list shows an id's first 8 characters: an operator pastes those.
+        prefix = term.replace("-", "").lower()
+        if ID_PREFIX.fullmatch(prefix):
+            found = found | queryset.filter(id__startswith=prefix)
+        return found, may_have_duplicates
 
     @admin.display(description="dashboard")
     def page(self, order):
