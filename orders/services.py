@@ -18,7 +18,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from redis.exceptions import RedisError
+from redis.exceptions import LockError, RedisError
 
 from config.compiled import CompiledQuery
 from orders import dispatch, metrics, triggers
@@ -391,6 +391,12 @@ def order_retry_failed(*, order: Order) -> Order | None:
 # --- Admission: at most ORDER_CONCURRENCY orders in flight, oldest first ------
 
 ADMISSION_LOCK = "orders:admission-lock"
+# A round holds the lock for milliseconds; one whose holder was killed holds
+# it until it expires. The admission job waits that long; a settlement, which
+# other orders' timers queue behind, waits this long and then leaves the
+# slots it freed to an admission job.
+ADMISSION_LOCK_SECONDS = 30
+SETTLEMENT_LOCK_WAIT_SECONDS = 1.0
 # "queued" while an admission job is queued or at work: the request is that
 # job's to answer. "slot" when the job ended for want of a free slot: the
 # request is then for whatever frees one (a settlement) to answer.
@@ -501,7 +507,25 @@ def admission(*, job: bool, most: int | None = None):
     """
     connection = dispatch.redis()
     # redis-py polls a held lock every 100 ms by default; admission is short.
-    with connection.lock(ADMISSION_LOCK, timeout=30, blocking_timeout=30, sleep=0.002):
+    lock = connection.lock(
+        ADMISSION_LOCK,
+        timeout=ADMISSION_LOCK_SECONDS,
+        blocking_timeout=ADMISSION_LOCK_SECONDS if job else SETTLEMENT_LOCK_WAIT_SECONDS,
+        sleep=0.002,
+    )
+    if not lock.acquire():
+        if job:
+            raise LockError("the admission lock stayed taken")
+        # Held past any round's length: by a worker killed mid-round, most
+        # likely. Waiting out its expiry here held up both workers, and every
+        # order's next step behind them, for up to 30 s.
+        log.warning(
+            "admission lock held past %s s; freed slots left to an admission job", lock.blocking_timeout
+        )
+        request_admission()
+        yield Admission(0, [], job_running=True)
+        return
+    try:
         free = max(settings.ORDER_CONCURRENCY - orders_in_flight.count(), 0)
         wanted = min(free, most or free)
         found = oldest_ready.rows(wanted) if wanted else []
@@ -531,6 +555,8 @@ def admission(*, job: bool, most: int | None = None):
             connection.set(ADMISSION_REQUESTED, "slot", ex=10)
         running = not job and connection.get(ADMISSION_REQUESTED) == b"queued"
         yield Admission(free, ready, exhausted=len(found) < wanted, job_running=running)
+    finally:
+        lock.release()  # as the lock's own `with` does: LockNotOwnedError if it expired meanwhile
 
 
 def orders_admit(*, job: bool) -> Admission:
