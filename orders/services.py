@@ -522,6 +522,9 @@ def admission(*, job: bool, most: int | None = None):
         log.warning(
             "admission lock held past %s s; freed slots left to an admission job", lock.blocking_timeout
         )
+        # As the clock's look does: a request a job left for a free slot
+        # would keep this one from queuing a job.
+        admission_answered(job=False)
         request_admission()
         yield Admission(0, [], job_running=True)
         return

@@ -15,6 +15,7 @@ in the order they arrived, like new market orders.
 import logging
 from decimal import ROUND_CEILING, ROUND_FLOOR
 
+from django.db.models import Q
 from django.dispatch import receiver
 from django.utils import timezone
 
@@ -136,11 +137,11 @@ def _trigger_direction(token_in, token_out, spot) -> int:
 
 def _mark_triggered(order: Order) -> int:
     now = timezone.now()
-    if expired(order, now):
-        return 0  # the clock's next pass fails it as expired
-    return Order.objects.filter(pk=order.pk, status=OrderStatus.WAITING, triggered_at__isnull=True).update(
-        triggered_at=now
-    )
+    # Not once its time is up: the clock's next pass fails it as expired.
+    in_time = Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+    return Order.objects.filter(
+        in_time, pk=order.pk, status=OrderStatus.WAITING, triggered_at__isnull=True
+    ).update(triggered_at=now)
 
 
 def limit_reached(order: Order) -> bool:

@@ -22,7 +22,13 @@ def lock_of_a_killed_worker(transactional_db):
     connection.delete(services.ADMISSION_REQUESTED, services.ORDERS_PLACED)
 
 
-def test_a_settlement_leaves_its_freed_slots_to_an_admission_job(lock_of_a_killed_worker):
+@pytest.mark.parametrize("request_before", [None, b"slot"])
+def test_a_settlement_leaves_its_freed_slots_to_an_admission_job(lock_of_a_killed_worker, request_before):
+    # "slot": an admission job found no free slot and left its request for
+    # whatever frees one; it must not keep this settlement from queuing a job.
+    if request_before:
+        dispatch.redis().set(services.ADMISSION_REQUESTED, request_before, ex=10)
+
     with ThreadPoolExecutor(1) as thread:
         # What a settlement that freed slots runs (orders.jobs._admit_into_freed).
         settling = thread.submit(jobs.admit_orders, linger=0, job=False)

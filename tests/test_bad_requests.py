@@ -12,7 +12,15 @@ from orders.models import Order
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("cursor", ["cD1ub3Q=", "not base64 at all", "cD0yMDI2LTEzLTQw"])
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "cD1ub3Q=",  # p=not
+        "not base64 at all",
+        "cD0yMDI2LTEzLTQw",  # p=2026-13-40
+        "cD0wMDAxLTAxLTAxVDAwOjAwOjAwKzAxOjAw",  # p=0001-01-01T00:00:00+01:00: before year 1 in UTC
+    ],
+)
 def test_an_edited_page_cursor_is_a_404_not_a_500(cursor):
     answer = Client().get("/api/orders", {"cursor": cursor})
 

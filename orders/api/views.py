@@ -160,7 +160,7 @@ class NewestFirst(CursorPagination):
         # cut `next` link reaches the database as a date it cannot read.
         try:
             return super().paginate_queryset(queryset, request, view)
-        except DjangoValidationError:
+        except (DjangoValidationError, OverflowError):  # OverflowError: a date at the calendar's end
             raise NotFound(self.invalid_cursor_message) from None
 
 

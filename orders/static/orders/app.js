@@ -74,7 +74,7 @@
   // per frame. Reconnects after 0.5 s, doubling to 15 s, with jitter; stops
   // when handlers.closed(code) returns true (the server is done with us).
   function liveSocket(path, handlers) {
-    var delay = 500, socket = null, stopped = false;
+    var delay = 500, socket = null, stopped = false, retry = null;
     function connect() {
       socket = new WebSocket(wsUrl(path));
       socket.onopen = function () {
@@ -102,16 +102,22 @@
         messages.forEach(handlers.message);
       };
       socket.onclose = function (event) {
-        if (stopped) return;
+        // A socket replaced since (the page came back from the browser's
+        // cache and opened another) starts no reconnect of its own.
+        if (stopped || event.target !== socket) return;
         if (handlers.closed && handlers.closed(event.code)) { setConn("idle", "done"); return; }
         setConn("retrying", "reconnecting");
         var wait = delay * (0.75 + Math.random() * 0.5);
         delay = Math.min(delay * 2, 15000);
-        setTimeout(connect, wait);
+        retry = setTimeout(connect, wait);
       };
     }
     connect();
-    window.addEventListener("pagehide", function () { stopped = true; if (socket) socket.close(); });
+    window.addEventListener("pagehide", function () {
+      stopped = true;
+      clearTimeout(retry);  // else it would fire on the way back, beside pageshow's socket
+      if (socket) socket.close();
+    });
     // Back to a page the browser kept whole (its back/forward cache): the
     // socket closed on the way out, so open it again and catch up.
     window.addEventListener("pageshow", function (event) {
