@@ -155,11 +155,9 @@ class OrderAdmin(admin.ModelAdmin):
         # a substring search on a UUID column means nothing on most databases.
         term = search_term.strip()
         try:
-            order_id = uuid.UUID(term)
+            return queryset.filter(pk=uuid.UUID(term)), False
         except ValueError:
             pass
-        else:
-            return queryset.filter(pk=order_id), False
         found, may_have_duplicates = super().get_search_results(request, queryset, term)
         # The list shows an id's first 8 characters: an operator pastes those.
         prefix = term.replace("-", "").lower()

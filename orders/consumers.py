@@ -15,7 +15,6 @@ import time
 import uuid
 from collections import OrderedDict
 from datetime import UTC, datetime
-from decimal import Decimal
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
@@ -27,7 +26,7 @@ from rest_framework.exceptions import AuthenticationFailed, Throttled, Validatio
 from orders import metrics, services
 from orders.api.auth import MayPlaceOrders, Placer, api_key_from_header
 from orders.api.errors import _flatten, error_body
-from orders.api.parsers import TOO_DEEP
+from orders.api.parsers import loads_order
 from orders.api.throttling import client_address, count_placement, too_many_orders
 from orders.api.views import BackPressure, place_order
 from orders.broadcast import ALL_ORDERS_GROUP, order_group
@@ -275,12 +274,9 @@ class OrderPlacementConsumer(OrderStreamConsumer):
             await self.send_error(f"An order must be one JSON text frame of at most {MAX_FRAME_BYTES} bytes.")
             return
         try:
-            data = json.loads(raw, parse_float=Decimal)
-        except (ValueError, UnicodeDecodeError) as exc:
+            data = loads_order(raw)
+        except ValueError as exc:
             await self.send_error(f"The message is not valid JSON: {exc}")
-            return
-        except RecursionError:
-            await self.send_error(f"The message is not valid JSON: {TOO_DEEP}")
             return
         try:
             order = await database_sync_to_async(self._place)(data)

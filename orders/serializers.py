@@ -4,8 +4,8 @@ from decimal import Context, Decimal
 
 from orders.models import Order, OrderEvent
 
-# normalize() rounds to its context's precision, 28 digits by default; a
-# price may have 34 (15 before the point, 18 after).
+# Decimal's default context keeps 28 digits, and normalize() and quantize()
+# round to it; a price may have 34 (15 before the point, 18 after).
 EXACT = Context(prec=80)
 
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from config.compiled import CompiledQuery
 from orders.models import WAITING_CONSTANT, Order, OrderStatus, OrderType
+from orders.serializers import decimal_str
 from routing.errors import RoutingError
 from routing.market import best_spot_prices
 from routing.router import simulate_route
@@ -193,7 +194,7 @@ def expiry_message(order: Order) -> str:
         fired = order.triggered_at.strftime("%Y-%m-%d %H:%M:%S UTC")
         trigger = f"its trigger fired at {fired}, but no execution slot came free before then"
     elif order.type == OrderType.LIMIT:
-        trigger = f"the price never reached {order.limit_price.normalize():f}"
+        trigger = f"the price never reached {decimal_str(order.limit_price)}"
     else:
         trigger = f"{order.token_out} did not launch"
     return f"The order expired at {when}: {trigger}."

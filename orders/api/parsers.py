@@ -4,23 +4,25 @@ from decimal import Decimal
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
-TOO_DEEP = "JSON nested too deeply: an order is one flat object"
-
 
 def _reject_constant(name):
     raise ValueError(f"{name} is not a number JSON allows")
 
 
-class DecimalJSONParser(JSONParser):
-    """JSON with numbers read as Decimal: "amount": 0.1 stays exactly 0.1."""
+def loads_order(text: str | bytes):
+    """An order request's JSON, over REST or the placement socket: numbers
+    read as Decimal ("amount": 0.1 stays exactly 0.1), NaN and Infinity
+    refused. ValueError (UnicodeDecodeError is one) for anything else."""
+    try:
+        return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply: an order is one flat object") from None
 
+
+class DecimalJSONParser(JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
         encoding = (parser_context or {}).get("encoding", "utf-8")
         try:
-            return json.loads(
-                stream.read().decode(encoding), parse_float=Decimal, parse_constant=_reject_constant
-            )
-        except (ValueError, UnicodeDecodeError) as exc:
+            return loads_order(stream.read().decode(encoding))
+        except ValueError as exc:
             raise ParseError(str(exc)) from None
-        except RecursionError:
-            raise ParseError(TOO_DEEP) from None

@@ -1,12 +1,13 @@
 """Validating order requests. Each error names the field it concerns."""
 
 import copy
-from decimal import Context, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from rest_framework import serializers
 
 from orders.models import OrderType
+from orders.serializers import EXACT
 from routing.launch import QUOTE_TOKEN
 from routing.market import token_trades
 from routing.tokens import resolve_token
@@ -32,8 +33,6 @@ MAX_SLIPPAGE_BPS = 10_000  # 100 %
 # Prices are stored to 18 decimal places (orders.models.AMOUNT): a finer one
 # would be stored rounded, a tiny sniper's maximum price to 0.
 PRICE_PLACES = 18
-# Wide enough to quantize any value under the fields' maxima exactly.
-WIDE = Context(prec=80)
 
 
 def _printable(name: str) -> str:
@@ -73,7 +72,7 @@ class AmountField(serializers.Field):
             self.fail("too_large", maximum=self.maximum)
         if self.places is not None and value.as_tuple().exponent < -self.places:
             # Trailing zeros are no extra precision: 1.50000000000000000000 is 1.5.
-            if value != value.quantize(Decimal(1).scaleb(-self.places), context=WIDE):
+            if value != value.quantize(Decimal(1).scaleb(-self.places), context=EXACT):
                 self.fail("too_precise", places=self.places)
         return value
 
