@@ -204,9 +204,7 @@
   var refusedCancels = new Set();
 
   function cancellable(order) {
-    var rowsNode = $("order-rows");
-    if (rowsNode && rowsNode.getAttribute("data-may-cancel") === "0") return false;
-    if (refusedCancels.has(order.orderId)) return false;
+    if (!viewerMayCancel || refusedCancels.has(order.orderId)) return false;
     return order.status === "waiting" || (order.status === "pending" && !!order.type && order.type !== "market");
   }
 
@@ -241,6 +239,7 @@
 
   var orders = new Map();
   var rows = $("order-rows");
+  var viewerMayCancel = !rows || rows.getAttribute("data-may-cancel") !== "0";
   // Orders that fell off the bottom of the table, newest last: under load an
   // order falls off before it ends, and its later statuses are for no row.
   var dropped = new Set();
@@ -423,12 +422,13 @@
     unknown.clear();
     return getJSON("/api/orders?limit=" + MAX_ROWS).then(function (answer) {
       if (!answer.ok) { asked.forEach(function (id) { unknown.add(id); }); throw new Error("the order list answered " + answer.status); }
-      var listed = new Set((answer.body.results || []).map(function (data) { return data.orderId; }));
+      var results = answer.body.results || [];
+      var listed = new Set(results.map(function (data) { return data.orderId; }));
       // Not among the newest: an older order (a limit order placed long ago
       // that fired). Its news is for no row; reading the list again for each
       // of its statuses would only redraw the table.
       asked.forEach(function (id) { if (!listed.has(id)) drop(id); });
-      (answer.body.results || []).forEach(function (data) {
+      results.forEach(function (data) {
         var current = orders.get(data.orderId);
         if (!current || isNewer(current, data.attempt, data.status) || (current.attempt === data.attempt && current.status === data.status)) {
           var next = fromRest(data);
