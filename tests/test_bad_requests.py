@@ -78,3 +78,17 @@ def test_a_placement_socket_survives_json_nested_too_deeply(engine):
 
     assert refused["type"] == "error" and "nested too deeply" in refused["error"]
     assert accepted["type"] == "accepted"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("charset", ["rot13", "hex", "zlib"])
+def test_a_charset_that_is_no_text_encoding_is_a_415(charset):
+    # Python knows each as a codec, so Django accepts it; decoding with it fails.
+    answer = Client().generic(
+        "POST", "/api/orders/execute", b'{"amount": 1}', content_type=f"application/json; charset={charset}"
+    )
+
+    assert answer.status_code == 415
+    error = answer.json()["error"]
+    assert error == f"The request body's charset '{charset}' is not a text encoding; send UTF-8."
+    assert not Order.objects.exists()

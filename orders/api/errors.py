@@ -14,6 +14,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from orders.api.parsers import UnreadableCharset
 from orders.api.throttling import too_many_orders
 
 MAX_BODY_BYTES = 64 * 1024
@@ -58,6 +59,8 @@ def exception_handler(exc, context):
         first = next(iter(fields.values()))[0]
         message = f"Invalid {named}: {first}" if named else first
         response.data = error_body(message, fields if named else None)
+    elif isinstance(exc, UnreadableCharset):
+        response.data = error_body(str(exc.detail))
     elif isinstance(exc, exceptions.UnsupportedMediaType):
         response.data = error_body("The request body must be JSON (Content-Type: application/json).")
     elif isinstance(exc, exceptions.ParseError):

@@ -1,7 +1,7 @@
 import json
 from decimal import Decimal
 
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import ParseError, UnsupportedMediaType
 from rest_framework.parsers import JSONParser
 
 
@@ -19,10 +19,18 @@ def loads_order(text: str | bytes):
         raise ValueError("JSON nested too deeply: an order is one flat object") from None
 
 
+class UnreadableCharset(UnsupportedMediaType):
+    """A Content-Type charset Python knows as a codec but not as a text
+    encoding (rot13, hex, zlib): Django lets it through to the parser."""
+
+
 class DecimalJSONParser(JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
         encoding = (parser_context or {}).get("encoding", "utf-8")
         try:
             return loads_order(stream.read().decode(encoding))
+        except LookupError:
+            message = f"The request body's charset {encoding!r} is not a text encoding; send UTF-8."
+            raise UnreadableCharset(media_type, detail=message) from None
         except ValueError as exc:
             raise ParseError(str(exc)) from None
