@@ -369,3 +369,11 @@ class OrdersFeedConsumer(DatabaseCallsCloseTheirOwn, AsyncWebsocketConsumer):
 
     async def receive(self, text_data=None, bytes_data=None):
         await self.send(_dumps({"type": "error", **error_body("This feed takes no messages.")}))
+
+
+class NoSuchFeed(AsyncWebsocketConsumer):
+    """A WebSocket path the engine has no feed at: closed with 4404."""
+
+    async def connect(self):
+        await self.accept()
+        await self.close(code=CLOSE_NOT_FOUND)

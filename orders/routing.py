@@ -7,6 +7,11 @@ from orders import consumers
 # for an API key); the feeds are public, and skip the session lookup.
 websocket_urlpatterns = [
     path("ws/orders", consumers.OrdersFeedConsumer.as_asgi()),
-    re_path(r"^ws/orders/(?P<order_id>[^/]+)$", consumers.OrderStreamConsumer.as_asgi()),
+    # Anything after the slash: what is no order id (a trailing slash, a
+    # second segment) closes with 4404, as the contract says.
+    re_path(r"^ws/orders/(?P<order_id>.+)$", consumers.OrderStreamConsumer.as_asgi()),
     path("api/orders/execute", AuthMiddlewareStack(consumers.OrderPlacementConsumer.as_asgi())),
+    # Channels' router answers a path no route takes with an exception, and
+    # daphne the handshake with a 500.
+    re_path(r"", consumers.NoSuchFeed.as_asgi()),
 ]

@@ -67,9 +67,16 @@ def test_a_late_subscriber_gets_the_final_snapshot_and_a_close(engine):
 
 
 def test_an_unknown_or_malformed_order_id_closes_with_4404(engine):
-    for order_id in ("not-a-uuid", "00000000-0000-0000-0000-000000000000"):
+    known = engine.place({"amount": 1})["orderId"]
+    for order_id in ("not-a-uuid", "00000000-0000-0000-0000-000000000000", f"{known}/", f"{known}/x"):
         messages, close_code = asyncio.run(read_until_closed(f"{engine.ws}/ws/orders/{order_id}"))
-        assert messages == [] and close_code == 4404
+        assert messages == [] and close_code == 4404, order_id
+
+
+def test_a_path_with_no_feed_closes_with_4404(engine):
+    for path in ("/ws/nothing-here", "/ws/orders/", "/"):
+        messages, close_code = asyncio.run(read_until_closed(f"{engine.ws}{path}"))
+        assert messages == [] and close_code == 4404, path
 
 
 def test_an_order_placed_over_a_websocket_streams_on_that_socket(engine):
