@@ -20,6 +20,7 @@ from rest_framework.exceptions import ValidationError
 from orders import services
 from orders.api.auth import NOT_THE_OWNER, Placer
 from orders.api.errors import _flatten
+from orders.api.throttling import PlacementThrottle, too_many_orders
 from orders.api.validation import MAX_SLIPPAGE_BPS
 from orders.api.views import BackPressure, order_with_history_or_404, place_order
 from orders.models import LIFECYCLE, TERMINAL_STATUSES, Order, OrderStatus, OrderType
@@ -279,6 +280,15 @@ def dashboard(request):
         errors = {"non_field_errors": ["Log in to place orders from the dashboard."]}
         context = _page_context(request, form=form, errors=errors)
         return render(request, "orders/dashboard.html", context, status=403)
+    # The same budget as REST and the placement socket: the form is a third way in.
+    limit = PlacementThrottle()
+    if not limit.allow_request(request, None):
+        errors = {"non_field_errors": [too_many_orders(limit.wait_seconds)]}
+        response = render(
+            request, "orders/dashboard.html", _page_context(request, form=form, errors=errors), status=429
+        )
+        response["Retry-After"] = str(limit.wait())
+        return response
     try:
         order = place_order(_order_request(form), placer=Placer.of(request))
     except ValidationError as invalid:

@@ -41,6 +41,11 @@ def statuses(count: int, address: str = "10.0.0.1") -> list[int]:
     return [place(address).status_code for _ in range(count)]
 
 
+def place_from_the_dashboard(address: str = "10.0.0.1"):
+    form = {"amount": "1", "tokenIn": "SOL", "tokenOut": "USDC", "slippage": "50", "slippageUnit": "bps"}
+    return Client(REMOTE_ADDR=address).post("/", form)
+
+
 def assert_let_in_after_exactly(wait: int, clock) -> None:
     clock.now += wait - 1
     assert statuses(1) == [429], "let in before the Retry-After it was given"
@@ -78,6 +83,20 @@ def test_a_client_that_filled_its_window_waits_for_it_to_weigh_less(settings, cl
     # one more fits from t = 30 s: 89 s in all.
     assert wait == 89
     assert_let_in_after_exactly(wait, clock)
+
+
+def test_the_dashboard_form_counts_against_the_same_budget(settings, clock, market):
+    settings.RATE_LIMIT_PER_MINUTE = 2
+    assert statuses(1) == [202]
+    assert place_from_the_dashboard().status_code == 302
+
+    refused = place_from_the_dashboard()
+
+    assert refused.status_code == 429
+    assert refused["Retry-After"] == "89"
+    assert refused.context["errors"] == {"non_field_errors": ["Too many orders; try again in 89 seconds."]}
+    assert statuses(1) == [429]
+    assert Order.objects.count() == 2
 
 
 def test_each_client_address_has_a_budget_of_its_own(settings, clock):

@@ -1,5 +1,5 @@
-"""RATE_LIMIT_PER_MINUTE placements per client address, over REST and over
-the placement socket alike, counted in Redis so that every server process
+"""RATE_LIMIT_PER_MINUTE placements per client address, over REST, the
+placement socket and the dashboard's form alike, counted in Redis so that every server process
 shares one budget.
 
 DRF's SimpleRateThrottle keeps every request's time in a list in the cache,
