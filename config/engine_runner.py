@@ -36,6 +36,7 @@ def main() -> int:
     try:
         while honcho.poll() is None and not stopping and LIVE_FILE.exists():
             time.sleep(0.2)
+        asked_to_stop = stopping or not LIVE_FILE.exists()
         if honcho.poll() is None:
             # honcho relays SIGTERM to each process and waits for them to exit.
             os.killpg(honcho.pid, signal.SIGTERM)
@@ -46,7 +47,8 @@ def main() -> int:
                 honcho.wait()
     finally:
         LIVE_FILE.unlink(missing_ok=True)
-    return 0 if stopping or not LIVE_FILE.exists() else honcho.returncode
+    # Ended on its own, the engine failed (a port taken, a crash): make says so.
+    return 0 if asked_to_stop else (honcho.returncode or 1)
 
 
 if __name__ == "__main__":
