@@ -94,7 +94,7 @@ class Move:
         self.fields: dict = {}
         self.events: list[OrderEvent] = []
         self.messages: list[dict] = []
-        # Messages that go before these, to the all-orders feed only (admit).
+        # Messages that go before these, to the all-orders feed only (_resend_placement).
         self.feed_first: list[dict] = []
         # None until the batch tries to write the row; then whether it could.
         self.claimed: bool | None = None
@@ -116,18 +116,27 @@ class Move:
         )
 
     def admit(self) -> None:
-        """Move a ready order on to routing. A market order placed moments
-        ago has its `pending` go to the feed again first, as the placement
-        sent it: the placement sends it from its web process's broadcast
-        thread after its commit, and a round that admits the order at once
-        can broadcast `routing` before that. A feed sends each status once,
-        whichever comes first (orders/consumers.py)."""
+        """Move a ready order on to routing."""
+        self._resend_placement()
+        self.reach(OrderStatus.ROUTING)
+
+    def cancel(self) -> None:
+        self._resend_placement()
+        self.reach(OrderStatus.CANCELLED)
+
+    def _resend_placement(self) -> None:
+        """A market order placed moments ago has its `pending` go to the feed
+        again, ahead of the status it moves on to (routing, cancelled), as
+        the placement sent it: the placement sends it from its web process's
+        broadcast thread after its commit, and a move that follows at once
+        can broadcast before that. A feed sends each status once, whichever
+        comes first (orders/consumers.py)."""
         order = self.order
-        just_placed = timezone.now() - order.updated_at < PLACEMENT_BROADCAST_LAG
-        if order.status == OrderStatus.PENDING and just_placed:
+        if order.status != OrderStatus.PENDING or self.new:
+            return
+        if timezone.now() - order.updated_at < PLACEMENT_BROADCAST_LAG:
             extra = {"retryOf": str(order.retry_of_id)} if order.retry_of_id else None
             self.feed_first.append(status_message(self._event(extra)))
-        self.reach(OrderStatus.ROUTING)
 
     def reach(self, to: str, *, attempt: int | None = None, extra: dict | None = None, **fields) -> None:
         """Move on to `to`; a retry (`attempt` raised) starts over from routing."""
@@ -348,7 +357,10 @@ def order_cancel(*, order: Order) -> bool:
     of a cancel and a racing admission win."""
     if order.status not in (OrderStatus.PENDING, OrderStatus.WAITING):
         return False
-    return _claim(order, to=OrderStatus.CANCELLED)
+    move = Move(order)
+    move.cancel()
+    with batch() as moves:
+        return moves.claim(move)
 
 
 def order_retry_failed(*, order: Order) -> Order | None:

@@ -207,3 +207,21 @@ def test_a_broadcast_redis_refuses_is_logged_and_the_write_stands(subscriber, ca
     assert Order.objects.get(pk=order.pk).status == OrderStatus.ROUTING
     assert any("broadcast to" in record.getMessage() for record in caplog.records)
     assert subscriber.next_event(timeout=0.3) is None
+
+
+def test_a_cancel_straight_after_the_placement_sends_the_feed_its_pending_first(
+    market, no_engine, broadcasts, monkeypatch
+):
+    """The placement's `pending` goes out from its web process's broadcast
+    thread; a cancel that commits first must not reach the feed ahead of it."""
+    monkeypatch.setattr(services, "request_admission", lambda: None)
+    order, _ = services.order_place(amount=Decimal("0.05"), token_in="SOL", token_out="USDC")
+    broadcast.flush()
+    broadcasts.clear()
+
+    assert services.order_cancel(order=Order.objects.get(pk=order.pk))
+
+    assert broadcasts == [
+        ("sent", f"order.{order.pk}", ["cancelled"]),
+        ("sent", ALL_ORDERS_GROUP, ["pending", "cancelled"]),
+    ]
