@@ -14,7 +14,7 @@ export PYTHONUNBUFFERED := 1
 venv: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@config/scripts/ensure-venv.sh $(VENV) $(PYTHON)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
