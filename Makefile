@@ -25,7 +25,8 @@ run: .run/engine.live
 
 # A file target on purpose: make deletes it when it is interrupted, and the
 # runner stops the engine when it is gone (see config/engine_runner.py).
-.run/engine.live: venv redis FORCE
+.run/engine.live: venv FORCE
+	@mkdir -p .run && REDIS_STARTED_FILE=.run/redis-started config/scripts/ensure-redis.sh
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_market
 	$(BIN)/python manage.py ensure_operator

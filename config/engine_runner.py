@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 LIVE_FILE = Path(".run/engine.live")
+REDIS_STARTED_FILE = Path(".run/redis-started")
 
 
 def main() -> int:
@@ -47,8 +48,32 @@ def main() -> int:
                 honcho.wait()
     finally:
         LIVE_FILE.unlink(missing_ok=True)
+        stop_the_redis_the_run_started()
     # Ended on its own, the engine failed (a port taken, a crash): make says so.
     return 0 if asked_to_stop else (honcho.returncode or 1)
+
+
+def stop_the_redis_the_run_started() -> None:
+    """Stop the redis-server that `make run` started because none answered
+    (config/scripts/ensure-redis.sh notes it), once the engine is down:
+    unless something else (a test run, another engine) is connected to it."""
+    if not REDIS_STARTED_FILE.exists():
+        return
+    import redis  # here: the runner's own start needs nothing but the standard library
+
+    url = REDIS_STARTED_FILE.read_text().strip()
+    try:
+        client = redis.Redis.from_url(url, socket_timeout=5)
+        others = len(client.client_list()) - 1
+        if others:
+            print(f"redis: leaving the server at {url} running: {others} other client(s) use it", flush=True)
+            return
+        print(f"redis: stopping the server at {url}, which this run started", flush=True)
+        client.shutdown(nosave=True)
+    except redis.RedisError as exc:
+        print(f"redis: could not stop the server at {url} ({exc})", flush=True)
+        return
+    REDIS_STARTED_FILE.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

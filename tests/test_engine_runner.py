@@ -1,6 +1,7 @@
 """`make run`'s runner (config.engine_runner): stopped, it exits 0; an engine
 that ends on its own (a port taken, a crash) makes it exit non-zero, so that
-make and whatever started it see the failure."""
+make and whatever started it see the failure. A redis-server that the run
+started, it stops, unless something else uses it."""
 
 import os
 import signal
@@ -8,7 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.engine import wait_until
+import pytest
+import redis
+
+from tests.engine import free_port, wait_until
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -38,3 +42,55 @@ def test_a_run_told_to_stop_exits_0(tmp_path):
     runner.send_signal(signal.SIGTERM)
 
     assert runner.wait(timeout=60) == 0
+
+
+@pytest.fixture
+def redis_the_run_started(tmp_path):
+    """A redis-server on a port of its own, noted as ensure-redis.sh notes one
+    that `make run` started."""
+    port = free_port()
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    client = redis.Redis(port=port, socket_timeout=2)
+    wait_until(lambda: _pings(client), timeout=10, message="redis-server to start")
+    (tmp_path / ".run").mkdir()
+    (tmp_path / ".run/redis-started").write_text(f"redis://127.0.0.1:{port}/0\n")
+    yield server, client
+    if server.poll() is None:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def _pings(client) -> bool:
+    try:
+        return client.ping()
+    except redis.RedisError:
+        return False
+
+
+def stop_a_run(tmp_path) -> None:
+    runner = start_runner(tmp_path, "web: sleep 60\n")
+    wait_until(lambda: (tmp_path / ".run/engine.live").exists(), timeout=30, message="the runner to start")
+    runner.send_signal(signal.SIGTERM)
+    assert runner.wait(timeout=60) == 0
+
+
+def test_a_redis_server_the_run_started_stops_with_it(tmp_path, redis_the_run_started):
+    server, client = redis_the_run_started
+    client.connection_pool.disconnect()  # the fixture's own, from its wait for the server
+
+    stop_a_run(tmp_path)
+
+    assert server.wait(timeout=10) == 0
+    assert not (tmp_path / ".run/redis-started").exists()
+
+
+def test_a_redis_server_something_else_uses_is_left_running(tmp_path, redis_the_run_started):
+    server, client = redis_the_run_started
+    client.ping()  # a connection of its own, as a test run's would be
+
+    stop_a_run(tmp_path)
+
+    assert server.poll() is None and client.ping()

@@ -2,6 +2,7 @@
 # Make sure a Redis answers at $REDIS_URL (default redis://127.0.0.1:6379/0):
 # use one that is already there, start redis-server if it is installed,
 # install it with apt-get if we are root, or stop with a clear message.
+# A server it starts, it notes in $REDIS_STARTED_FILE, when that is set.
 set -euo pipefail
 
 url="${REDIS_URL:-redis://127.0.0.1:6379/0}"
@@ -46,6 +47,13 @@ mkdir -p "$dir"
 echo "redis: starting redis-server on $host:$port (log: .run/redis-$port.log)"
 redis-server --daemonize yes --bind "$host" --port "$port" --save "" --appendonly no \
   --dir "$dir" --logfile "$dir/redis-$port.log" --pidfile "$dir/redis-$port.pid"
-for _ in $(seq 50); do reachable && exit 0; sleep 0.1; done
+for _ in $(seq 50); do
+  if reachable; then
+    # `make run` names a file here: its runner stops this server when the run ends.
+    [ -n "${REDIS_STARTED_FILE:-}" ] && echo "redis://$host:$port/0" > "$REDIS_STARTED_FILE"
+    exit 0
+  fi
+  sleep 0.1
+done
 echo "redis: redis-server did not come up on $host:$port; see .run/redis-$port.log" >&2
 exit 1
