@@ -13,7 +13,7 @@ in the order they arrived, like new market orders.
 """
 
 import logging
-from decimal import ROUND_CEILING, ROUND_FLOOR
+from decimal import ROUND_CEILING, Context, localcontext
 
 from django.db.models import Q
 from django.dispatch import receiver
@@ -158,18 +158,25 @@ def limit_reached(order: Order) -> bool:
     return route.expected_amount_out >= limit_floor(order)
 
 
+ROUNDED_UP = Context(prec=80, rounding=ROUND_CEILING)
+
+
 def limit_floor(order: Order) -> int:
     """The fewest base units of tokenOut the order accepts, by its trigger
     price: a limit order never fills below its limit, a sniper never pays
     more than its maximum price."""
     token_out = resolve_token(order.token_out)
-    if order.type == OrderType.LIMIT:
-        least = (order.amount * order.limit_price).scaleb(token_out.decimals)
-        return int(least.to_integral_value(rounding=ROUND_CEILING))
-    if order.type == OrderType.SNIPER:
-        least = (order.amount / order.max_price).scaleb(token_out.decimals)
-        return int(least.to_integral_value(rounding=ROUND_FLOOR))
-    return 0
+    # Rounded up, every step: a product or quotient rounded down to the
+    # context's digits, or a sniper's floor rounded down, would let a fill
+    # one base unit short through (a sniper pays amount / out).
+    with localcontext(ROUNDED_UP):
+        if order.type == OrderType.LIMIT:
+            least = (order.amount * order.limit_price).scaleb(token_out.decimals)
+        elif order.type == OrderType.SNIPER:
+            least = (order.amount / order.max_price).scaleb(token_out.decimals)
+        else:
+            return 0
+        return int(least.to_integral_value())
 
 
 def expired_by(moment):
