@@ -71,6 +71,18 @@ class DexFilter(admin.SimpleListFilter):
 ID_PREFIX = re.compile(r"[0-9a-f]{4,31}")
 
 
+def _dashed(prefix: str) -> str:
+    """A hex prefix of an id as the id's text has it: PostgreSQL matches
+    against the dashed form; Django drops the dashes where ids are stored
+    without them (SQLite)."""
+    groups, start = [], 0
+    for end in (8, 12, 16, 20, 32):
+        if start < len(prefix):
+            groups.append(prefix[start:end])
+        start = end
+    return "-".join(groups)
+
+
 def by_value(amount: str):
     """Sort an amount column as a number: on SQLite it holds text
     (orders.fields.ExactDecimalField), which sorts "10" before "9"."""
@@ -162,7 +174,7 @@ class OrderAdmin(admin.ModelAdmin):
         # The list shows an id's first 8 characters: an operator pastes those.
         prefix = term.replace("-", "").lower()
         if ID_PREFIX.fullmatch(prefix):
-            found = found | queryset.filter(id__startswith=prefix)
+            found = found | queryset.filter(id__startswith=_dashed(prefix))
         return found, may_have_duplicates
 
     @admin.display(description="dashboard")

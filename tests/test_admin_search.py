@@ -31,6 +31,11 @@ def test_the_first_8_characters_of_an_id_as_the_list_shows_them(admin_client, or
     assert sorted(listed(admin_client, " 5F0C ")) == ["5f0c1a2b", "5f0c9999"]
 
 
+def test_a_longer_prefix_with_or_without_its_dashes(admin_client, orders):
+    for term in ("5f0c1a2b-0000", "5f0c1a2b0000", "5f0c99990000400", "5f0c9999-0000-4000-8"):
+        assert listed(admin_client, term) == [term[:8]], term
+
+
 def test_a_whole_id_or_a_transaction_hash(admin_client, orders):
     assert listed(admin_client, str(orders[1].id)) == ["5f0c9999"]
     assert listed(admin_client, "h0") == ["5f0c1a2b"]
