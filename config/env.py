@@ -13,6 +13,15 @@ def env_str(name: str, default: str) -> str:
     return os.environ.get(name, "") or default
 
 
+def env_log_level(name: str, default: str) -> str:
+    """A logging level's name, in any case: "debug" as well as "DEBUG"."""
+    raw = (os.environ.get(name, "") or default).upper()
+    levels = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+    if raw not in levels:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(levels)}, got {os.environ.get(name)!r}")
+    return raw
+
+
 def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     raw = os.environ.get(name, "")
     if raw == "":

@@ -11,7 +11,7 @@ from pathlib import Path
 import dj_database_url
 
 from config import logformat
-from config.env import env_bool, env_float, env_int, env_ms_range, env_str
+from config.env import env_bool, env_float, env_int, env_log_level, env_ms_range, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -302,6 +302,6 @@ LOGGING = {
             "filters": ["order_id"],
         }
     },
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": env_log_level("LOG_LEVEL", "INFO")},
     "loggers": {"rq.worker": {"level": "WARNING"}},
 }
