@@ -22,7 +22,18 @@ class Command(BaseCommand):
                 )
             return
         user, created = users.objects.get_or_create(username=username)
-        user.is_staff = user.is_superuser = True
+        if (
+            not created
+            and user.is_active
+            and user.is_staff
+            and user.is_superuser
+            and user.check_password(password)
+        ):
+            # Hashing it again would change the session's auth hash and log
+            # the operator out of the admin at every start.
+            self.stdout.write(f"Operator account {username!r} is as set.")
+            return
+        user.is_active = user.is_staff = user.is_superuser = True
         user.set_password(password)
         user.save()
         self.stdout.write(f"Operator account {username!r} {'created' if created else 'updated'}.")
