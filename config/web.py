@@ -14,12 +14,14 @@ argument after the ones below goes to every daphne as it is.
 """
 
 import argparse
+import math
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 STOP_TIMEOUT = 15
 # A daphne that exits by itself sooner than this after starting failed to
@@ -33,7 +35,22 @@ def default_processes() -> int:
     thread, the write lock, Redis), and with one per core the cores idled a
     sixth of the time; on 2 cores 3 processes carried 188-191 orders/s where
     2 carried 165-175."""
-    return (os.cpu_count() or 1) + 1
+    return cores_available() + 1
+
+
+def cores_available(cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
+    """The cores this process may use: those it may run on, and no more than
+    its cgroup's CPU quota. A container given 2 CPUs of a 64-core host sees
+    64 in os.cpu_count(), and 65 daphnes would each open their database
+    connections."""
+    cores = len(os.sched_getaffinity(0))
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(math.ceil(int(quota) / int(period)), 1))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 quota to read: the affinity stands
+    return cores
 
 
 def listening_socket(host: str, port: int) -> socket.socket:

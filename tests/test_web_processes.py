@@ -13,7 +13,7 @@ import pytest
 
 from bench.procs import children
 from config.server import access_log_only_when_asked
-from config.web import default_processes
+from config.web import cores_available, default_processes
 from tests.engine import LOG_DIR, ROOT, database_url, free_port, wait_until
 
 
@@ -209,3 +209,22 @@ def _after_the_web_entry_point(checks: str) -> None:
     ) + checks
     run = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr[-2000:]
+
+
+@pytest.mark.parametrize(
+    "cpu_max, expected",
+    [
+        ("200000 100000\n", 2),  # 2 CPUs
+        ("50000 100000\n", 1),  # half a CPU: still one
+        ("150000 100000\n", 2),  # 1.5 CPUs, rounded up
+        ("max 100000\n", None),  # no quota: the cores it may run on
+        (None, None),  # no cgroup v2 file
+    ],
+)
+def test_the_default_count_follows_the_cgroup_cpu_quota(tmp_path, cpu_max, expected):
+    path = tmp_path / "cpu.max"
+    if cpu_max is not None:
+        path.write_text(cpu_max)
+    may_run_on = len(os.sched_getaffinity(0))
+
+    assert cores_available(path) == min(expected or may_run_on, may_run_on)
