@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import shlex
+import shutil
 import socket
 import subprocess
 import sys
@@ -103,6 +104,8 @@ class LocalEngine:
             # counting, as it does in a deployment.
             "RATE_LIMIT_PER_MINUTE": "1000000000",
             "DEBUG": "True" if config.debug else "False",
+            # Its own: a `make run` in the same checkout would count the bench's orders.
+            "PROMETHEUS_MULTIPROC_DIR": str(config.out_dir / f"metrics-{tag}"),
             "PYTHONUNBUFFERED": "1",
             **config.extra_env,
         }
@@ -215,6 +218,7 @@ class LocalEngine:
     def stop(self) -> None:
         stop_process_groups(self.processes.values(), timeout=15)
         self.processes.clear()
+        shutil.rmtree(self.env_overrides["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
     def __enter__(self) -> "LocalEngine":
         return self.start()

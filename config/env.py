@@ -1,8 +1,13 @@
 """Tiny readers for environment variables that fail loudly on bad values."""
 
 import os
+from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
+
+# Where every process of the engine writes its Prometheus samples
+# (PROMETHEUS_MULTIPROC_DIR), unless told elsewhere.
+DEFAULT_METRICS_DIR = Path(__file__).resolve().parent.parent / ".run" / "metrics"
 
 # What a yes-or-no variable may say.
 TRUE_WORDS = ("1", "true", "yes", "on")

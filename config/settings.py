@@ -11,7 +11,7 @@ from pathlib import Path
 import dj_database_url
 
 from config import logformat
-from config.env import env_bool, env_float, env_int, env_log_level, env_ms_range, env_str
+from config.env import DEFAULT_METRICS_DIR, env_bool, env_float, env_int, env_log_level, env_ms_range, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -218,7 +218,7 @@ WEB_THREADS = env_int("WEB_THREADS", 4, minimum=1)
 # keeps each one's samples in files here and /metrics adds them up. The
 # variable must be set before prometheus_client is first imported, which is
 # after settings. `make run` empties the folder before it starts.
-PROMETHEUS_MULTIPROC_DIR = Path(env_str("PROMETHEUS_MULTIPROC_DIR", str(BASE_DIR / ".run" / "metrics")))
+PROMETHEUS_MULTIPROC_DIR = Path(env_str("PROMETHEUS_MULTIPROC_DIR", str(DEFAULT_METRICS_DIR)))
 PROMETHEUS_MULTIPROC_DIR.mkdir(parents=True, exist_ok=True)
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(PROMETHEUS_MULTIPROC_DIR)
 

@@ -53,6 +53,18 @@ def cores_available(cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
     return cores
 
 
+def forget_live_gauges(pid: int) -> None:
+    """Drop the samples of a daphne that died without its exit hook (killed):
+    its open WebSockets would otherwise count as open for as long as the
+    engine runs (orders.metrics: a 'livesum' gauge keeps a file per process)."""
+    from prometheus_client import multiprocess
+
+    from config.env import DEFAULT_METRICS_DIR
+
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or str(DEFAULT_METRICS_DIR)
+    multiprocess.mark_process_dead(pid, directory)
+
+
 def listening_socket(host: str, port: int) -> socket.socket:
     # Twisted adopts an inherited socket as IPv4 only (its fd endpoint).
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -119,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
                 failed = server.returncode or 1
                 break
             print(f"web: daphne {server.pid} exited with {server.returncode}; starting another", flush=True)
+            forget_live_gauges(server.pid)
             servers[index] = start()
         time.sleep(0.5)
     for server in servers:

@@ -2,6 +2,7 @@
 config.web): they share the listening socket, and one that dies is replaced
 while the others go on serving."""
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -10,11 +11,13 @@ from pathlib import Path
 
 import daphne.cli
 import pytest
+import websockets
 
 from bench.procs import children
 from config.server import access_log_only_when_asked
 from config.web import cores_available, default_processes
 from tests.engine import LOG_DIR, ROOT, database_url, free_port, wait_until
+from tests.test_metrics import scrape, total
 
 
 def test_a_killed_web_process_is_replaced_and_the_port_keeps_answering(engines, market):
@@ -228,3 +231,43 @@ def test_the_default_count_follows_the_cgroup_cpu_quota(tmp_path, cpu_max, expec
     may_run_on = len(os.sched_getaffinity(0))
 
     assert cores_available(path) == min(expected or may_run_on, may_run_on)
+
+
+def test_the_sockets_of_a_killed_web_process_are_not_counted_open(engines, market, tmp_path):
+    engine = engines("own-metrics", PROMETHEUS_MULTIPROC_DIR=str(tmp_path))
+    launcher = engine.processes["web"].pid
+    count = int(engine.env.get("WEB_PROCESSES") or default_processes())
+    servers = wait_until(lambda: len(children(launcher)) == count and children(launcher), timeout=10)
+
+    async def scenario() -> None:
+        sockets = [await websockets.connect(f"{engine.ws}/ws/orders") for _ in range(3 * count)]
+        await until(lambda: open_sockets(engine) == len(sockets), "every socket counted")
+        # The first daphne that holds any of them (each has a file once it has had one).
+        victim = next(pid for pid in servers if (tmp_path / f"gauge_livesum_{pid}.db").exists())
+        os.kill(victim, signal.SIGKILL)
+        await until(lambda: victim not in children(launcher), "the launcher to replace it")
+
+        alive = 0
+        for socket in sockets:
+            try:
+                await asyncio.wait_for(await socket.ping(), timeout=5)
+                alive += 1
+            except (websockets.ConnectionClosed, TimeoutError):
+                pass
+        assert alive < len(sockets), "the killed daphne held sockets"
+        await until(lambda: open_sockets(engine) == alive, f"{alive} sockets counted open")
+        for socket in sockets:
+            await socket.close()
+
+    asyncio.run(scenario())
+
+
+def open_sockets(engine) -> float:
+    return total(scrape(engine), "websocket_connections", consumer="OrdersFeedConsumer")
+
+
+async def until(condition, what: str, timeout: float = 20) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, f"waited {timeout} s for {what}"
+        await asyncio.sleep(0.1)
