@@ -12,7 +12,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from orders import services
-from orders.admin_views import launch_token_view
+from orders.admin_views import launch_token_view, operators_only
+from orders.api.auth import is_operator
 from orders.models import AMOUNT, ApiKey, Order, OrderEvent, OrderStatus, OrderType
 from orders.serializers import decimal_str
 
@@ -150,10 +151,9 @@ class OrderAdmin(admin.ModelAdmin):
         return False
 
     def get_urls(self):
-        # admin_view: the admin's login, and staff only.
-        launch = path(
-            "launch-token/", self.admin_site.admin_view(launch_token_view), name="orders_launch_token"
-        )
+        # admin_view: the admin's login, and staff only; the view: operators only.
+        view = self.admin_site.admin_view(operators_only(launch_token_view))
+        launch = path("launch-token/", view, name="orders_launch_token")
         return [launch, *super().get_urls()]
 
     def get_fieldsets(self, request, obj=None):
@@ -213,7 +213,10 @@ class OrderAdmin(admin.ModelAdmin):
             order.status,
         )
 
-    @admin.action(description="Retry selected failed orders")
+    def has_operate_permission(self, request) -> bool:
+        return is_operator(request.user)
+
+    @admin.action(description="Retry selected failed orders", permissions=["operate"])
     def retry_failed(self, request, queryset):
         # A retry is a new order for the same request: a failed order stays failed.
         retried = skipped = 0
@@ -225,7 +228,7 @@ class OrderAdmin(admin.ModelAdmin):
         why = "not failed, or retried already"
         self._report(request, done=retried, verb="Retried", skipped=skipped, why=why)
 
-    @admin.action(description="Cancel selected pending or waiting orders")
+    @admin.action(description="Cancel selected pending or waiting orders", permissions=["operate"])
     def cancel_open(self, request, queryset):
         # order_cancel claims the row, so an order that starts routing
         # meanwhile is left alone and counted as skipped.

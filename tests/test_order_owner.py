@@ -7,7 +7,7 @@ import json
 
 import pytest
 import websockets
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 from django.test import Client
 
 from orders.models import ApiKey, Order, OrderStatus
@@ -35,9 +35,12 @@ def cancel(client: Client, order_id: str, **headers):
     return client.post(f"/api/orders/{order_id}/cancel", headers=headers)
 
 
-def logged_in(username: str, *, staff: bool = False) -> Client:
+def logged_in(username: str, *, operator: bool = False) -> Client:
+    user = User.objects.create_user(username, password="x", is_staff=operator)
+    if operator:
+        user.user_permissions.add(Permission.objects.get(codename="change_order"))
     client = Client()
-    client.force_login(User.objects.create_user(username, password="x", is_staff=staff))
+    client.force_login(user)
     return client
 
 
@@ -52,7 +55,7 @@ def test_only_the_key_that_placed_an_order_or_an_operator_cancels_it(market, no_
     assert Order.objects.get(pk=first).status == OrderStatus.WAITING
 
     assert cancel(Client(), first, Authorization=f"Bearer {alice}").status_code == 200
-    assert cancel(logged_in("operator", staff=True), second).status_code == 200
+    assert cancel(logged_in("operator", operator=True), second).status_code == 200
     assert set(Order.objects.values_list("status", flat=True)) == {OrderStatus.CANCELLED}
 
 

@@ -6,7 +6,7 @@ logged-in user (the dashboard). Reading orders and quotes stays open.
 Development needs no configuration: the flag is off by default there.
 
 An order placed with a key, or by a logged-in user, is theirs: only they,
-or an operator (a staff user), may cancel it. One placed by nobody in
+or an operator (is_operator), may cancel it. One placed by nobody in
 particular (API keys not required, no key sent) is anyone's to cancel who
 may place orders.
 """
@@ -18,6 +18,15 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
 from orders.models import ApiKey
+
+# The admin changes no order by hand: "Can change order" is what lets a staff
+# user act on orders and the market (cancel, retry, launch a token, rq's
+# queues). A superuser has it; a staff user given only "Can view order" reads.
+OPERATE_PERMISSION = "orders.change_order"
+
+
+def is_operator(user) -> bool:
+    return user is not None and user.is_active and user.is_staff and user.has_perm(OPERATE_PERMISSION)
 
 
 def api_key_from_header(header: str) -> ApiKey | None:
@@ -98,7 +107,7 @@ class Placer:
         return {"api_key": self.api_key, "placed_by": self.user}
 
     def may_cancel(self, order) -> bool:
-        if self.user is not None and self.user.is_staff:
+        if is_operator(self.user):
             return True
         if order.api_key_id is None and order.placed_by_id is None:
             return True
