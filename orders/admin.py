@@ -6,16 +6,20 @@ import re
 import uuid
 
 from django.contrib import admin, messages
+from django.core.cache import cache
 from django.db.models import DecimalField, F, Value
 from django.db.models.functions import Cast, Concat
 from django.urls import path, reverse
 from django.utils.html import format_html
+from redis.exceptions import RedisError
 
 from orders import services
 from orders.admin_views import launch_token_view, operators_only
 from orders.api.auth import is_operator
 from orders.models import AMOUNT, ApiKey, Order, OrderEvent, OrderStatus, OrderType
 from orders.serializers import decimal_str
+from routing.models import Dex
+from routing.routes import SPLIT
 
 
 class OrderEventInline(admin.TabularInline):
@@ -40,14 +44,30 @@ class OrderEventInline(admin.TabularInline):
         return event.at.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
+PAIRS_CACHE_KEY = "orders:admin:pairs"
+PAIRS_CACHE_SECONDS = 60
+
+
+def order_pairs() -> list[tuple[str, str]]:
+    """The pairs orders were placed for. The DISTINCT reads the whole table,
+    so every list page of the admin would; it is read once a minute."""
+
+    def read() -> list[tuple[str, str]]:
+        pairs = Order.objects.values_list("token_in", "token_out").distinct()
+        return list(pairs.order_by("token_in", "token_out"))
+
+    try:
+        return cache.get_or_set(PAIRS_CACHE_KEY, read, PAIRS_CACHE_SECONDS)
+    except RedisError:
+        return read()
+
+
 class PairFilter(admin.SimpleListFilter):
     title = "pair"
     parameter_name = "pair"
 
     def lookups(self, request, model_admin):
-        pairs = (
-            Order.objects.values_list("token_in", "token_out").distinct().order_by("token_in", "token_out")
-        )
+        pairs = order_pairs()
         return [(f"{token_in}-{token_out}", f"{token_in} → {token_out}") for token_in, token_out in pairs]
 
     def queryset(self, request, queryset):
@@ -62,8 +82,7 @@ class DexFilter(admin.SimpleListFilter):
     parameter_name = "dex"
 
     def lookups(self, request, model_admin):
-        dexes = Order.objects.exclude(dex="").values_list("dex", flat=True).distinct().order_by("dex")
-        return [(dex, dex) for dex in dexes]
+        return [(dex, dex) for dex in (*Dex.values, SPLIT)]
 
     def queryset(self, request, queryset):
         return queryset.filter(dex=self.value()) if self.value() else queryset
