@@ -1,6 +1,7 @@
 """The trader's dashboard in a real browser: place an order, watch it live."""
 
 import re
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -143,6 +144,26 @@ def test_statuses_of_an_order_older_than_the_table_read_the_order_list_once(engi
     with pytest.raises(PlaywrightTimeoutError), page.expect_request(order_list, timeout=1500):
         pass
     expect(page.locator(f'tr[data-order-id="{old}"]')).to_have_count(0)
+
+
+def test_a_backlog_of_older_orders_starting_reads_the_order_list_seldom(engine, page):
+    """Orders placed before the page opened start one after another (a
+    backlog draining): none is among the newest, and each used to read the
+    list again, three times a second for as long as the backlog lasted."""
+    page.goto(engine.url)
+    expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+    reads = []
+    page.on("request", lambda request: "/api/orders?limit=" in request.url and reads.append(request.url))
+    now, started = datetime.now(UTC), time.monotonic()
+
+    for step in range(12):
+        send_to_the_feed([feed_status(str(uuid.uuid4()), "routing", now + timedelta(milliseconds=step))])
+        page.wait_for_timeout(200)  # the pace of the backlog, not a wait for the page
+    page.wait_for_timeout(500)
+
+    # One read soon after the first; then one every 3 s at most, however slow this machine.
+    elapsed = time.monotonic() - started
+    assert 1 <= len(reads) <= 1 + int(elapsed / 3), f"{len(reads)} reads of the order list in {elapsed:.1f} s"
 
 
 def test_back_from_another_page_the_dashboard_is_live_again(engine, page):

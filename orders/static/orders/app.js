@@ -409,11 +409,16 @@
   }
 
   var resyncTimer = null;
+  // How soon news of an unknown order reads the list again: soon, unless the
+  // last read asked about such orders and none was among the newest. Then
+  // they are older orders starting (a backlog draining, limit orders
+  // firing), each of which would read the list again, three times a second.
+  var resyncDelay = 300;
   function scheduleResync() {
     if (!resyncTimer) resyncTimer = setTimeout(function () {
       resyncTimer = null;
       resync().catch(function () { /* the next event or reconnect resyncs */ });
-    }, 300);
+    }, resyncDelay);
   }
 
   // Rejects when the list could not be read: the page may be behind.
@@ -428,6 +433,8 @@
       // that fired). Its news is for no row; reading the list again for each
       // of its statuses would only redraw the table.
       asked.forEach(function (id) { if (!listed.has(id)) drop(id); });
+      var foundNone = asked.length > 0 && !asked.some(function (id) { return listed.has(id); });
+      resyncDelay = foundNone ? 3000 : 300;
       results.forEach(function (data) {
         var current = orders.get(data.orderId);
         if (!current || isNewer(current, data.attempt, data.status) || (current.attempt === data.attempt && current.status === data.status)) {
