@@ -88,7 +88,11 @@ async def _watch(outcome: Outcome, ws_url: str, client: httpx.AsyncClient, base_
     except (OSError, websockets.WebSocketException):
         pass
     while True:
-        answer = (await client.get(f"{base_url}/api/orders/{outcome.order_id}")).json()
+        try:
+            answer = (await client.get(f"{base_url}/api/orders/{outcome.order_id}")).json()
+        except (httpx.HTTPError, ValueError):
+            # The order is placed: a failed look is no reason to call it unplaced.
+            answer = {}
         if answer.get("status") in TERMINAL:
             outcome.status, outcome.ended = answer["status"], time.monotonic()
             outcome.dex, outcome.error = answer.get("dex"), answer.get("errorCode") or answer.get("error")
