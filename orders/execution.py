@@ -9,7 +9,7 @@ job layer's retry policy.
 
 import logging
 from datetime import timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, Context, Decimal
 
 from django.utils import timezone
 
@@ -25,7 +25,17 @@ from routing.tokens import resolve_token
 
 log = logging.getLogger(__name__)
 
-PRICE_PLACES = Decimal(10) ** -12
+# As many places as a limit or maximum price may have (orders.api.validation),
+# rounded down in a context wide enough for any amount: a limit order's
+# executedPrice is then never shown below its limitPrice, however close the fill.
+PRICE_PLACES = Decimal(10) ** -18
+PRICE_ROUNDED_DOWN = Context(prec=80, rounding=ROUND_DOWN)
+
+
+def executed_price(received: Decimal, amount: Decimal) -> Decimal:
+    """tokenOut per tokenIn, as a limit order's limitPrice is (a sniper's
+    maxPrice is the inverse: tokenIn per tokenOut)."""
+    return PRICE_ROUNDED_DOWN.divide(received, amount).quantize(PRICE_PLACES, context=PRICE_ROUNDED_DOWN)
 
 
 class TransientFailure(Exception):
@@ -118,7 +128,7 @@ def settle(move: Move, session: MarketSession, moves: Batch) -> None:
     move.reach(
         OrderStatus.CONFIRMED,
         amount_out=received,
-        executed_price=(received / order.amount).quantize(PRICE_PLACES),
+        executed_price=executed_price(received, order.amount),
     )
     if moves.claim(move):
         session.apply(fill)

@@ -221,7 +221,11 @@ class OrderSerializer(serializers.Serializer):
     expectedAmountOut = serializers.CharField(allow_null=True)
     minAmountOut = serializers.CharField(allow_null=True)
     amountOut = serializers.CharField(allow_null=True)
-    executedPrice = serializers.CharField(allow_null=True)
+    executedPrice = serializers.CharField(
+        allow_null=True,
+        help_text="amountOut / amount: tokenOut per tokenIn, as limitPrice (the inverse of a sniper's "
+        "maxPrice), rounded down to 18 decimal places.",
+    )
     txHash = serializers.CharField(allow_null=True, help_text="Base58, 86 to 88 characters.")
     attempt = serializers.IntegerField()
     error = serializers.CharField(allow_null=True)
