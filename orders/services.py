@@ -342,7 +342,15 @@ def order_fail(*, order: Order, error: str, code: str) -> bool:
 
 def retry_resets() -> dict:
     """What a retry resets: the next attempt routes from scratch."""
-    return {"dex": "", "quotes": [], "route": {}, "tx_hash": "", "settles_at": None}
+    return {
+        "dex": "",
+        "quotes": [],
+        "route": {},
+        "expected_amount_out": None,
+        "min_amount_out": None,
+        "tx_hash": "",
+        "settles_at": None,
+    }
 
 
 def order_expire(order: Order) -> bool:

@@ -353,3 +353,22 @@ def test_orders_placed_just_after_the_one_that_woke_admission_join_its_round(
     assert admitted == [3]
     assert len(admission_rounds) == 2  # the empty one, then all three together
     assert Order.objects.filter(status="confirmed").count() == 3
+
+
+def test_a_retry_clears_what_the_last_attempt_chose(market, no_engine, settings, monkeypatch):
+    """The next attempt routes from scratch: until it does, the order shows
+    no venue, quotes or amounts of the last one."""
+    settings.MOCK_QUOTE_LATENCY_MS = settings.MOCK_SWAP_LATENCY_MS = (0, 0)
+    order = place()
+
+    def submit_times_out(move):
+        raise jobs.execution.TransientFailure("the RPC node did not answer", "dex_unavailable")
+
+    monkeypatch.setattr(jobs.execution, "submit", submit_times_out)
+
+    jobs.admit_orders(linger=0)
+
+    retried = Order.objects.get(pk=order.pk)
+    assert (retried.status, retried.attempt) == ("routing", 2)
+    assert (retried.dex, retried.quotes, retried.route) == ("", [], {})
+    assert retried.expected_amount_out is None and retried.min_amount_out is None
