@@ -7,6 +7,7 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
@@ -42,7 +43,13 @@ def test_every_amount_column_keeps_every_digit(db):
         assert row[name] == value, name
 
 
-def test_an_amount_placed_through_the_api_comes_back_whole(db):
+@pytest.fixture
+def pools(db):
+    """A limit order needs a pool trading its pair."""
+    call_command("seed_market", verbosity=0)
+
+
+def test_an_amount_placed_through_the_api_comes_back_whole(pools):
     client = Client()
     body = {"amount": "123456789.123456789", "type": "limit", "limitPrice": "150.123456789012345678"}
     placed = client.post("/api/orders/execute", body, content_type="application/json")
@@ -62,7 +69,7 @@ def test_an_amount_placed_through_the_api_comes_back_whole(db):
         ("150.50000000000000000000", "150.5"),
     ],
 )
-def test_a_limit_price_comes_back_whole(db, price, shown):
+def test_a_limit_price_comes_back_whole(pools, price, shown):
     client = Client()
     body = {"amount": "1", "type": "limit", "limitPrice": price}
     placed = client.post("/api/orders/execute", body, content_type="application/json")

@@ -150,3 +150,24 @@ def test_requests_validated_one_after_another_share_no_field_state():
     assert accepted.fields["amount"] is not refused.fields["amount"]
     assert accepted.fields["amount"].parent is accepted
     assert OrderRequestSerializer._declared_fields["amount"].parent is None
+
+
+@pytest.mark.django_db
+def test_a_limit_order_on_a_pair_no_pool_trades_is_refused(market):
+    limit = {"amount": 100, "type": "limit", "limitPrice": "1"}
+    no_pool = {**limit, "tokenIn": "USDT", "tokenOut": "BONK"}  # routes do not go through SOL
+
+    refused = Client().post("/api/orders/execute", json.dumps(no_pool), content_type="application/json")
+
+    assert refused.status_code == 400
+    assert refused.json()["fields"] == {
+        "tokenOut": ["no pool trades USDT for BONK: a limit order needs one whose price it can watch"]
+    }
+    assert Order.objects.count() == 0
+    either_way = {**limit, "tokenIn": "USDT", "tokenOut": "USDC"}  # the pool is USDC/USDT
+    assert (
+        Client()
+        .post("/api/orders/execute", json.dumps(either_way), content_type="application/json")
+        .status_code
+        == 202
+    )

@@ -9,7 +9,7 @@ from rest_framework import serializers
 from orders.models import OrderType
 from orders.serializers import EXACT
 from routing.launch import QUOTE_TOKEN
-from routing.market import token_trades
+from routing.market import pair_trades, token_trades
 from routing.tokens import resolve_token
 
 ORDER_FIELDS = {
@@ -173,6 +173,11 @@ class OrderRequestSerializer(serializers.Serializer):
         if order_type == OrderType.LIMIT and "limitPrice" not in attrs:
             why = f"is required for limit orders: the worst price, in {get} per {pay}"
             raise serializers.ValidationError({"limitPrice": [why]})
+        if order_type == OrderType.LIMIT and not pair_trades(attrs["tokenIn"], attrs["tokenOut"]):
+            # Else it would wait out its expiry for a price no pool quotes:
+            # routes do not go through a third token.
+            why = f"no pool trades {pay} for {get}: a limit order needs one whose price it can watch"
+            raise serializers.ValidationError({"tokenOut": [why]})
         if order_type == OrderType.SNIPER:
             if "maxPrice" not in attrs:
                 why = f"is required for sniper orders: the most to pay, in {pay} per {get}"
