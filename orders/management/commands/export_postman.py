@@ -8,6 +8,7 @@ and compares with the committed file.
 
 import json
 import uuid
+from http import HTTPStatus
 from pathlib import Path
 
 from django.conf import settings
@@ -115,7 +116,7 @@ def _responses(operation: dict, request: dict) -> list[dict]:
                 {
                     "name": example.get("summary", name),
                     "originalRequest": request,
-                    "status": HTTP_REASONS.get(int(code), ""),
+                    "status": HTTP_REASONS.get(int(code)) or HTTPStatus(int(code)).phrase,
                     "code": int(code),
                     "_postman_previewlanguage": "json",
                     "header": [{"key": "Content-Type", "value": "application/json"}],
