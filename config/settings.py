@@ -143,6 +143,9 @@ RQ_QUEUES = {
     "orders": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 60},
 }
 RQ = {"COMMIT_MODE": "on_db_commit", "WORKER_CLASS": "orders.worker.OrderWorker"}
+# django-rq would also serve its pages in the admin (/admin/django_rq/...)
+# for any staff user: they are at /admin/rq/, for operators only (config/urls.py).
+RQ_SHOW_ADMIN_LINK = False
 
 # Django's cache, on Redis so that every process would share it. Nothing in
 # the engine caches today (the rate limit keeps its own counters:

@@ -76,6 +76,8 @@ def test_only_an_operator_launches_a_token_or_opens_rqs_pages(market):
 
     assert viewer.post("/admin/orders/order/launch-token/", launch).status_code == 403
     assert viewer.get("/admin/rq/").status_code == 403
+    # django-rq's own copy of its pages in the admin is not served at all.
+    assert viewer.post("/admin/django_rq/dashboard/queues/0/empty/").status_code == 404
     index = viewer.get("/admin/").content.decode()
     assert "Launch a token" not in index and "Queue statistics" not in index
     assert not Pool.objects.filter(token_b="NOVA").exists()
