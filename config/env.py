@@ -1,5 +1,6 @@
 """Tiny readers for environment variables that fail loudly on bad values."""
 
+import logging
 import os
 from pathlib import Path
 
@@ -19,9 +20,10 @@ def env_str(name: str, default: str) -> str:
 
 
 def env_log_level(name: str, default: str) -> str:
-    """A logging level's name, in any case: "debug" as well as "DEBUG"."""
+    """A logging level's name, in any case: "debug" as well as "DEBUG", and
+    every name the logging module knows (WARN, FATAL, NOTSET)."""
     raw = (os.environ.get(name, "") or default).upper()
-    levels = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+    levels = logging.getLevelNamesMapping()
     if raw not in levels:
         raise ImproperlyConfigured(f"{name} must be one of {', '.join(levels)}, got {os.environ.get(name)!r}")
     return raw
