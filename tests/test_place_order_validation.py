@@ -164,6 +164,20 @@ def test_a_limit_order_on_a_pair_no_pool_trades_is_refused(market):
         "tokenOut": ["no pool trades USDT for BONK: a limit order needs one whose price it can watch"]
     }
     assert Order.objects.count() == 0
+    not_against_sol = {**limit, "tokenIn": "USDC", "tokenOut": "NOVA"}  # it will launch against SOL
+    assert (
+        Client()
+        .post("/api/orders/execute", json.dumps(not_against_sol), content_type="application/json")
+        .status_code
+        == 400
+    )
+    before_its_launch = {**limit, "tokenIn": "SOL", "tokenOut": "NOVA"}  # its first pool will trade it
+    assert (
+        Client()
+        .post("/api/orders/execute", json.dumps(before_its_launch), content_type="application/json")
+        .status_code
+        == 202
+    )
     either_way = {**limit, "tokenIn": "USDT", "tokenOut": "USDC"}  # the pool is USDC/USDT
     assert (
         Client()

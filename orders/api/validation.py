@@ -35,6 +35,18 @@ MAX_SLIPPAGE_BPS = 10_000  # 100 %
 PRICE_PLACES = 18
 
 
+def _may_ever_trade(token_in, token_out) -> bool:
+    """A pool trades the pair, or may: a token not launched yet gets its
+    first pool against QUOTE_TOKEN (routing.launch)."""
+    if pair_trades(token_in, token_out):
+        return True
+    symbols = {token_in.symbol, token_out.symbol}
+    if QUOTE_TOKEN not in symbols:
+        return False
+    other = token_out if token_in.symbol == QUOTE_TOKEN else token_in
+    return not token_trades(other)
+
+
 def _printable(name: str) -> str:
     """A client's field name as the answer can carry it: a lone surrogate
     (JSON allows "\\ud800") cannot be written as UTF-8, and gave a 500."""
@@ -173,7 +185,7 @@ class OrderRequestSerializer(serializers.Serializer):
         if order_type == OrderType.LIMIT and "limitPrice" not in attrs:
             why = f"is required for limit orders: the worst price, in {get} per {pay}"
             raise serializers.ValidationError({"limitPrice": [why]})
-        if order_type == OrderType.LIMIT and not pair_trades(attrs["tokenIn"], attrs["tokenOut"]):
+        if order_type == OrderType.LIMIT and not _may_ever_trade(attrs["tokenIn"], attrs["tokenOut"]):
             # Else it would wait out its expiry for a price no pool quotes:
             # routes do not go through a third token.
             why = f"no pool trades {pay} for {get}: a limit order needs one whose price it can watch"
