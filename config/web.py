@@ -38,19 +38,35 @@ def default_processes() -> int:
     return cores_available() + 1
 
 
-def cores_available(cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
+CGROUP = Path("/sys/fs/cgroup")
+
+
+def cores_available(cgroup: Path = CGROUP) -> int:
     """The cores this process may use: those it may run on, and no more than
     its cgroup's CPU quota. A container given 2 CPUs of a 64-core host sees
     64 in os.cpu_count(), and 65 daphnes would each open their database
     connections."""
-    cores = len(os.sched_getaffinity(0))
+    affinity = getattr(os, "sched_getaffinity", None)  # Linux only
+    cores = len(affinity(0)) if affinity else (os.cpu_count() or 1)
+    quota = _cpu_quota(cgroup)
+    return min(cores, max(math.ceil(quota), 1)) if quota else cores
+
+
+def _cpu_quota(cgroup: Path) -> float | None:
+    """CPUs' worth of time the cgroup may use: cgroup v2's cpu.max, or v1's
+    cfs quota and period; None when unlimited or unreadable."""
     try:
-        quota, period = cpu_max.read_text().split()[:2]
-        if quota != "max":
-            cores = min(cores, max(math.ceil(int(quota) / int(period)), 1))
+        quota, period = (cgroup / "cpu.max").read_text().split()[:2]
     except (OSError, ValueError):
-        pass  # no cgroup v2 quota to read: the affinity stands
-    return cores
+        try:
+            quota = (cgroup / "cpu" / "cpu.cfs_quota_us").read_text().strip()
+            period = (cgroup / "cpu" / "cpu.cfs_period_us").read_text().strip()
+        except OSError:
+            return None
+    try:
+        return int(quota) / int(period) if quota not in ("max", "-1") else None
+    except (ValueError, ZeroDivisionError):
+        return None
 
 
 def forget_live_gauges(pid: int) -> None:

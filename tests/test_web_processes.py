@@ -225,12 +225,21 @@ def _after_the_web_entry_point(checks: str) -> None:
     ],
 )
 def test_the_default_count_follows_the_cgroup_cpu_quota(tmp_path, cpu_max, expected):
-    path = tmp_path / "cpu.max"
     if cpu_max is not None:
-        path.write_text(cpu_max)
+        (tmp_path / "cpu.max").write_text(cpu_max)
     may_run_on = len(os.sched_getaffinity(0))
 
-    assert cores_available(path) == min(expected or may_run_on, may_run_on)
+    assert cores_available(tmp_path) == min(expected or may_run_on, may_run_on)
+
+
+@pytest.mark.parametrize(("quota", "expected"), [("100000", 1), ("-1", None)])
+def test_the_default_count_follows_a_cgroup_v1_quota(tmp_path, quota, expected):
+    (tmp_path / "cpu").mkdir()
+    (tmp_path / "cpu/cpu.cfs_quota_us").write_text(f"{quota}\n")
+    (tmp_path / "cpu/cpu.cfs_period_us").write_text("100000\n")
+    may_run_on = len(os.sched_getaffinity(0))
+
+    assert cores_available(tmp_path) == min(expected or may_run_on, may_run_on)
 
 
 def test_the_sockets_of_a_killed_web_process_are_not_counted_open(engines, market, tmp_path):
