@@ -414,10 +414,19 @@
   // they are older orders starting (a backlog draining, limit orders
   // firing), each of which would read the list again, three times a second.
   var resyncDelay = 300;
+  var resyncing = false;  // a read of the list is on its way: the next waits for it
   function scheduleResync() {
-    if (!resyncTimer) resyncTimer = setTimeout(function () {
+    if (resyncTimer || resyncing) return;
+    resyncTimer = setTimeout(function () {
       resyncTimer = null;
-      resync().catch(function () { /* the next event or reconnect resyncs */ });
+      resyncing = true;
+      resync().then(function () {
+        resyncing = false;
+        // News that came while it was read, timed by what this read found.
+        if (unknown.size) scheduleResync();
+      }, function () {
+        resyncing = false;  // the next event or reconnect reads it again
+      });
     }, resyncDelay);
   }
 
