@@ -61,9 +61,12 @@ def stop_the_redis_the_run_started() -> None:
         return
     import redis  # here: the runner's own start needs nothing but the standard library
 
-    url = REDIS_STARTED_FILE.read_text().strip()
+    url, _, run_id = REDIS_STARTED_FILE.read_text().strip().partition(" ")
+    REDIS_STARTED_FILE.unlink(missing_ok=True)
     try:
         client = redis.Redis.from_url(url, socket_timeout=5)
+        if client.info("server").get("run_id") != run_id:
+            return  # another server answers there now: not this run's
         others = len(client.client_list()) - 1
         if others:
             print(f"redis: leaving the server at {url} running: {others} other client(s) use it", flush=True)
@@ -72,8 +75,6 @@ def stop_the_redis_the_run_started() -> None:
         client.shutdown(nosave=True)
     except redis.RedisError as exc:
         print(f"redis: could not stop the server at {url} ({exc})", flush=True)
-        return
-    REDIS_STARTED_FILE.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

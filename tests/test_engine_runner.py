@@ -4,6 +4,7 @@ make and whatever started it see the failure. A redis-server that the run
 started, it stops, unless something else uses it."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -46,6 +47,8 @@ def test_a_run_told_to_stop_exits_0(tmp_path):
 
 @pytest.fixture
 def redis_the_run_started(tmp_path):
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed here (the Redis the tests use runs elsewhere)")
     """A redis-server on a port of its own, noted as ensure-redis.sh notes one
     that `make run` started."""
     port = free_port()
@@ -56,7 +59,8 @@ def redis_the_run_started(tmp_path):
     client = redis.Redis(port=port, socket_timeout=2)
     wait_until(lambda: _pings(client), timeout=10, message="redis-server to start")
     (tmp_path / ".run").mkdir()
-    (tmp_path / ".run/redis-started").write_text(f"redis://127.0.0.1:{port}/0\n")
+    run_id = client.info("server")["run_id"]
+    (tmp_path / ".run/redis-started").write_text(f"redis://127.0.0.1:{port}/0 {run_id}\n")
     yield server, client
     if server.poll() is None:
         server.terminate()
@@ -94,3 +98,17 @@ def test_a_redis_server_something_else_uses_is_left_running(tmp_path, redis_the_
     stop_a_run(tmp_path)
 
     assert server.poll() is None and client.ping()
+
+
+def test_a_redis_server_restarted_since_is_not_the_runs_to_stop(tmp_path, redis_the_run_started):
+    """The note names the server the run started by its run_id: another
+    server answering at that address now is not the run's to stop."""
+    server, client = redis_the_run_started
+    note = tmp_path / ".run/redis-started"
+    note.write_text(note.read_text().replace(" ", " 0", 1))  # another run_id
+    client.connection_pool.disconnect()
+
+    stop_a_run(tmp_path)
+
+    assert server.poll() is None and client.ping()
+    assert not note.exists()

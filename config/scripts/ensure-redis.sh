@@ -22,6 +22,8 @@ reachable() {
 
 if reachable; then
   echo "redis: using the server at $host:$port"
+  # Not this run's to stop, whoever started it.
+  [ -n "${REDIS_STARTED_FILE:-}" ] && rm -f "$REDIS_STARTED_FILE"
   exit 0
 fi
 
@@ -49,8 +51,12 @@ redis-server --daemonize yes --bind "$host" --port "$port" --save "" --appendonl
   --dir "$dir" --logfile "$dir/redis-$port.log" --pidfile "$dir/redis-$port.pid"
 for _ in $(seq 50); do
   if reachable; then
-    # `make run` names a file here: its runner stops this server when the run ends.
-    [ -n "${REDIS_STARTED_FILE:-}" ] && echo "redis://$host:$port/0" > "$REDIS_STARTED_FILE"
+    # `make run` names a file here: its runner stops this server when the run
+    # ends, if it is still this one (its run_id), and nothing else uses it.
+    if [ -n "${REDIS_STARTED_FILE:-}" ]; then
+      run_id="$(redis-cli -h "$host" -p "$port" info server | sed -n 's/^run_id:\([0-9a-f]*\).*/\1/p')"
+      echo "redis://$host:$port/0 $run_id" > "$REDIS_STARTED_FILE"
+    fi
     exit 0
   fi
   sleep 0.1
