@@ -10,7 +10,7 @@ command -v "$python" >/dev/null 2>&1 || { echo "venv: $python is not installed; 
 
 [ -x "$venv/bin/pip" ] && exit 0
 rm -rf "$venv"
-"$python" -m venv "$venv" 2>/dev/null && exit 0
+"$python" -m venv "$venv" && exit 0
 rm -rf "$venv"
 
 package="python$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')-venv"
