@@ -21,7 +21,7 @@ from django.utils import timezone
 from redis.exceptions import LockError, RedisError
 
 from config.compiled import CompiledQuery
-from orders import dispatch, metrics, triggers
+from orders import dispatch, lock_holder, metrics, triggers
 from orders.broadcast import send_moves_on_commit
 from orders.models import (
     IN_FLIGHT_STATUSES,
@@ -412,9 +412,11 @@ def order_retry_failed(*, order: Order) -> Order | None:
 
 ADMISSION_LOCK = "orders:admission-lock"
 # A round holds the lock for milliseconds; one whose holder was killed holds
-# it until it expires. The admission job waits that long; a settlement, which
-# other orders' timers queue behind, waits this long and then leaves the
-# slots it freed to an admission job.
+# it until it expires, unless a waiter on the holder's machine sees that the
+# holder is gone (orders.lock_holder) and takes it down. Otherwise the
+# admission job waits that long; a settlement, which other orders' timers
+# queue behind, waits this long and then leaves the slots it freed to an
+# admission job.
 ADMISSION_LOCK_SECONDS = 30
 SETTLEMENT_LOCK_WAIT_SECONDS = 1.0
 # "queued" while an admission job is queued or at work: the request is that
@@ -527,13 +529,14 @@ def admission(*, job: bool, most: int | None = None):
     """
     connection = dispatch.redis()
     # redis-py polls a held lock every 100 ms by default; admission is short.
-    lock = connection.lock(
-        ADMISSION_LOCK,
-        timeout=ADMISSION_LOCK_SECONDS,
-        blocking_timeout=ADMISSION_LOCK_SECONDS if job else SETTLEMENT_LOCK_WAIT_SECONDS,
-        sleep=0.002,
-    )
-    if not lock.acquire():
+    lock = connection.lock(ADMISSION_LOCK, timeout=ADMISSION_LOCK_SECONDS, sleep=0.002)
+    token = lock_holder.holder_token()
+    acquired = lock.acquire(token=token, blocking_timeout=SETTLEMENT_LOCK_WAIT_SECONDS)
+    if not acquired and _take_down_a_dead_holders_lock(connection):
+        acquired = lock.acquire(token=token, blocking_timeout=SETTLEMENT_LOCK_WAIT_SECONDS)
+    if not acquired and job:
+        acquired = lock.acquire(token=token, blocking_timeout=ADMISSION_LOCK_SECONDS)
+    if not acquired:
         if job:
             raise LockError("the admission lock stayed taken")
         # Held past any round's length: by a worker killed mid-round, most
@@ -580,6 +583,20 @@ def admission(*, job: bool, most: int | None = None):
         yield Admission(free, ready, exhausted=len(found) < wanted, job_running=running)
     finally:
         lock.release()  # as the lock's own `with` does: LockNotOwnedError if it expired meanwhile
+
+
+def _take_down_a_dead_holders_lock(connection) -> bool:
+    """A round takes milliseconds: a lock held past a second may be a killed
+    worker's, which would hold every admission up until it expires (30 s).
+    Taken down, if its holder is a process of this machine that is gone."""
+    holder = connection.get(ADMISSION_LOCK)
+    if not lock_holder.holder_is_gone(holder):
+        return False
+    taken_down = connection.register_script(_DELETE_IF_UNCHANGED)(keys=[ADMISSION_LOCK], args=[holder])
+    if taken_down:
+        gone = holder.decode("ascii", "replace")
+        log.warning("took down the admission lock of %s, a process that is gone", gone)
+    return bool(taken_down)
 
 
 def orders_admit(*, job: bool) -> Admission:
