@@ -223,6 +223,11 @@ def _claim(order: Order, *, to: str, extra: dict | None = None, **fields) -> boo
     ValueError if its lifecycle does not allow it."""
     move = Move(order)
     move.reach(to, extra=extra, **fields)
+    return _write(move)
+
+
+def _write(move: Move) -> bool:
+    """Claim one move in a transaction of its own (or the caller's)."""
     with batch() as moves:
         return moves.claim(move)
 
@@ -367,8 +372,7 @@ def order_cancel(*, order: Order) -> bool:
         return False
     move = Move(order)
     move.cancel()
-    with batch() as moves:
-        return moves.claim(move)
+    return _write(move)
 
 
 def order_retry_failed(*, order: Order) -> Order | None:

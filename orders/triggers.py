@@ -165,6 +165,8 @@ def limit_floor(order: Order) -> int:
     """The fewest base units of tokenOut the order accepts, by its trigger
     price: a limit order never fills below its limit, a sniper never pays
     more than its maximum price."""
+    if order.type not in (OrderType.LIMIT, OrderType.SNIPER):
+        return 0
     token_out = resolve_token(order.token_out)
     # Rounded up, every step: a product or quotient rounded down to the
     # context's digits, or a sniper's floor rounded down, would let a fill
@@ -172,10 +174,8 @@ def limit_floor(order: Order) -> int:
     with localcontext(ROUNDED_UP):
         if order.type == OrderType.LIMIT:
             least = (order.amount * order.limit_price).scaleb(token_out.decimals)
-        elif order.type == OrderType.SNIPER:
-            least = (order.amount / order.max_price).scaleb(token_out.decimals)
         else:
-            return 0
+            least = (order.amount / order.max_price).scaleb(token_out.decimals)
         return int(least.to_integral_value())
 
 

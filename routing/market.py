@@ -47,12 +47,6 @@ def token_trades(token: Token) -> bool:
     return Pool.objects.filter(Q(token_a=token.symbol) | Q(token_b=token.symbol)).exists()
 
 
-def pair_trades(token_in: Token, token_out: Token) -> bool:
-    """Whether a pool trades the two tokens with each other, either way."""
-    a, b = token_in.symbol, token_out.symbol
-    return Pool.objects.filter(Q(token_a=a, token_b=b) | Q(token_a=b, token_b=a)).exists()
-
-
 def best_spot_prices(token_in: Token, token_out: Token) -> tuple[Fraction, Fraction] | None:
     """The best spot price each way, (whole `token_out` per whole `token_in`,
     and the inverse direction's), or None if no pool trades the pair. No

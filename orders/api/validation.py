@@ -9,7 +9,7 @@ from rest_framework import serializers
 from orders.models import OrderType
 from orders.serializers import EXACT
 from routing.launch import QUOTE_TOKEN
-from routing.market import pair_trades, token_trades
+from routing.market import pools_for_pair, token_trades
 from routing.tokens import resolve_token
 
 ORDER_FIELDS = {
@@ -38,7 +38,7 @@ PRICE_PLACES = 18
 def _may_ever_trade(token_in, token_out) -> bool:
     """A pool trades the pair, or may: a token not launched yet gets its
     first pool against QUOTE_TOKEN (routing.launch)."""
-    if pair_trades(token_in, token_out):
+    if pools_for_pair(token_in, token_out):
         return True
     symbols = {token_in.symbol, token_out.symbol}
     if QUOTE_TOKEN not in symbols:
