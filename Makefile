@@ -24,16 +24,11 @@ redis:
 run: .run/engine.live
 
 # A file target on purpose: make deletes it when it is interrupted, and the
-# runner stops the engine when it is gone (see config/engine_runner.py).
+# runner stops the engine when it is gone. The runner also does the setup (a
+# Redis, migrations, seed data, the operator account): config/engine_runner.py.
 .run/engine.live: venv FORCE
-	@mkdir -p .run && REDIS_STARTED_FILE=.run/redis-started config/scripts/ensure-redis.sh
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py seed_market
-	$(BIN)/python manage.py ensure_operator
-	@# Samples of the last run's processes would add up with this run's: start empty.
-	@dir="$${PROMETHEUS_MULTIPROC_DIR:-.run/metrics}"; mkdir -p "$$dir" && find "$$dir" -maxdepth 1 -name '*.db' -delete
-	@echo "Engine starting at http://$(HOST):$(PORT)  (Ctrl-C stops it)"
-	ENGINE_PORT=$(PORT) PATH="$(CURDIR)/$(BIN):$$PATH" exec $(BIN)/python -m config.engine_runner
+	@mkdir -p .run
+	@ENGINE_PORT=$(PORT) PATH="$(CURDIR)/$(BIN):$$PATH" exec $(BIN)/python -m config.engine_runner
 
 FORCE:
 
@@ -52,5 +47,5 @@ lint: venv
 test: venv lint
 	@REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/15} config/scripts/ensure-redis.sh
 	@config/scripts/ensure-chromium.sh
-	$(BIN)/pytest
+	$(BIN)/pytest --ds=config.test_settings
 	@config/scripts/test-postgres.sh

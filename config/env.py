@@ -19,6 +19,11 @@ def env_str(name: str, default: str) -> str:
     return os.environ.get(name, "") or default
 
 
+def env_list(name: str, default: str) -> list[str]:
+    """A comma-separated list: "a.com, b.com" is ["a.com", "b.com"]."""
+    return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
+
+
 def env_log_level(name: str, default: str) -> str:
     """A logging level's name, in any case: "debug" as well as "DEBUG", and
     every name the logging module knows (WARN, FATAL, NOTSET)."""

@@ -10,10 +10,18 @@ import warnings
 
 from django.core.exceptions import ImproperlyConfigured
 
-os.environ.setdefault("DEBUG", "false")
-os.environ.setdefault("API_KEYS_REQUIRED", "true")
+
+def _default(name: str, value: str) -> None:
+    # Set but empty counts as unset, as config.env reads it: `API_KEYS_REQUIRED=`
+    # must not fall through to config.settings' development default.
+    if not os.environ.get(name):
+        os.environ[name] = value
+
+
+_default("DEBUG", "false")
+_default("API_KEYS_REQUIRED", "true")
 # Behind the load balancer, which appends each client's address to X-Forwarded-For.
-os.environ.setdefault("TRUSTED_PROXIES", "1")
+_default("TRUSTED_PROXIES", "1")
 
 from config.env import env_bool, env_int  # noqa: E402
 from config.settings import *  # noqa: E402,F403

@@ -11,7 +11,16 @@ from pathlib import Path
 import dj_database_url
 
 from config import logformat
-from config.env import DEFAULT_METRICS_DIR, env_bool, env_float, env_int, env_log_level, env_ms_range, env_str
+from config.env import (
+    DEFAULT_METRICS_DIR,
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_log_level,
+    env_ms_range,
+    env_str,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -21,7 +30,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 # p99. DEBUG=true brings back its error pages and connection.queries.
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY", "dev-only-insecure-key-set-SECRET_KEY-in-production")
-ALLOWED_HOSTS = env_str("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver").split(",")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver")
 
 INSTALLED_APPS = [
     "daphne",

@@ -8,7 +8,8 @@ developer's running engine survives `make test`.
 import os
 import tempfile
 
-os.environ["REDIS_URL"] = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# An empty TEST_REDIS_URL is unset, as the Makefile reads it: never REDIS_URL's default, database 0.
+os.environ["REDIS_URL"] = os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/15"
 # Metrics of test engines go to a folder of their own, not a running engine's.
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="order-engine-test-metrics-")
 

@@ -32,6 +32,13 @@ FAST_MARKET = {
 @pytest.fixture(scope="session", autouse=True)
 def test_redis():
     """The test Redis database, emptied at the start: never a developer's own."""
+    if settings.SETTINGS_MODULE != "config.test_settings":
+        # DJANGO_SETTINGS_MODULE in the environment wins over pyproject.toml's.
+        pytest.exit(
+            f"the tests run on config.test_settings, not {settings.SETTINGS_MODULE} "
+            "(DJANGO_SETTINGS_MODULE is set): they would empty the engine's own Redis database",
+            returncode=4,
+        )
     connection = redis.Redis.from_url(settings.REDIS_URL)
     connection.flushdb()
     yield connection

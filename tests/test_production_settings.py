@@ -32,3 +32,28 @@ def test_production_refuses_to_start_without_a_secret_key():
 
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+def _setting(name: str, env: dict) -> str:
+    return subprocess.run(
+        [sys.executable, "-c", f"from django.conf import settings; print(settings.{name})"],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.production", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.strip()
+
+
+def test_an_empty_api_keys_required_still_requires_keys_in_production():
+    env = {"SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "orders.example.com"}
+
+    assert _setting("API_KEYS_REQUIRED", {**env, "API_KEYS_REQUIRED": ""}) == "True"
+
+
+def test_allowed_hosts_after_a_comma_and_a_space_are_allowed():
+    env = {"SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "a.example.com, b.example.com,"}
+
+    assert _setting("ALLOWED_HOSTS", env) == "['a.example.com', 'b.example.com']"
+    assert _setting("CSRF_TRUSTED_ORIGINS", env) == "['https://a.example.com', 'https://b.example.com']"

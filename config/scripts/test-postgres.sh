@@ -34,4 +34,4 @@ PY
 fi
 
 echo "Running the test suite again on PostgreSQL ($url)"
-DATABASE_URL="$url" exec .venv/bin/pytest "$@"
+DATABASE_URL="$url" exec .venv/bin/pytest --ds=config.test_settings "$@"
