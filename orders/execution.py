@@ -18,7 +18,7 @@ from orders.models import OrderStatus
 from orders.serializers import decimal_str
 from orders.services import Batch, Move
 from routing import mock
-from routing.errors import RoutingError, SlippageExceeded
+from routing.errors import DexUnavailable, RoutingError, SlippageExceeded
 from routing.routes import Route
 from routing.session import MarketSession
 from routing.tokens import resolve_token
@@ -68,6 +68,14 @@ def route(move: Move, session: MarketSession) -> None:
         return _permanent_or_transient(move, error)
     minimum = max(chosen.min_amount_out(order.slippage_bps), triggers.limit_floor(order))
     if chosen.expected_amount_out < minimum:
+        if chosen.unanswered:
+            # The venue that did not answer may be the one whose price triggered the order.
+            raise TransientFailure(
+                f"The venues that answered return {token_out.from_base_units(chosen.expected_amount_out)} "
+                f"{token_out.symbol}, below the order's floor of {token_out.from_base_units(minimum)} "
+                f"({'; '.join(chosen.unanswered)}).",
+                DexUnavailable.code,
+            )
         # A limit or sniper order whose price moved away after it triggered.
         return fail(
             move,

@@ -95,6 +95,9 @@ class Route:
     legs: tuple[Leg, ...] = field(default=())
     # Why this route won, in a sentence, for logs and the order's history.
     reason: str = ""
+    # The venues that did not answer (a simulated outage), each in a sentence:
+    # the route is the best of the others, and may be worse than the market's.
+    unanswered: tuple[str, ...] = ()
 
     def min_amount_out(self, slippage_bps: int) -> int:
         return self.expected_amount_out * (10_000 - slippage_bps) // 10_000

@@ -22,12 +22,12 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.db import transaction
 
 from routing import market
-from routing.errors import InsufficientLiquidity, InvalidPair, NoRoute, SlippageExceeded
+from routing.errors import DexUnavailable, InsufficientLiquidity, InvalidPair, NoRoute, SlippageExceeded
 from routing.models import Pool
 from routing.routes import Leg, Quote, Route, Venue, choose_route, quote_venues
 from routing.signals import announce_on_commit
@@ -146,18 +146,17 @@ class MarketSession:
         outages still happen."""
         venues = self.venues(token_in, token_out, amount_in)
         answered, errors = quote_venues(venues, amount_in, self.now, wait=wait)
-        route = choose_route(token_in, token_out, amount_in, answered, self.now)
+        try:
+            route = choose_route(token_in, token_out, amount_in, answered, self.now)
+        except NoRoute as error:
+            if errors:
+                # The venues that did not answer might have filled it: worth another attempt.
+                raise DexUnavailable(
+                    f"{'; '.join(errors)}, and the venues that answered cannot fill it: {error}"
+                ) from error
+            raise
         if errors:
-            route = Route(
-                route.token_in,
-                route.token_out,
-                route.amount_in,
-                route.dex,
-                route.expected_amount_out,
-                route.quotes,
-                route.legs,
-                f"{route.reason} ({'; '.join(errors)})",
-            )
+            route = replace(route, reason=f"{route.reason} ({'; '.join(errors)})", unanswered=tuple(errors))
         described = route.to_json()
         logger.info(
             "routing decision %s", json.dumps({"event": "route", **described}), extra={"route": described}

@@ -4,12 +4,15 @@ and lose the race to a cancel cleanly."""
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from decimal import Decimal
+from unittest import mock
 
 import pytest
 from django.utils import timezone
 
-from orders import services, triggers
+import routing.mock
+from orders import jobs, services, triggers
 from orders.models import Order, OrderStatus
+from routing.errors import DexUnavailable
 
 
 def best_price(engine, amount: str, token_in="SOL", token_out="USDC") -> Decimal:
@@ -149,13 +152,12 @@ def test_a_triggered_order_that_finds_no_slot_before_it_expires_says_so(no_engin
 
 def armed_limit(now, **fields) -> Order:
     """A limit order far below the market's price (about 150 USDC per SOL): reached."""
+    fields = {"limit_price": Decimal(100), "trigger_price": 99.9, **fields}
     return Order.objects.create(
         type="limit",
         token_in="SOL",
         token_out="USDC",
         amount=Decimal(1),
-        limit_price=Decimal(100),
-        trigger_price=99.9,
         status=OrderStatus.WAITING,
         **fields,
     )
@@ -190,3 +192,32 @@ def test_an_order_whose_time_is_up_does_not_trigger(market, no_engine):
     late.refresh_from_db()
     when = f"{late.expires_at:%Y-%m-%d %H:%M:%S} UTC"
     assert late.error == f"The order expired at {when}: the price never reached 100."
+
+
+def test_a_triggered_order_routed_while_a_venue_is_down_tries_again(market, no_engine, settings):
+    """Meteora's price (about 150.46 USDC per SOL) reached the limit of 150.3;
+    Raydium alone (about 149.62) does not. With Meteora down when the order
+    routes, the market has not moved away from it: another attempt, not
+    slippage_exceeded."""
+    settings.MOCK_QUOTE_LATENCY_MS = (0, 0)
+    settings.MOCK_SWAP_LATENCY_MS = (0, 0)
+    now = timezone.now()
+    order = armed_limit(
+        now,
+        limit_price=Decimal("150.3"),
+        trigger_price=150.2,
+        expires_at=now + timedelta(hours=1),
+        triggered_at=now,
+    )
+
+    def meteora_down(dex: str, what: str, *, wait: bool = True) -> None:
+        if dex == "meteora":
+            raise DexUnavailable(f"{dex} did not answer the {what} request (simulated outage)")
+
+    with mock.patch.object(routing.mock, "network_call", meteora_down):
+        jobs.admit_orders(linger=0)
+
+    order.refresh_from_db()
+    assert (order.status, order.error_code, order.attempt) == (OrderStatus.ROUTING, "", 2)
+    retried = order.events.get(status=OrderStatus.ROUTING, attempt=2)
+    assert "meteora did not answer" in retried.data["retryReason"]

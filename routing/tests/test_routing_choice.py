@@ -84,6 +84,25 @@ def test_both_dexes_failing_raises_dex_unavailable(market, settings):
     assert raised.value.transient
 
 
+def _raydium_down(dex: str, what: str, *, wait: bool = True) -> None:
+    if dex == "raydium":
+        raise DexUnavailable(f"{dex} did not answer the {what} request (simulated outage)")
+
+
+def test_an_order_only_the_venue_that_is_down_can_fill_is_worth_another_attempt(market):
+    """Meteora's SOL/USDC pool holds too little USDC for 20,000 SOL: with
+    Raydium down, the order has no route now, not none for good."""
+    quotes = {quote.dex: quote for quote in quote_all(token_in=SOL, token_out=USDC, amount_in=20_000 * 10**9)}
+    assert quotes["meteora"].amount_out == 0 < quotes["raydium"].amount_out
+
+    with mock.patch.object(routing.mock, "network_call", _raydium_down):
+        with pytest.raises(DexUnavailable) as raised:
+            find_route(token_in=SOL, token_out=USDC, amount_in=20_000 * 10**9)
+
+    assert raised.value.transient
+    assert "raydium did not answer" in str(raised.value)
+
+
 def test_a_pair_without_pools_has_no_route(market):
     Pool.objects.filter(token_b="BONK").delete()
     with pytest.raises(NoRoute, match="SOL/BONK"):
