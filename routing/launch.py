@@ -6,11 +6,11 @@ directly or by a migration from a bonding curve.
 
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from routing.errors import InvalidPair
 from routing.models import Dex, Pool
-from routing.seed import MeteoraSeed, RaydiumSeed, pool_address, seed_key, seeded_fields
+from routing.seed import MeteoraSeed, RaydiumSeed, pool_address, seed_key, seeded_fields, token_a_in_bins
 from routing.signals import announce_on_commit
 from routing.tokens import TOKENS
 
@@ -40,7 +40,10 @@ def launch_token(*, symbol: str, dex: str, sol_liquidity: Decimal, price: Decima
     if dex == Dex.RAYDIUM:
         seed = RaydiumSeed(QUOTE_TOKEN, symbol, sol_liquidity, price)
     else:
-        # Liquidity concentrated around the launch price, as launch pools are.
+        # Liquidity concentrated around the launch price, as launch pools are:
+        # bins of SOL above it, of the token below, SOL_LIQUIDITY SOL in all.
+        shape = {"bins_each_side": 100, "width": 20, "tail": Decimal("0.05")}
+        center = sol_liquidity / token_a_in_bins(**shape)
         seed = MeteoraSeed(
             QUOTE_TOKEN,
             symbol,
@@ -48,13 +51,20 @@ def launch_token(*, symbol: str, dex: str, sol_liquidity: Decimal, price: Decima
             bin_step=100,
             base_factor=10_000,
             variable_fee_control=40_000,
-            bins_each_side=100,
-            center=sol_liquidity / 40,
-            width=20,
-            tail=Decimal("0.05"),
+            center=center,
+            **shape,
         )
     fields = seeded_fields(seed)
     assert fields["address"] == pool_address(*seed_key(seed))
-    pool = Pool.objects.create(dex=dex, token_a=QUOTE_TOKEN, token_b=symbol, **fields)
+    if fields["reserve_a"] <= 0 or fields["reserve_b"] <= 0:
+        # A reserve of 0 base units would price the token at nothing, or at infinity.
+        raise InvalidPair(
+            f"{sol_liquidity} SOL at {price} {symbol} per SOL is too little to open a pool with"
+        )
+    try:
+        pool = Pool.objects.create(dex=dex, token_a=QUOTE_TOKEN, token_b=symbol, **fields)
+    except IntegrityError as error:
+        # Another launch of the same pool committed after the check above.
+        raise InvalidPair(f"{symbol} already has a pool on {dex}") from error
     announce_on_commit({(QUOTE_TOKEN, symbol)})
     return pool

@@ -123,6 +123,19 @@ def _raydium_fields(seed: RaydiumSeed) -> dict:
     }
 
 
+def _bin_share(offset: int, width: int, tail: Decimal) -> float:
+    """A bin's liquidity as a share of the active bin's: a Gaussian of `width`
+    bins over a floor of `tail`."""
+    return float(tail) + (1 - float(tail)) * math.exp(-((offset / width) ** 2))
+
+
+def token_a_in_bins(bins_each_side: int, width: int, tail: Decimal) -> Decimal:
+    """How many times `center` of token A a Meteora seed's bins hold: every
+    bin above the active one, and half of the active bin."""
+    above = sum(_bin_share(offset, width, tail) for offset in range(1, bins_each_side + 1))
+    return Decimal(repr(above + 0.5))
+
+
 def _meteora_fields(seed: MeteoraSeed) -> dict:
     base, quote = TOKENS[seed.token_a], TOKENS[seed.token_b]
     # Base units of Y per base unit of X.
@@ -130,7 +143,7 @@ def _meteora_fields(seed: MeteoraSeed) -> dict:
     active_id = bin_id_for_price(unit_price, seed.bin_step)
     bins = {}
     for offset in range(-seed.bins_each_side, seed.bins_each_side + 1):
-        share = float(seed.tail) + (1 - float(seed.tail)) * math.exp(-((offset / seed.width) ** 2))
+        share = _bin_share(offset, seed.width, seed.tail)
         in_base_units = int(base.to_base_units(seed.center) * share)
         bin_id = active_id + offset
         price = bin_price_q64(bin_id, seed.bin_step)
