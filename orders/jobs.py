@@ -27,6 +27,7 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
 from redis.exceptions import RedisError
+from rq.timeouts import BaseTimeoutException
 
 from orders import dispatch, execution, services
 from orders.logcontext import order_context
@@ -180,14 +181,19 @@ class FollowUps:
             dispatch.enqueue_at(job, due)
 
 
+# A job that fails with these fails for reasons of its own, not an order's:
+# the database or Redis, or rq's job timeout (an Exception too, raised once).
+NOT_THE_ORDERS_FAULT = (DatabaseError, RedisError, BaseTimeoutException)
+
+
 def _advance(orders: list[Order], *, admit: bool = False) -> FollowUps:
     """Carry the orders on as far as they can go now (`admit`: from pending,
     under the admission lock); schedules what waits."""
     orders = [order for order in orders if not order.is_terminal]
     try:
         return _advance_together(orders, admit=admit)
-    except (DatabaseError, RedisError):
-        raise  # not the orders' fault: the job fails, and the sweep resumes them
+    except NOT_THE_ORDERS_FAULT:
+        raise  # the job fails, and the sweep resumes them
     except Exception:
         # One bad order must not hold up the others: carry them on one by one.
         log.exception("a batch of %d orders failed; carrying them on one at a time", len(orders))
@@ -195,7 +201,7 @@ def _advance(orders: list[Order], *, admit: bool = False) -> FollowUps:
     for order in _load([order.id for order in orders]):
         try:
             follow_ups.freed += _advance_together([order], admit=admit).freed
-        except (DatabaseError, RedisError):
+        except NOT_THE_ORDERS_FAULT:
             raise
         except Exception as exc:
             # Its transaction rolled back, so nothing was swapped; trying it

@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from django.db import OperationalError, connection, connections
 from django.test.utils import CaptureQueriesContext
+from rq.timeouts import JobTimeoutException
 
 from orders import broadcast, jobs, services
 from orders.models import Order, OrderEvent
@@ -94,6 +95,32 @@ def test_an_order_that_breaks_its_batch_fails_alone_and_the_others_go_on(
     assert (failed.status, failed.error_code) == ("failed", "internal_error")
     assert "nothing was swapped" in failed.error
     assert [order.status for order in orders.values()] == ["confirmed"] * 4
+
+
+def test_a_job_timed_out_mid_batch_fails_as_a_job_and_fails_no_order(
+    market, no_engine, settings, monkeypatch
+):
+    """rq raises its job timeout once, wherever the job is: carrying the
+    orders on one at a time after it would run without a timeout, and the
+    order in hand would be failed for the job's time."""
+    settings.MOCK_QUOTE_LATENCY_MS = (0, 0)
+    settings.MOCK_SWAP_LATENCY_MS = (0, 0)
+    settings.ORDER_CONCURRENCY = 100
+    placed = [place() for _ in range(3)]
+    original = jobs.execution.route
+
+    def route(move, session):
+        if move.order.pk == placed[1].pk:
+            raise JobTimeoutException("Task exceeded maximum timeout value (30 seconds)")
+        return original(move, session)
+
+    monkeypatch.setattr(jobs.execution, "route", route)
+
+    with pytest.raises(JobTimeoutException):
+        jobs.admit_orders()
+
+    statuses = Order.objects.filter(pk__in=[o.pk for o in placed]).values_list("status", flat=True)
+    assert "failed" not in statuses
 
 
 def test_a_settlement_that_frees_slots_admits_at_once_and_waits_for_no_placement(
