@@ -65,6 +65,21 @@ def enqueue_at(job: str, due: dict) -> None:
         pipeline.execute()
 
 
+def waiting_on_a_timer(order_ids: list[str], jobs=("execute_orders", "advance_orders")) -> set[str]:
+    """The orders among these with a timer not yet due: their work is not lost."""
+    pipeline = redis().pipeline(transaction=False)
+    for order_id in order_ids:
+        for job in jobs:
+            pipeline.zscore(TIMERS_KEY, f"{job}:{order_id}")
+    scores = iter(pipeline.execute()) if order_ids else iter(())
+    now = time.time()
+    return {
+        order_id
+        for order_id in order_ids
+        if any(score is not None and score > now for score in [next(scores) for _ in jobs])
+    }
+
+
 def release_due_timers(*, now: float | None = None, limit: int = 1000) -> int:
     """Enqueue every timer that is due, the ones of a job together. Safe to run
     in several clocks at once: ZREM answers 1 to exactly one of them for each

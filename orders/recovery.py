@@ -38,7 +38,13 @@ def sweep() -> int:
 
 def _resume(orders, now, why: str, job: str) -> int:
     resumed = []
-    for order in orders.only("id", "status", "attempt"):
+    orders = list(orders.only("id", "status", "attempt"))
+    # A quote's latency or a retry's back-off can be longer than
+    # ORDER_STALL_SECONDS: resumed early, the order would start that wait over.
+    timed = dispatch.waiting_on_a_timer([str(order.id) for order in orders])
+    for order in orders:
+        if str(order.id) in timed:
+            continue
         # Touch the row so that the next sweep gives this run time to work.
         if Order.objects.filter(pk=order.pk, status=order.status, attempt=order.attempt).update(
             updated_at=now
