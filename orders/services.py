@@ -559,7 +559,7 @@ def admission(*, job: bool, most: int | None = None):
         free = max(settings.ORDER_CONCURRENCY - orders_in_flight.count(), 0)
         wanted = min(free, most or free)
         found = oldest_ready.rows(wanted) if wanted else []
-        ready = []
+        ready, rearmed = [], set()
         now = timezone.now()
         for order in found:
             if triggers.expired(order, now):
@@ -579,6 +579,7 @@ def admission(*, job: bool, most: int | None = None):
             if moved_back:
                 # The price moved back while the order waited for a slot: re-arm it.
                 Order.objects.filter(pk=order.pk, status=OrderStatus.WAITING).update(triggered_at=None)
+                rearmed.add((order.token_in, order.token_out))
                 continue
             ready.append(order)
         if job and not free:
@@ -587,6 +588,10 @@ def admission(*, job: bool, most: int | None = None):
         yield Admission(free, ready, exhausted=len(found) < wanted, job_running=running)
     finally:
         lock.release()  # as the lock's own `with` does: LockNotOwnedError if it expired meanwhile
+    if rearmed:
+        # A pool move that committed between the price read and the re-arm
+        # skipped these orders (they were triggered then): check them again.
+        triggers.check_pairs(rearmed)
 
 
 def _take_down_a_dead_holders_lock(connection) -> bool:

@@ -221,3 +221,19 @@ def test_a_triggered_order_routed_while_a_venue_is_down_tries_again(market, no_e
     assert (order.status, order.error_code, order.attempt) == (OrderStatus.ROUTING, "", 2)
     retried = order.events.get(status=OrderStatus.ROUTING, attempt=2)
     assert "meteora did not answer" in retried.data["retryReason"]
+
+
+def test_an_order_re_armed_as_the_price_crosses_again_fires_again(market, no_engine, monkeypatch):
+    """Admission read a price below the limit; a pool move that crossed it
+    again committed before the re-arm, and its check skipped the order, still
+    triggered then."""
+    now = timezone.now()
+    order = armed_limit(now, expires_at=now + timedelta(hours=1), triggered_at=now)
+    reads = iter([False])  # the admission's read; every later one is the market's
+    real = triggers.limit_reached
+    monkeypatch.setattr(triggers, "limit_reached", lambda order: next(reads, real(order)))
+
+    assert services.orders_admit(job=False).orders == []
+
+    order.refresh_from_db()
+    assert order.status == OrderStatus.WAITING and order.triggered_at is not None
