@@ -60,7 +60,7 @@ def test_an_order_and_its_history_read_as_the_orm_reads_them(traded_order, djang
 
     expected = Order.objects.get(pk=traded_order.pk)
     assert every_field(order) == every_field(expected)
-    # In time order, and by id where two steps share a time.
+    # In the order they were written.
     assert [every_field(event) for event in events] == [every_field(event) for event in expected.events.all()]
     assert [event.status for event in events] == ["pending", "waiting", "routing", "confirmed"]
     assert all(event.order is order for event in events)
@@ -78,3 +78,17 @@ def test_an_order_with_no_history_yet_is_read_alone(db, django_assert_num_querie
 
 def test_an_unknown_order_has_no_history(db):
     assert Order.with_history(uuid.uuid4()) is None
+
+
+def test_history_is_in_the_order_it_was_written_whatever_the_hosts_clocks_said(db):
+    """A worker whose clock runs behind the web server's stamps `routing`
+    before the `pending` it follows."""
+    now = timezone.now()
+    order = Order.objects.create(amount=Decimal("0.05"), token_in="SOL", token_out="USDC", status="routing")
+    OrderEvent.objects.create(order=order, status="pending", attempt=1, at=now)
+    OrderEvent.objects.create(order=order, status="routing", attempt=1, at=now - timedelta(milliseconds=3))
+
+    _, events = Order.with_history(order.pk)
+
+    assert [event.status for event in events] == ["pending", "routing"]
+    assert [event.status for event in order.events.all()] == ["pending", "routing"]
