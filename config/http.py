@@ -32,7 +32,7 @@ from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.core.handlers.base import BaseHandler
 from django.db import DatabaseError, connection
-from django.http import FileResponse
+from django.http import FileResponse, HttpResponseBadRequest, JsonResponse
 from django.urls import set_script_prefix
 
 
@@ -84,6 +84,33 @@ class ThreadPoolASGIHandler(ASGIHandler):
                 await sync_to_async(response.close, thread_sensitive=True)()
         finally:
             body_file.close()
+
+    def create_request(self, scope, body_file):
+        """Django's, with its refusals under /api/ as JSON. Django reads the
+        Content-Type's parameters as it builds the request, and lets an
+        RFC 2231 one it cannot decode escape (a charset it does not know, or
+        one that is no character): a 400 too, not a 500 page."""
+        try:
+            request, response = super().create_request(scope, body_file)
+        except ValueError as error:
+            unreadable = (
+                "its charset is not text" if isinstance(error, UnicodeError) else str(error).rstrip(".")
+            )
+            request, response = (
+                None,
+                HttpResponseBadRequest(f"The Content-Type header cannot be read: {unreadable}."),
+            )
+        if response is not None and scope.get("path", "").startswith("/api/"):
+            from orders.api.errors import MAX_BODY_BYTES, error_body
+
+            if response.status_code == 413:
+                message = f"The request body is larger than {MAX_BODY_BYTES} bytes."
+            elif response.content.startswith(b"The "):
+                message = response.content.decode()
+            else:  # Django's own 400: the query string is not UTF-8
+                message = "The request cannot be read: its query string is not UTF-8."
+            response = JsonResponse(error_body(message), status=response.status_code)
+        return request, response
 
     def respond(self, scope, body_file):
         """Everything Django does for a request but read and send it, on the

@@ -8,6 +8,7 @@ import pytest
 import websockets
 from django.test import Client
 
+from config.http import ThreadPoolASGIHandler
 from orders.models import Order
 
 
@@ -92,3 +93,68 @@ def test_a_charset_that_is_no_text_encoding_is_a_415(charset):
     error = answer.json()["error"]
     assert error == f"The request body's charset '{charset}' is not a text encoding; send UTF-8."
     assert not Order.objects.exists()
+
+
+def asgi_request(path: str, *, headers=(), query_string=b"", body=b"") -> tuple[int, str, bytes]:
+    """What the engine's own HTTP handler answers: (status, content type, body)."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query_string,
+        "root_path": "",
+        "headers": [(b"host", b"testserver"), *headers],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    sent = []
+
+    async def receive():
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(ThreadPoolASGIHandler(1)(scope, receive, send))
+    start = sent[0]
+    content_type = dict(start["headers"]).get(b"Content-Type", b"").decode()
+    return start["status"], content_type, b"".join(message.get("body", b"") for message in sent[1:])
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        b"application/json; x*=nope''a",  # RFC 2231, a charset Python does not know
+        b"application/json; charset*=utf-7''%2B2AA-",  # decodes to a lone surrogate
+    ],
+)
+def test_a_content_type_whose_parameters_cannot_be_read_is_a_json_400(content_type):
+    status, answer_type, body = asgi_request(
+        "/api/orders/execute", headers=[(b"content-type", content_type)], body=b'{"amount": 1}'
+    )
+
+    assert (status, answer_type) == (400, "application/json")
+    assert json.loads(body)["error"].startswith("The Content-Type header cannot be read")
+    assert not Order.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_query_string_that_is_not_utf8_is_a_json_400():
+    status, answer_type, body = asgi_request("/api/orders/execute", query_string=b"tokenIn=S%FFL&x=\xff")
+
+    assert (status, answer_type) == (400, "application/json")
+    assert "query string" in json.loads(body)["error"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("value", ["xml", "api", "json"])
+def test_a_format_query_parameter_is_ignored(value):
+    answer = Client().get("/api/orders", {"format": value})
+
+    assert answer.status_code == 200
+    assert answer.json()["results"] == []
