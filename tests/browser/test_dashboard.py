@@ -286,3 +286,55 @@ def test_with_api_keys_required_an_anonymous_form_post_places_nothing(db, settin
     assert answer.status_code == 403
     assert b"Log in to place orders" in answer.content
     assert not Order.objects.exists()
+
+
+def test_an_order_the_placement_answer_draws_first_goes_on_top_then_where_the_server_puts_it(engine, page):
+    """The feed usually brings an order's `pending` before the POST's answer;
+    when it does not, the page draws the order from the answer, and this
+    browser's clock (an hour behind the server's here) must not put it at the
+    bottom of the table, or off it."""
+    placed_before = engine.place({"amount": "0.5"})["orderId"]
+    page.clock.set_fixed_time(datetime.now(UTC) - timedelta(hours=1))
+    page.goto(engine.url)
+    expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+    expect(page.locator(f'tr[data-order-id="{placed_before}"] .badge')).to_have_text("confirmed")
+    # An answer for an order the engine never had: no `pending` of the feed comes first.
+    drawn_first = str(uuid.uuid4())
+    page.route(
+        re.compile(r"/api/orders/execute$"),
+        lambda route: route.fulfill(status=202, json={"orderId": drawn_first, "status": "pending"}),
+    )
+
+    page.fill("#amount", "0.25")
+    page.click("#submit")
+
+    rows = page.locator("#order-rows tr")
+    expect(rows.nth(0)).to_have_attribute("data-order-id", drawn_first)
+    created = datetime.fromisoformat(engine.order(placed_before)["createdAt"].replace("Z", "+00:00"))
+    send_to_the_feed([feed_status(drawn_first, "pending", created - timedelta(seconds=1), amount="0.25")])
+    expect(rows.nth(0)).to_have_attribute("data-order-id", placed_before)
+    expect(rows.nth(1)).to_have_attribute("data-order-id", drawn_first)
+
+
+def test_a_quote_answered_after_a_refused_placement_leaves_its_errors(engine, page, console):
+    console.allow_http(400)
+    page.goto(engine.url)
+    expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+    page.check("#type-limit")
+    held = []
+    page.route(re.compile(r"/api/quote\?"), lambda route: held.append(route))
+
+    with page.expect_request(re.compile(r"/api/quote\?")):
+        page.fill("#amount", "1")
+    with page.expect_response(re.compile(r"/api/orders/execute$")) as placed:
+        page.click("#submit")  # no limit price
+    assert placed.value.status == 400
+    limit_error = page.locator("[data-error-for=limitPrice]")
+    expect(limit_error).to_be_visible()
+
+    assert len(held) == 1
+    with page.expect_response(re.compile(r"/api/quote\?")):
+        held[0].continue_()
+
+    expect(page.locator("#quote-best")).to_contain_text("Best:")
+    expect(limit_error).to_be_visible()

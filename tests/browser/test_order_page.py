@@ -70,3 +70,28 @@ def test_the_order_page_follows_the_order_live(engine, page):
     expect(page.locator("#amount-out")).to_contain_text("149.5 USDC")
     expect(page.locator(".timeline li .tl-status").last).to_have_text("confirmed")
     assert page.evaluate("window.__sameDocument === true"), "the page was reloaded"
+
+
+def test_a_refused_cancel_stays_said_only_until_the_order_moves_on(engine, page, console):
+    console.allow_http(409)
+    placed = engine.place(
+        {"type": "limit", "amount": "1", "tokenIn": "SOL", "tokenOut": "USDC", "limitPrice": "10000"}
+    )
+    page.goto(f"{engine.url}/orders/{placed['orderId']}")
+    expect(page.locator("#order-status")).to_have_text("waiting")
+    expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+    # Its trigger fired, and this page missed the news: written without a broadcast on purpose.
+    Order.objects.filter(pk=placed["orderId"]).update(status=OrderStatus.ROUTING)
+
+    page.click("#cancel")
+
+    refusal = page.locator("#cancel-error")
+    expect(refusal).to_have_text("The order is routing: only pending or waiting orders can be cancelled.")
+    expect(page.locator("#order-status")).to_have_text("routing")
+
+    services.order_fail(
+        order=Order.objects.get(pk=placed["orderId"]), error="test: no route", code="no_route"
+    )
+
+    expect(page.locator("#order-status")).to_have_text("failed")
+    expect(refusal).to_be_hidden()

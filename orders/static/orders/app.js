@@ -356,6 +356,14 @@
       if (!dropped.has(event.orderId)) { unknown.add(event.orderId); scheduleResync(); }
       return;
     }
+    if (order && order.provisional && !event.provisional && event.status === "pending") {
+      // The server's time for an order the placement's answer drew first.
+      delete order.provisional;
+      order.createdAt = event.at;
+      var drawn = rows.querySelector('tr[data-order-id="' + order.orderId + '"]');
+      if (drawn) { drawn.remove(); showRow(order, false); }
+      return;
+    }
     if (!isNewer(order, attempt, event.status)) return;
     // Why a cancel was refused was about the status before this one.
     if (order && order.status !== event.status) delete order.cancelError;
@@ -533,7 +541,7 @@
     return { value: bps };
   }
 
-  var quoteTimer = null, quoteSeq = 0;
+  var quoteTimer = null, quoteSeq = 0, placements = 0, servedErrors = false;
   var quoteBox = $("quote");
 
   function scheduleQuote() {
@@ -543,7 +551,8 @@
 
   function requestQuote() {
     var amount = form.amount.value.trim();
-    var seq = ++quoteSeq;
+    var seq = ++quoteSeq, placed = servedErrors ? -1 : placements;
+    servedErrors = false;
     var inputErrors = currentErrors();
     delete inputErrors.amount; delete inputErrors.tokenIn; delete inputErrors.tokenOut; delete inputErrors.non_field_errors;
     if (!amount || orderType() === "sniper") {
@@ -555,6 +564,9 @@
     getJSON("/api/quote?" + params).then(function (answer) {
       if (seq !== quoteSeq) return; // a newer keystroke won
       quoteBox.classList.remove("loading");
+      // A placement answered since this quote was asked for: its errors
+      // (or its success) are newer than the ones this quote started from.
+      if (placed !== placements) inputErrors = currentErrors();
       if (answer.ok) {
         setErrors(inputErrors);
         showQuote(answer.body);
@@ -632,19 +644,25 @@
       body: JSON.stringify(body),
     }).then(function (answer) {
       button.disabled = false;
+      placements++;
       if (!answer.ok) {
         setErrors(answer.body.fields || { non_field_errors: [answer.body.error || "The order was not accepted (HTTP " + answer.status + ")."] });
         return;
       }
       setErrors({});
-      // The feed usually announces the order first; if not, show it now.
+      // The feed usually announces the order first; if not, show it now, on
+      // top: this browser's clock may run behind the server's. The feed's
+      // `pending` brings the time the server gave it.
       if (!orders.has(answer.body.orderId)) {
-        applyEvent({ type: "status", orderId: answer.body.orderId, status: "pending", at: new Date().toISOString(), attempt: 1,
+        var newest = sortedOrders()[0], at = new Date().toISOString();
+        if (newest && newest.createdAt >= at) at = new Date(Date.parse(newest.createdAt) + 1).toISOString();
+        applyEvent({ type: "status", orderId: answer.body.orderId, status: "pending", at: at, attempt: 1,
                      tokenIn: body.tokenIn, tokenOut: body.tokenOut, amount: body.amount, orderType: type,
-                     limitPrice: body.limitPrice, maxPrice: body.maxPrice });
+                     limitPrice: body.limitPrice, maxPrice: body.maxPrice, provisional: true });
       }
     }).catch(function () {
       button.disabled = false;
+      placements++;
       setErrors({ non_field_errors: ["Could not reach the engine; the order was not placed."] });
     });
   }
@@ -725,6 +743,8 @@
       scheduleQuote();
     });
     form.addEventListener("submit", submitOrder);
+    // A form posted before this script ran came back with the server's errors: the first quote keeps them.
+    servedErrors = Object.keys(currentErrors()).length > 0;
     if (form.amount.value.trim()) scheduleQuote();
     liveSocket("/ws/orders", { open: resync, message: applyEvent });
     refreshMarket();
@@ -737,20 +757,31 @@
   function startDetail(body) {
     var orderId = body.getAttribute("data-order-id");
     var loading = false, again = false, cancelError = null, waitTimer = null;
+    // Why a cancel was refused is about the status the order had then: kept
+    // until a page drawn after the refusal shows the order moved on.
+    var draws = 0, refusedFrom = 0, refusedAt = null;
     // Each status message redraws the page body from the server's template, so
     // the live page and the no-JS page are drawn by the same code.
     function redraw() {
       if (loading) { again = true; return; }
       loading = true;
+      var draw = ++draws;
       fetch("/orders/" + orderId + "?fragment=1").then(function (response) {
         return response.ok ? response.text() : null;
       }).then(function (html) {
-        if (html !== null) { body.innerHTML = html; showCancelError(); }
+        if (html !== null) { body.innerHTML = html; forgetAStaleRefusal(draw); showCancelError(); }
       }).catch(function () { /* the next message redraws */ }).then(function () {
         loading = false;
         if (again) { again = false; redraw(); }
         watchTrigger();
       });
+    }
+    function forgetAStaleRefusal(draw) {
+      if (!cancelError || draw < refusedFrom) return;
+      var badge = body.querySelector("#order-status");
+      var shown = badge ? badge.textContent : null;
+      if (refusedAt === null) refusedAt = shown;
+      else if (shown !== refusedAt) cancelError = null;
     }
     function showCancelError() {
       var node = body.querySelector("#cancel-error");
@@ -771,6 +802,7 @@
       cancelForm.querySelector("button").disabled = true;
       cancelOrder(orderId, csrfToken(cancelForm)).then(function (answer) {
         cancelError = answer.ok ? null : answer.body.error;
+        refusedFrom = draws + 1; refusedAt = null;
         showCancelError();
         redraw();
       });
