@@ -122,10 +122,11 @@ class OrderAdmin(admin.ModelAdmin):
         "attempt",
         "created_at",
     ]
-    list_filter = ["status", "type", DexFilter, PairFilter]
+    # Dates as ranges: a date hierarchy reads the distinct days (months, years)
+    # of the whole list on every page, a scan no index serves.
+    list_filter = ["status", "type", DexFilter, PairFilter, ("created_at", admin.DateFieldListFilter)]
     search_fields = ["tx_hash"]
     search_help_text = "Search by order id (or its first 8 characters, as listed) or transaction hash."
-    date_hierarchy = "created_at"
     ordering = ["-created_at"]
     list_per_page = 50
     inlines = [OrderEventInline]
@@ -276,6 +277,11 @@ class ApiKeyAdmin(admin.ModelAdmin):
     list_filter = ["revoked"]
     fields = ["name", "revoked", "prefix", "created_at", "last_used_at"]
     readonly_fields = ["prefix", "created_at", "last_used_at"]
+
+    def has_delete_permission(self, request, obj=None):
+        # Revoked, not deleted: the orders placed with a key keep naming it
+        # (PROTECT), and the delete page would list every one of them.
+        return False
 
     def save_model(self, request, obj, form, change):
         if change:

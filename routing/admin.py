@@ -5,6 +5,7 @@ import json
 from django.contrib import admin
 from django.utils.html import format_html
 
+from orders.api.auth import is_operator
 from routing import market
 from routing.models import Pool
 
@@ -16,6 +17,14 @@ class PoolAdmin(admin.ModelAdmin):
     search_fields = ["address", "token_a", "token_b"]
     readonly_fields = ["price", "depth_a", "depth_b", "fee", "bins_table"]
     exclude = ["bins"]
+
+    # Operators launch tokens and watch the market: they see the pools,
+    # whatever their model permissions say.
+    def has_view_permission(self, request, obj=None):
+        return super().has_view_permission(request, obj) or is_operator(request.user)
+
+    def has_module_permission(self, request):
+        return super().has_module_permission(request) or is_operator(request.user)
 
     def has_add_permission(self, request):
         return False

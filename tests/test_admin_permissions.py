@@ -10,7 +10,7 @@ from django.contrib.auth.models import Permission, User
 from django.test import Client
 
 from orders import services
-from orders.models import Order, OrderStatus
+from orders.models import ApiKey, Order, OrderStatus
 from routing.models import Pool
 
 pytestmark = pytest.mark.django_db
@@ -83,5 +83,19 @@ def test_only_an_operator_launches_a_token_or_opens_rqs_pages(market):
     assert not Pool.objects.filter(token_b="NOVA").exists()
 
     assert operator.get("/admin/rq/").status_code == 200
-    assert operator.post("/admin/orders/order/launch-token/", launch).status_code == 302
+    launched = operator.post("/admin/orders/order/launch-token/", launch, follow=True)
+    assert launched.redirect_chain[-1][0] == "/admin/routing/pool/"
+    assert launched.status_code == 200 and "NOVA" in launched.content.decode()
     assert Pool.objects.filter(token_b="NOVA").exists()
+
+
+def test_api_keys_are_revoked_not_deleted(db):
+    operator = Client()
+    operator.force_login(User.objects.create_superuser("operator", password="x"))
+    key = ApiKey(name="a desk")
+    key.issue()
+
+    form = operator.get("/admin/orders/apikey/").context["action_form"]  # None: no action at all
+    assert form is None or "delete_selected" not in dict(form.fields["action"].choices)
+    assert operator.get(f"/admin/orders/apikey/{key.pk}/delete/").status_code == 403
+    assert ApiKey.objects.filter(pk=key.pk).exists()

@@ -31,7 +31,8 @@ def test_an_operator_lists_filters_and_searches_orders(engine, admin_page):
     for column in ("ID", "PAIR", "AMOUNT", "STATUS", "DEX", "AMOUNT OUT", "ATTEMPT", "CREATED AT"):
         assert any(column in header.upper() for header in headers), (column, headers)
     expect_rows(page, failed, confirmed)
-    expect(page.locator("nav.toplinks")).to_be_visible()  # the date hierarchy
+    filters = page.locator("#changelist-filter")
+    expect(filters.get_by_role("link", name="Past 7 days", exact=True)).to_be_visible()
 
     page.locator("#changelist-filter").get_by_role("link", name="Failed", exact=True).click()
     expect(page).to_have_url(re.compile(r"status__exact=failed"))
