@@ -34,9 +34,11 @@ def duration(ms):
     ms = int(ms)
     if ms < 1000:
         return f"{ms} ms"
-    if ms < 60_000:
+    if ms < 59_995:  # from there, 2 places would read "60.00 s"
         return f"{ms / 1000:.2f} s"
-    return f"{ms // 60_000} min {ms % 60_000 / 1000:.0f} s"
+    # Whole seconds, rounded before they are split: 119,600 ms is 2 min 0 s, not 1 min 60 s.
+    seconds = (ms + 500) // 1000
+    return f"{seconds // 60} min {seconds % 60} s"
 
 
 @register.filter
