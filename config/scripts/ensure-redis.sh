@@ -6,9 +6,27 @@
 set -euo pipefail
 
 url="${REDIS_URL:-redis://127.0.0.1:6379/0}"
-hostport="${url#*://}"; hostport="${hostport#*@}"; hostport="${hostport%%/*}"
-host="${hostport%%:*}"; port="${hostport##*:}"
-[ "$port" = "$hostport" ] && port=6379
+scheme="${url%%://*}"
+case "$scheme" in
+  unix)
+    # unix:///path/to/redis.sock?db=0: a socket this script cannot start a server on.
+    socket="${url#unix://}"; socket="${socket%%\?*}"
+    if [ -S "$socket" ]; then echo "redis: using the server at $socket"; exit 0; fi
+    echo "redis: no socket at $socket; start Redis there or set REDIS_URL" >&2; exit 1 ;;
+  rediss)
+    # TLS: a plain PING would not be understood; the engine reports it at its start.
+    echo "redis: using the TLS server at ${url#rediss://}"; exit 0 ;;
+esac
+hostport="${url#*://}"; hostport="${hostport##*@}"; hostport="${hostport%%/*}"; hostport="${hostport%%\?*}"
+if [[ "$hostport" == \[* ]]; then
+  # [::1]:6379, an IPv6 address in brackets.
+  host="${hostport#\[}"; host="${host%%]*}"; port="${hostport##*]}"; port="${port#:}"
+else
+  host="${hostport%%:*}"; port="${hostport##*:}"
+  [ "$port" = "$hostport" ] && port=""
+fi
+[ -z "$host" ] && host=127.0.0.1
+[ -z "$port" ] && port=6379
 
 reachable() {
   # A PING over bash's /dev/tcp, so this works before any package is installed.
