@@ -40,7 +40,8 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# Tests use Redis database 15 of the same server and their own database: the
+# Tests use Redis database 15 of the same server (and 13 for the benchmark's
+# smoke run) and their own database: the
 # whole suite on SQLite, then again on PostgreSQL when one answers on
 # 127.0.0.1:5432 (TEST_POSTGRES_URL to point elsewhere; skipped, saying why,
 # when none does).

@@ -31,8 +31,9 @@ def bench_redis_url() -> str:
     listen on TEST_REDIS_URL's own database, and the harness flushes its one."""
     if os.environ.get("BENCH_SMOKE_REDIS_URL"):
         return os.environ["BENCH_SMOKE_REDIS_URL"]
-    parts = urlsplit(os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"))
-    return urlunsplit(parts._replace(path="/13"))
+    parts = urlsplit(os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/15")
+    # Never the session's own, which its engines still use.
+    return urlunsplit(parts._replace(path="/12" if parts.path == "/13" else "/13"))
 
 
 def test_the_smoke_benchmark_confirms_20_orders_and_writes_its_result(tmp_path):
