@@ -255,8 +255,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    # The API speaks JSON only: `?format=xml` would otherwise be a bare 404.
-    "URL_FORMAT_OVERRIDE": None,
+    # `?format=json` still picks the schema's JSON; `?format=xml` is ignored, not a bare 404.
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "orders.api.negotiation.KnownFormatsOnly",
 }
 
 # The OpenAPI schema at /api/schema; Swagger UI at /api/docs, served from

@@ -158,3 +158,11 @@ def test_a_format_query_parameter_is_ignored(value):
 
     assert answer.status_code == 200
     assert answer.json()["results"] == []
+
+
+@pytest.mark.django_db
+def test_the_schema_still_comes_as_json_when_asked_by_format():
+    answer = Client().get("/api/schema", {"format": "json"})
+
+    assert answer.status_code == 200
+    assert answer.json()["openapi"].startswith("3.")

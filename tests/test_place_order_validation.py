@@ -185,3 +185,29 @@ def test_a_limit_order_on_a_pair_no_pool_trades_is_refused(market):
         .status_code
         == 202
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_whole_numbers_written_with_a_point_are_whole_numbers():
+    raw = (
+        '{"amount": 1, "type": "limit", "limitPrice": "10000", "slippageBps": 75.0, "expiresInSeconds": 6e1}'
+    )
+
+    response = Client().post("/api/orders/execute", raw, content_type="application/json")
+
+    assert response.status_code == 202, response.json()
+    order = Order.objects.get(pk=response.json()["orderId"])
+    assert order.slippage_bps == 75
+    assert (order.expires_at - order.created_at).total_seconds() == pytest.approx(60, abs=1)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("number", ["50.5", "1e999999", "-1.0"])
+def test_a_number_that_is_no_whole_number_of_basis_points_is_named(number):
+    raw = '{"amount": 1, "slippageBps": ' + number + "}"
+
+    response = Client().post("/api/orders/execute", raw, content_type="application/json")
+
+    assert response.status_code == 400
+    assert "slippageBps" in response.json()["fields"]
+    assert not Order.objects.exists()

@@ -19,8 +19,10 @@ from rest_framework import serializers
 
 from orders.api.auth import NOT_THE_OWNER
 from orders.api.errors import MAX_BODY_BYTES
-from orders.api.validation import MAX_SLIPPAGE_BPS
+from orders.api.validation import MAX_EXPIRY_SECONDS, MAX_SLIPPAGE_BPS
 from orders.models import OrderStatus, OrderType
+
+TYPES = ", ".join(OrderType.values)
 
 DEXES = ["raydium", "meteora", "split"]
 ORDER_ID_EXAMPLE = "5f0c2a8e-9a51-4b9e-8f57-3c1f0e0d4b7a"
@@ -62,8 +64,8 @@ BAD_INPUT = _error(
     (
         "Unsupported order type",
         {
-            "error": "Invalid type: order type 'twap' is not supported; supported types: market",
-            "fields": {"type": ["order type 'twap' is not supported; supported types: market"]},
+            "error": f"Invalid type: order type 'twap' is not supported; supported types: {TYPES}",
+            "fields": {"type": [f"order type 'twap' is not supported; supported types: {TYPES}"]},
         },
     ),
 )
@@ -138,7 +140,7 @@ BUSY = _error(
 class OrderRequestSchema(serializers.Serializer):
     amount = serializers.CharField(
         help_text="Units of tokenIn, > 0, as a decimal string or a JSON number; "
-        "no more decimals than the token has."
+        "no more decimals than the token has; at most MAX_ORDER_AMOUNT (1,000,000,000 unless configured)."
     )
     tokenIn = serializers.CharField(
         required=False, default="SOL", help_text="Symbol or mint address; SOL for sniper orders."
@@ -161,6 +163,7 @@ class OrderRequestSchema(serializers.Serializer):
     expiresInSeconds = serializers.IntegerField(
         required=False,
         min_value=1,
+        max_value=MAX_EXPIRY_SECONDS,
         help_text="Limit and sniper orders: how long to wait for the trigger (default 3600).",
     )
 

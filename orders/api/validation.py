@@ -116,10 +116,16 @@ class StrictIntegerField(serializers.IntegerField):
     """An integer as JSON writes it: no booleans, strings or fractions."""
 
     def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, (int, float)):
+        # The parser reads every JSON number with a point or an exponent as a
+        # Decimal: 50.0, as many JSON writers put an integer, is 50.
+        if isinstance(data, bool) or not isinstance(data, (int, float, Decimal)):
+            self.fail("invalid")
+        if isinstance(data, Decimal) and not (data.is_finite() and data == data.to_integral_value()):
             self.fail("invalid")
         if isinstance(data, float) and not data.is_integer():
             self.fail("invalid")
+        if isinstance(data, Decimal) and data.adjusted() > 18:
+            self.fail("max_value", max_value=self.max_value)  # int() of 1e999999 would take a while
         return super().to_internal_value(int(data))
 
 
