@@ -71,11 +71,17 @@ class Console:
     def allow_http(self, *statuses: int) -> None:
         self.allowed_statuses.update(statuses)
 
+    def allow_lost_requests(self) -> None:
+        """A test that cuts a request off: the browser logs it as an error."""
+        self.allowed_statuses.add(0)
+
     def on_console(self, message) -> None:
         if message.type != "error":
             return
         http = HTTP_ERROR.search(message.text)
         if http and int(http.group(1)) in self.allowed_statuses:
+            return
+        if 0 in self.allowed_statuses and "net::ERR_FAILED" in message.text:
             return
         self.errors.append(f"console: {message.text} ({message.location.get('url', '')})")
 

@@ -4,6 +4,7 @@ import re
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from django.test import Client
@@ -338,3 +339,30 @@ def test_a_quote_answered_after_a_refused_placement_leaves_its_errors(engine, pa
 
     expect(page.locator("#quote-best")).to_contain_text("Best:")
     expect(limit_error).to_be_visible()
+
+
+def test_a_placement_whose_answer_was_lost_is_placed_once_when_sent_again(engine, page, console):
+    console.allow_lost_requests()
+    page.goto(engine.url)
+    expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+    answers = []
+
+    def lose_the_first_answer(route):
+        if not answers:
+            answers.append(route.fetch())  # the engine places the order...
+            route.abort()  # ...and its answer never reaches the browser
+        else:
+            route.continue_()
+
+    page.route(re.compile(r"/api/orders/execute$"), lose_the_first_answer)
+    page.fill("#amount", "0.375")
+    page.click("#submit")
+    expect(page.locator("[data-error-for=non_field_errors]")).to_contain_text("may or may not be placed")
+
+    with page.expect_response(re.compile(r"/api/orders/execute$")) as again:
+        page.click("#submit")
+
+    assert again.value.status == 202
+    assert again.value.json()["orderId"] == answers[0].json()["orderId"]
+    assert Order.objects.filter(amount=Decimal("0.375")).count() == 1
+    expect(page.locator("[data-error-for=non_field_errors]")).to_be_hidden()

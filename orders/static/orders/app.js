@@ -620,6 +620,14 @@
     quoteBox.hidden = false;
   }
 
+  var unanswered = null;  // { key, body } of the last placement that got no answer
+
+  function newIdempotencyKey() {
+    var bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);  // unlike crypto.randomUUID, also on plain http
+    return "dashboard-" + Array.from(bytes, function (b) { return b.toString(16).padStart(2, "0"); }).join("");
+  }
+
   function submitOrder(event) {
     event.preventDefault();
     var slippage = slippageBps();
@@ -638,13 +646,19 @@
       if (form.maxPrice.value.trim()) body.maxPrice = form.maxPrice.value.trim();
       body.expiresInSeconds = Number(form.expiresIn.value);
     }
+    // A placement whose answer never came may have been placed: sent again
+    // unchanged, it carries the same Idempotency-Key, so the engine answers
+    // with that order instead of placing a second one.
+    var text = JSON.stringify(body);
+    var key = unanswered && unanswered.body === text ? unanswered.key : newIdempotencyKey();
     getJSON("/api/orders/execute", {
       method: "POST",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": form.csrfmiddlewaretoken.value },
-      body: JSON.stringify(body),
+      headers: { "Content-Type": "application/json", "X-CSRFToken": form.csrfmiddlewaretoken.value, "Idempotency-Key": key },
+      body: text,
     }).then(function (answer) {
       button.disabled = false;
       placements++;
+      unanswered = null;
       if (!answer.ok) {
         setErrors(answer.body.fields || { non_field_errors: [answer.body.error || "The order was not accepted (HTTP " + answer.status + ")."] });
         return;
@@ -663,7 +677,8 @@
     }).catch(function () {
       button.disabled = false;
       placements++;
-      setErrors({ non_field_errors: ["Could not reach the engine; the order was not placed."] });
+      unanswered = { key: key, body: text };
+      setErrors({ non_field_errors: ["No answer from the engine: the order may or may not be placed. Place it again to retry; it will not be placed twice."] });
     });
   }
 
