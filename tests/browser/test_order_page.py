@@ -95,3 +95,19 @@ def test_a_refused_cancel_stays_said_only_until_the_order_moves_on(engine, page,
 
     expect(page.locator("#order-status")).to_have_text("failed")
     expect(refusal).to_be_hidden()
+
+
+def test_a_waiting_orders_page_keeps_the_focus_on_cancel_as_its_distance_is_redrawn(engine, page):
+    placed = engine.place(
+        {"type": "limit", "amount": "1", "tokenIn": "SOL", "tokenOut": "USDC", "limitPrice": "10000"}
+    )
+    page.clock.install()
+    page.goto(f"{engine.url}/orders/{placed['orderId']}")
+    expect(page.locator("#order-status")).to_have_text("waiting")
+    page.focus("#cancel")
+
+    with page.expect_response(lambda response: "fragment=1" in response.url):
+        page.clock.run_for(10_500)  # the 10 s redraw of the distance to the trigger
+
+    expect(page.locator("#distance")).to_be_visible()
+    assert page.evaluate("document.activeElement && document.activeElement.id") == "cancel"

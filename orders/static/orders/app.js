@@ -777,19 +777,33 @@
     var draws = 0, refusedFrom = 0, refusedAt = null;
     // Each status message redraws the page body from the server's template, so
     // the live page and the no-JS page are drawn by the same code.
-    function redraw() {
+    function redraw(distanceOnly) {
       if (loading) { again = true; return; }
       loading = true;
       var draw = ++draws;
       fetch("/orders/" + orderId + "?fragment=1").then(function (response) {
         return response.ok ? response.text() : null;
       }).then(function (html) {
-        if (html !== null) { body.innerHTML = html; forgetAStaleRefusal(draw); showCancelError(); }
+        if (html === null) return;
+        if (distanceOnly && redrawDistance(html)) return;
+        body.innerHTML = html; forgetAStaleRefusal(draw); showCancelError();
       }).catch(function () { /* the next message redraws */ }).then(function () {
         loading = false;
         if (again) { again = false; redraw(); }
         watchTrigger();
       });
+    }
+    // While the order waits, only its distance to the trigger changes: drawn
+    // in place, so that the Cancel button keeps the keyboard's focus and a
+    // screen reader its place. False when more than that changed.
+    function redrawDistance(html) {
+      var page = document.createElement("template");
+      page.innerHTML = html;
+      var badge = body.querySelector("#order-status"), newBadge = page.content.querySelector("#order-status");
+      var distance = body.querySelector("#distance"), newDistance = page.content.querySelector("#distance");
+      if (!badge || !newBadge || badge.textContent !== newBadge.textContent || !distance || !newDistance) return false;
+      if (distance.textContent !== newDistance.textContent) distance.textContent = newDistance.textContent;
+      return true;
     }
     function forgetAStaleRefusal(draw) {
       if (!cancelError || draw < refusedFrom) return;
@@ -808,7 +822,7 @@
     // distance to the trigger every 10 s.
     function watchTrigger() {
       clearTimeout(waitTimer);
-      if (body.querySelector("[data-waiting]")) waitTimer = setTimeout(function () { if (!document.hidden) redraw(); else watchTrigger(); }, 10000);
+      if (body.querySelector("[data-waiting]")) waitTimer = setTimeout(function () { if (!document.hidden) redraw(true); else watchTrigger(); }, 10000);
     }
     body.addEventListener("submit", function (event) {
       var cancelForm = event.target.closest("form.cancel-form");
