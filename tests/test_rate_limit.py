@@ -135,3 +135,16 @@ def test_behind_a_trusted_proxy_the_address_it_saw_has_the_budget(settings, cloc
 )
 def test_retry_after(this, last, elapsed, expected):
     assert throttling.retry_after(10, this, last, elapsed) == pytest.approx(expected)
+
+
+def test_a_wrong_method_is_a_405_and_spends_nothing_of_the_budget(settings, clock):
+    settings.RATE_LIMIT_PER_MINUTE = 1
+    settings.API_KEYS_REQUIRED = True
+    client = Client(REMOTE_ADDR="10.0.0.1")
+
+    assert client.get("/api/orders/execute").status_code == 405
+    assert client.put("/api/orders/execute").status_code == 405
+    assert client.delete("/api/orders").status_code == 405  # not a 401 for want of a key
+
+    settings.API_KEYS_REQUIRED = False
+    assert statuses(2) == [202, 429]

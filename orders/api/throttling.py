@@ -130,6 +130,8 @@ class PlacementThrottle(BaseThrottle):
         return client_address(request.META.get("REMOTE_ADDR", ""), request.META.get("HTTP_X_FORWARDED_FOR"))
 
     def allow_request(self, request, view) -> bool:
+        if request.method != "POST":
+            return True  # a wrong method places nothing: a 405, not counted
         self.wait_seconds = count_placement(self.get_ident(request))
         return self.wait_seconds is None
 
