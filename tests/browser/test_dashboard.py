@@ -366,3 +366,20 @@ def test_a_placement_whose_answer_was_lost_is_placed_once_when_sent_again(engine
     assert again.value.json()["orderId"] == answers[0].json()["orderId"]
     assert Order.objects.filter(amount=Decimal("0.375")).count() == 1
     expect(page.locator("[data-error-for=non_field_errors]")).to_be_hidden()
+
+
+def test_a_live_amount_keeps_every_digit_the_server_sent(engine, page):
+    """A BONK fill has more digits than a JavaScript number keeps."""
+    page.goto(engine.url)
+    expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+    order_id, now = str(uuid.uuid4()), datetime.now(UTC)
+    fill = {"tokenIn": "SOL", "tokenOut": "BONK", "amount": "10000"}
+
+    send_to_the_feed(
+        [
+            feed_status(order_id, "pending", now, **fill),
+            feed_status(order_id, "confirmed", now, amountOut="76200000000.12345", dex="raydium", **fill),
+        ]
+    )
+
+    expect(page.locator(f'tr[data-order-id="{order_id}"] .out')).to_contain_text("76,200,000,000.12345")

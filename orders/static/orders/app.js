@@ -27,12 +27,18 @@
 
   // Same rule as the `amount` template filter: grouped, at most `places`
   // decimals, or 6 significant digits below 1.
+  // As the `amount` template filter writes it. Intl formats a decimal string
+  // exactly; a Number would keep only 15-17 of its digits (a BONK fill has more).
   function fmtAmount(value, places) {
     if (value === null || value === undefined || value === "") return "—";
     var n = Number(value);
     if (!isFinite(n)) return String(value);
-    if (n !== 0 && Math.abs(n) < 1) return n.toLocaleString("en-US", { maximumSignificantDigits: 6, useGrouping: false });
-    return n.toLocaleString("en-US", { maximumFractionDigits: places === undefined ? 6 : places });
+    var exact = typeof value === "string" ? value.trim() : n;
+    var options = n !== 0 && Math.abs(n) < 1
+      ? { maximumSignificantDigits: 6, useGrouping: false }
+      : { maximumFractionDigits: places === undefined ? 6 : places };
+    options.roundingMode = "halfEven";  // Python's Decimal rounds so
+    return new Intl.NumberFormat("en-US", options).format(exact);
   }
 
   // Same rule as the `price` template filter: 6 significant digits.
