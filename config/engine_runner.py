@@ -14,6 +14,7 @@ would share the live file, the metrics directory and the database.
 """
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -24,6 +25,8 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 LIVE_FILE = Path(".run/engine.live")
 REDIS_STARTED_FILE = Path(".run/redis-started")
+# honcho's own stop: SIGTERM to each process, SIGKILL to any left after 5 s.
+HONCHO_STOPS_WITHIN = 7
 # Signals that end a run: Ctrl-C, kill, a closed terminal, Ctrl-\.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
@@ -71,7 +74,7 @@ class Run:
             if returncode or self.asked_to_stop():
                 return returncode
         # Samples of the last run's processes would add up with this run's: start empty.
-        metrics = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR", ".run/metrics"))
+        metrics = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or ".run/metrics")
         metrics.mkdir(parents=True, exist_ok=True)
         for samples in metrics.glob("*.db"):
             samples.unlink(missing_ok=True)
@@ -87,19 +90,23 @@ class Run:
         honcho = subprocess.Popen(
             [sys.executable, "-m", "honcho", "start", "-f", "Procfile"], env=env, start_new_session=True
         )
+        # honcho starts each process in a session of its own: a signal to
+        # honcho's group does not reach them. Known here, they can be stopped
+        # even when honcho cannot (it dies writing to a terminal that closed).
+        processes: set[int] = set()
         while honcho.poll() is None and not self.asked_to_stop():
+            processes.update(descendants(honcho.pid))
             time.sleep(0.2)
+        processes.update(descendants(honcho.pid))
         if honcho.poll() is None:
             # honcho relays SIGTERM to each process, SIGKILLs any left after 5 s, and exits.
-            os.killpg(honcho.pid, signal.SIGTERM)
-            try:
-                honcho.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                # honcho starts each process in a session of its own: one killpg is not enough.
-                for child in children(honcho.pid):
-                    kill_group(child)
-                kill_group(honcho.pid)
-                honcho.wait()
+            signal_group(honcho.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                honcho.wait(timeout=HONCHO_STOPS_WITHIN)
+        stop_what_is_left(processes)
+        if honcho.poll() is None:
+            signal_group(honcho.pid, signal.SIGKILL)
+            honcho.wait()
         # Ended on its own, the engine failed (a port taken, a crash): make says so.
         return 0 if self.asked_to_stop() else (honcho.returncode or 1)
 
@@ -144,6 +151,8 @@ def running_runner() -> int | None:
     except FileNotFoundError:
         if Path("/proc/self").exists():
             return None
+    except OSError:
+        pass  # not ours to read (hidepid, another user's): ask the kernel instead
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -153,18 +162,45 @@ def running_runner() -> int | None:
     return pid
 
 
-def children(pid: int) -> list[int]:
-    try:
-        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
+def descendants(pid: int) -> set[int]:
+    """A process's children, theirs, and so on, from /proc. honcho runs each
+    process from a child of its own (multiprocessing), in a session of its own."""
+    found, todo = set(), [pid]
+    while todo:
+        for task in Path(f"/proc/{todo.pop()}/task").glob("*"):
+            try:
+                children = {int(child) for child in (task / "children").read_text().split()}
+            except OSError:
+                continue
+            todo += children - found
+            found |= children
+    return found
 
 
-def kill_group(pid: int) -> None:
+def signal_group(pid: int, number: int) -> bool:
+    """Signal the process group `pid` leads, or the process alone if it leads none."""
     try:
-        os.killpg(pid, signal.SIGKILL)
+        os.killpg(pid, number)
+        return True
     except ProcessLookupError:
         pass
+    try:
+        os.kill(pid, number)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def stop_what_is_left(processes: set[int], grace: float = 10) -> None:
+    """SIGTERM to the groups of the engine's processes still running, then
+    SIGKILL to what is left after `grace` seconds."""
+    left = {pid for pid in processes if signal_group(pid, signal.SIGTERM)}
+    deadline = time.monotonic() + grace
+    while left and time.monotonic() < deadline:
+        time.sleep(0.1)
+        left = {pid for pid in left if signal_group(pid, 0)}
+    for pid in left:
+        signal_group(pid, signal.SIGKILL)
 
 
 def say(line: str) -> None:
@@ -195,7 +231,7 @@ def stop_the_redis_the_run_started() -> None:
             return
         say(f"redis: stopping the server at {url}, which this run started")
         client.shutdown(nosave=True)
-    except redis.RedisError as exc:
+    except (redis.RedisError, ValueError) as exc:
         say(f"redis: could not stop the server at {url} ({exc})")
 
 

@@ -80,6 +80,20 @@ def waiting_on_a_timer(order_ids: list[str], jobs=("execute_orders", "advance_or
     }
 
 
+# The clock says it is alive every SWEEP_EVERY_SECONDS (2 s); without one, no
+# timer is released and no quote or settlement comes due: health says so.
+CLOCK_ALIVE_KEY = "orders:clock:alive"
+CLOCK_ALIVE_SECONDS = 10
+
+
+def clock_is_alive() -> None:
+    redis().set(CLOCK_ALIVE_KEY, 1, ex=CLOCK_ALIVE_SECONDS)
+
+
+def clock_alive() -> bool:
+    return bool(redis().exists(CLOCK_ALIVE_KEY))
+
+
 def release_due_timers(*, now: float | None = None, limit: int = 1000) -> int:
     """Enqueue every timer that is due, the ones of a job together. Safe to run
     in several clocks at once: ZREM answers 1 to exactly one of them for each

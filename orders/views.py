@@ -312,7 +312,9 @@ def _timeline(data: dict) -> list[dict]:
             {
                 **entry,
                 "atDate": moments[index],
-                "durationMs": round((following - moments[index]).total_seconds() * 1000)
+                # Not below 0: two hosts' clocks stamped the steps, and the
+                # history is in the order they were written.
+                "durationMs": max(0, round((following - moments[index]).total_seconds() * 1000))
                 if following
                 else None,
                 "terminal": entry["status"] in TERMINAL_STATUSES,

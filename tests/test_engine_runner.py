@@ -36,7 +36,7 @@ NOTING_SCRIPT = """
 import os, time
 with open("web.pid", "w") as note:
     note.write(f"{os.getpid()} {os.environ.get('LOG_FORMAT', '')}")
-time.sleep(60)
+time.sleep(600)
 """
 NOTING_PROCESS = f"web: exec {sys.executable} noting.py\n"
 
@@ -59,7 +59,10 @@ def gone(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return True
-    return False
+    try:  # a zombie no one has reaped yet has stopped too
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
 
 
 def test_an_engine_that_ends_on_its_own_fails_the_run(tmp_path):
@@ -169,13 +172,22 @@ def test_a_second_run_in_the_same_checkout_is_refused(tmp_path):
 
 
 def test_a_closed_terminal_stops_the_run_and_its_processes(tmp_path):
-    runner = start_noting_runner(tmp_path)
+    """honcho dies writing to the terminal that closed, before it stops
+    anything: the runner stops what honcho started."""
+    terminal, its_other_end = pty.openpty()
+    runner = start_noting_runner(tmp_path, stdout=its_other_end)
     web_pid, _ = wait_until(lambda: noted(tmp_path), timeout=30, message="the engine to start")
 
+    os.close(terminal)  # from here, writing to the terminal fails
     runner.send_signal(signal.SIGHUP)
 
-    assert runner.wait(timeout=60) == 0
-    wait_until(lambda: gone(web_pid), timeout=30, message="the engine's process to stop")
+    try:
+        assert runner.wait(timeout=60) == 0
+        wait_until(lambda: gone(web_pid), timeout=30, message="the engine's process to stop")
+    finally:
+        os.close(its_other_end)
+        if not gone(web_pid):
+            os.kill(web_pid, signal.SIGKILL)
 
 
 def test_a_run_on_a_terminal_logs_plain_text(tmp_path):

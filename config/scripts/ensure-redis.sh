@@ -8,16 +8,23 @@ set -euo pipefail
 url="${REDIS_URL:-redis://127.0.0.1:6379/0}"
 scheme="${url%%://*}"
 case "$scheme" in
+  unix|rediss)
+    # Not one this script could start: not this run's to stop.
+    [ -n "${REDIS_STARTED_FILE:-}" ] && rm -f "$REDIS_STARTED_FILE" ;;
+esac
+case "$scheme" in
   unix)
-    # unix:///path/to/redis.sock?db=0: a socket this script cannot start a server on.
+    # unix:///path/to/redis.sock?db=0, or unix://user@/path...: a socket, not a port.
     socket="${url#unix://}"; socket="${socket%%\?*}"
+    [[ "$socket" == *@/* ]] && socket="/${socket#*@/}"
     if [ -S "$socket" ]; then echo "redis: using the server at $socket"; exit 0; fi
     echo "redis: no socket at $socket; start Redis there or set REDIS_URL" >&2; exit 1 ;;
   rediss)
     # TLS: a plain PING would not be understood; the engine reports it at its start.
     echo "redis: using the TLS server at ${url#rediss://}"; exit 0 ;;
 esac
-hostport="${url#*://}"; hostport="${hostport##*@}"; hostport="${hostport%%/*}"; hostport="${hostport%%\?*}"
+# The path and the query first: either may hold an @.
+hostport="${url#*://}"; hostport="${hostport%%/*}"; hostport="${hostport%%\?*}"; hostport="${hostport##*@}"
 if [[ "$hostport" == \[* ]]; then
   # [::1]:6379, an IPv6 address in brackets.
   host="${hostport#\[}"; host="${host%%]*}"; port="${hostport##*]}"; port="${port#:}"
@@ -73,7 +80,8 @@ for _ in $(seq 50); do
     # ends, if it is still this one (its run_id), and nothing else uses it.
     if [ -n "${REDIS_STARTED_FILE:-}" ]; then
       run_id="$(redis-cli -h "$host" -p "$port" info server | sed -n 's/^run_id:\([0-9a-f]*\).*/\1/p')"
-      echo "redis://$host:$port/0 $run_id" > "$REDIS_STARTED_FILE"
+      address="$host"; [[ "$host" == *:* ]] && address="[$host]"  # IPv6, in a URL
+      echo "redis://$address:$port/0 $run_id" > "$REDIS_STARTED_FILE"
     fi
     exit 0
   fi

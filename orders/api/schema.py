@@ -333,6 +333,11 @@ class HealthSerializer(serializers.Serializer):
     database = serializers.CharField(help_text='"ok", or "down: <reason>".')
     redis = serializers.CharField(help_text='"ok", or "down: <reason>".')
     workers = serializers.IntegerField(help_text="rq workers listening on the orders queue.")
+    clock = serializers.CharField(
+        required=False,
+        help_text='"ok", or "down: <reason>": the engine clock, which releases timers '
+        "(quotes, settlements, retries); absent when Redis is down.",
+    )
     error = serializers.CharField(required=False, help_text="Present when unhealthy: what is down.")
 
     class Meta:
@@ -523,7 +528,7 @@ health = extend_schema(
     examples=[
         OpenApiExample(
             "Healthy",
-            value={"database": "ok", "redis": "ok", "workers": 2},
+            value={"database": "ok", "redis": "ok", "workers": 2, "clock": "ok"},
             response_only=True,
             status_codes=["200"],
         ),

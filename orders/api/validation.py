@@ -124,8 +124,10 @@ class StrictIntegerField(serializers.IntegerField):
             self.fail("invalid")
         if isinstance(data, float) and not data.is_integer():
             self.fail("invalid")
-        if isinstance(data, Decimal) and data.adjusted() > 18:
-            self.fail("max_value", max_value=self.max_value)  # int() of 1e999999 would take a while
+        if isinstance(data, Decimal) and data.adjusted() > 18:  # int() of 1e999999 would take a while
+            if data < 0:
+                self.fail("min_value", min_value=self.min_value)
+            self.fail("max_value", max_value=self.max_value)
         return super().to_internal_value(int(data))
 
 

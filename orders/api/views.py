@@ -251,6 +251,10 @@ class HealthView(APIView):
             redis.ping()
             report["redis"] = "ok"
             report["workers"] = workers_alive(dispatch.queue())
+            if dispatch.clock_alive():
+                report["clock"] = "ok"
+            else:
+                report["clock"], healthy = f"down: not heard from for {dispatch.CLOCK_ALIVE_SECONDS} s", False
         except RedisError as exc:
             report["redis"], report["workers"], healthy = f"down: {exc.__class__.__name__}", 0, False
         if not healthy:

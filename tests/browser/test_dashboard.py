@@ -341,8 +341,10 @@ def test_a_quote_answered_after_a_refused_placement_leaves_its_errors(engine, pa
     expect(limit_error).to_be_visible()
 
 
-def test_a_placement_whose_answer_was_lost_is_placed_once_when_sent_again(engine, page, console):
+@pytest.mark.parametrize("lost_as", ["no answer", "a proxy's 502"])
+def test_a_placement_whose_answer_was_lost_is_placed_once_when_sent_again(engine, page, console, lost_as):
     console.allow_lost_requests()
+    console.allow_http(502)
     page.goto(engine.url)
     expect(page.locator("#conn")).to_have_attribute("data-state", "live")
     answers = []
@@ -350,7 +352,10 @@ def test_a_placement_whose_answer_was_lost_is_placed_once_when_sent_again(engine
     def lose_the_first_answer(route):
         if not answers:
             answers.append(route.fetch())  # the engine places the order...
-            route.abort()  # ...and its answer never reaches the browser
+            if lost_as == "no answer":
+                route.abort()  # ...and its answer never reaches the browser
+            else:
+                route.fulfill(status=502, content_type="text/html", body="<h1>Bad gateway</h1>")
         else:
             route.continue_()
 

@@ -80,8 +80,11 @@ def test_a_refused_cancel_stays_said_only_until_the_order_moves_on(engine, page,
     page.goto(f"{engine.url}/orders/{placed['orderId']}")
     expect(page.locator("#order-status")).to_have_text("waiting")
     expect(page.locator("#conn")).to_have_attribute("data-state", "live")
-    # Its trigger fired, and this page missed the news: written without a broadcast on purpose.
-    Order.objects.filter(pk=placed["orderId"]).update(status=OrderStatus.ROUTING)
+    # Its trigger fired, and this page missed the news: written without a broadcast on purpose,
+    # and moved on an hour from now, so that the engine's sweep never takes it for stalled.
+    Order.objects.filter(pk=placed["orderId"]).update(
+        status=OrderStatus.ROUTING, updated_at=timezone.now() + timedelta(hours=1)
+    )
 
     page.click("#cancel")
 

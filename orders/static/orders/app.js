@@ -627,6 +627,7 @@
   }
 
   var unanswered = null;  // { key, body } of the last placement that got no answer
+  var MAY_BE_PLACED = "The order may or may not be placed: place it again to retry; it will not be placed twice.";
 
   function newIdempotencyKey() {
     var bytes = new Uint8Array(16);
@@ -664,9 +665,13 @@
     }).then(function (answer) {
       button.disabled = false;
       placements++;
-      unanswered = null;
+      // A 5xx may come from a proxy after the engine placed the order: keep the key.
+      unanswered = answer.status >= 500 ? { key: key, body: text } : null;
       if (!answer.ok) {
-        setErrors(answer.body.fields || { non_field_errors: [answer.body.error || "The order was not accepted (HTTP " + answer.status + ")."] });
+        var why = answer.status >= 500
+          ? (answer.body.error ? answer.body.error + " " : "The engine answered HTTP " + answer.status + ". ") + MAY_BE_PLACED
+          : answer.body.error || "The order was not accepted (HTTP " + answer.status + ").";
+        setErrors(answer.body.fields || { non_field_errors: [why] });
         return;
       }
       setErrors({});
@@ -684,7 +689,7 @@
       button.disabled = false;
       placements++;
       unanswered = { key: key, body: text };
-      setErrors({ non_field_errors: ["No answer from the engine: the order may or may not be placed. Place it again to retry; it will not be placed twice."] });
+      setErrors({ non_field_errors: ["No answer from the engine. " + MAY_BE_PLACED] });
     });
   }
 
@@ -765,8 +770,10 @@
     });
     form.addEventListener("submit", submitOrder);
     // A form posted before this script ran came back with the server's errors: the first quote keeps them.
-    servedErrors = Object.keys(currentErrors()).length > 0;
-    if (form.amount.value.trim()) scheduleQuote();
+    if (form.amount.value.trim()) {
+      servedErrors = Object.keys(currentErrors()).length > 0;
+      scheduleQuote();
+    }
     liveSocket("/ws/orders", { open: resync, message: applyEvent });
     refreshMarket();
     setInterval(refreshMarket, 10000);
@@ -805,11 +812,24 @@
     function redrawDistance(html) {
       var page = document.createElement("template");
       page.innerHTML = html;
-      var badge = body.querySelector("#order-status"), newBadge = page.content.querySelector("#order-status");
       var distance = body.querySelector("#distance"), newDistance = page.content.querySelector("#distance");
-      if (!badge || !newBadge || badge.textContent !== newBadge.textContent || !distance || !newDistance) return false;
+      if (!distance || !newDistance) return false;
+      var now = document.createElement("template");
+      now.innerHTML = body.innerHTML;
+      if (withoutWhatChangesAlone(now.content) !== withoutWhatChangesAlone(page.content)) return false;
       if (distance.textContent !== newDistance.textContent) distance.textContent = newDistance.textContent;
       return true;
+    }
+    // The page as the server drew it, less the distance and the CSRF token
+    // (masked anew on every render): what must be the same for the distance
+    // alone to be redrawn.
+    function withoutWhatChangesAlone(fragment) {
+      fragment.querySelectorAll("#distance, input[name=csrfmiddlewaretoken]").forEach(function (node) { node.remove(); });
+      var refusal = fragment.querySelector("#cancel-error");
+      if (refusal) refusal.remove();  // this page's own, drawn after each redraw
+      var holder = document.createElement("div");
+      holder.appendChild(fragment);
+      return holder.innerHTML;
     }
     function forgetAStaleRefusal(draw) {
       if (!cancelError || draw < refusedFrom) return;
