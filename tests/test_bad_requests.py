@@ -10,6 +10,7 @@ from django.test import Client
 
 from config.http import ThreadPoolASGIHandler
 from orders.models import Order
+from tests.asgi import http_scope
 
 
 @pytest.mark.django_db
@@ -97,20 +98,7 @@ def test_a_charset_that_is_no_text_encoding_is_a_415(charset):
 
 def asgi_request(path: str, *, headers=(), query_string=b"", body=b"") -> tuple[int, str, bytes]:
     """What the engine's own HTTP handler answers: (status, content type, body)."""
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": query_string,
-        "root_path": "",
-        "headers": [(b"host", b"testserver"), *headers],
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-    }
+    scope = http_scope(path, method="POST", headers=headers, query_string=query_string)
     sent = []
 
     async def receive():

@@ -1,6 +1,7 @@
 """A PostgreSQL that does not answer fails a connect in
 DATABASE_CONNECT_TIMEOUT seconds (config/settings.py), rather than hold up a
-web process's start and /api/health for psycopg's 130 s."""
+web process's start and /api/health for psycopg's 130 s; a Redis that does
+not answer is reported down too."""
 
 import os
 import socket
@@ -36,13 +37,18 @@ def _run(code: str, database_url: str, **env) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture
-def silent_server():
+def silent_port():
     """A port that takes connections (the kernel completes them) and never says a word."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(16)
-    yield f"postgres://postgres@127.0.0.1:{listener.getsockname()[1]}/orders"
+    yield listener.getsockname()[1]
     listener.close()
+
+
+@pytest.fixture
+def silent_server(silent_port):
+    return f"postgres://postgres@127.0.0.1:{silent_port}/orders"
 
 
 def test_health_reports_a_silent_database_down_once_the_connect_times_out(silent_server):
@@ -101,3 +107,13 @@ def test_api_calls_answer_503_with_retry_after_while_the_database_is_down():
 )
 def test_only_sqlite_errors_that_trying_again_can_get_past_answer_503(message, unavailable):
     assert _database_unavailable(OperationalError(message)) is unavailable
+
+
+def test_health_reports_a_silent_redis_down(silent_port, tmp_path):
+    """Within redis-py's socket timeouts (5 s each by default), rather than
+    hold a web thread for ever: a load balancer's probes would take every one."""
+    health = HEALTH.replace("['database']", "['redis']")
+    run = _run(health, f"sqlite:///{tmp_path / 'db.sqlite3'}", REDIS_URL=f"redis://127.0.0.1:{silent_port}/0")
+
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split() == ["503", "down:", "TimeoutError"]

@@ -14,6 +14,7 @@ from django.test import override_settings
 from django.urls import path
 
 from config.http import ThreadPoolASGIHandler
+from tests.asgi import http_scope
 
 seen: list[tuple[threading.Thread, object]] = []
 
@@ -38,20 +39,7 @@ async def get(app, url: str) -> int:
 
 async def request(app, url: str) -> list[dict]:
     """The ASGI messages the app sends for a GET of url."""
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": url,
-        "raw_path": url.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"testserver")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-    }
+    scope = http_scope(url)
     sent, body_read = [], False
 
     async def receive():
