@@ -40,17 +40,13 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# Tests use Redis database 15 of the same server (13 for the benchmark's
-# smoke run, 11 for the PostgreSQL half) and their own database: the whole
-# suite on SQLite and, at the same time, on PostgreSQL when one answers on
+# Tests use Redis database 15 of the same server (and 13 for the benchmark's
+# smoke run) and their own database: the
+# whole suite on SQLite, then again on PostgreSQL when one answers on
 # 127.0.0.1:5432 (TEST_POSTGRES_URL to point elsewhere; skipped, saying why,
 # when none does).
 test: venv lint
 	@REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/15} config/scripts/ensure-redis.sh
 	@config/scripts/ensure-chromium.sh
-	@# The two halves at once (each about one core's work): its output follows the SQLite half's.
-	@mkdir -p .run; config/scripts/test-postgres.sh > .run/test-postgres.log 2>&1 & postgres=$$!; \
-	$(BIN)/pytest --ds=config.test_settings; sqlite=$$?; \
-	wait $$postgres; postgresql=$$?; cat .run/test-postgres.log; \
-	echo "make test: SQLite half exit $$sqlite, PostgreSQL half exit $$postgresql"; \
-	exit $$(( sqlite || postgresql ))
+	$(BIN)/pytest --ds=config.test_settings
+	@config/scripts/test-postgres.sh

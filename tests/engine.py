@@ -23,12 +23,7 @@ from django.db import connection
 from bench.procs import stop_process_groups
 
 ROOT = Path(__file__).resolve().parent.parent
-# A folder for each half of `make test`: the two run at the same time.
-LOG_DIR = (
-    ROOT
-    / ".run"
-    / ("test-logs-postgresql" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "test-logs")
-)
+LOG_DIR = ROOT / ".run" / "test-logs"
 
 
 def free_port() -> int:

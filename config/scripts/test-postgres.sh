@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The second half of `make test`, beside the first: the suite on PostgreSQL (less the
+# The second half of `make test`: the suite again on PostgreSQL (less the
 # tests that would only repeat the SQLite half, tests/halves.py), when one
 # answers (CI machines have it on 127.0.0.1:5432, user postgres, trust auth).
 # pytest-django creates and drops test_<name> on that server; the database in
@@ -33,15 +33,5 @@ PY
     exit 0
 fi
 
-# `make test` runs this half beside the SQLite half: a Redis database of its
-# own (11, or 10 when the SQLite half's is 11), on the same server.
-redis_url=$(.venv/bin/python - <<'PY'
-import os
-from urllib.parse import urlsplit, urlunsplit
-
-parts = urlsplit(os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/15")
-print(urlunsplit(parts._replace(path="/10" if parts.path == "/11" else "/11")))
-PY
-)
-echo "Running the test suite on PostgreSQL ($url, Redis $redis_url)"
-DATABASE_URL="$url" TEST_REDIS_URL="$redis_url" exec .venv/bin/pytest --ds=config.test_settings "$@"
+echo "Running the test suite again on PostgreSQL ($url)"
+DATABASE_URL="$url" exec .venv/bin/pytest --ds=config.test_settings "$@"
