@@ -122,11 +122,32 @@ def engine(engines, market):
     return engines()
 
 
+# End-to-end tests that are about concurrent writers (claims, locks, the
+# concurrency cap, crashes mid-write), where PostgreSQL's isolation differs
+# from SQLite's single writer: the PostgreSQL half runs these. Every other
+# test through a real engine goes through the same ORM code as the in-process
+# tests, which the PostgreSQL half runs; so it runs in the SQLite half only,
+# to keep make test within 15 minutes on a slow machine.
+CONCURRENT_WRITERS = {
+    "test_concurrency_cap.py",
+    "test_scale_out.py",
+    "test_process_failures.py",
+    "test_operator_retry.py",
+    "test_limit_orders.py",
+    "test_sniper_orders.py",
+}
+
+
 def pytest_collection_modifyitems(config, items):
     """A test that uses no database (no django_db mark, and no fixture that
     sets the test database up, as every engine does) runs in the SQLite half
-    of make test only (tests/halves.py)."""
-    repeat = sqlite_half_only("uses no database")
+    of make test only (tests/halves.py); so does one through a real engine or
+    a browser, unless it is about concurrent writers."""
+    no_database = sqlite_half_only("uses no database")
+    same_orm_code = sqlite_half_only("an end-to-end test through the ORM code the in-process tests cover")
     for item in items:
         if item.get_closest_marker("django_db") is None and "django_db_setup" not in item.fixturenames:
-            item.add_marker(repeat)
+            item.add_marker(no_database)
+        elif {"engine", "engines", "page"} & set(item.fixturenames):
+            if item.path.name not in CONCURRENT_WRITERS:
+                item.add_marker(same_orm_code)
