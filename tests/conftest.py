@@ -122,19 +122,19 @@ def engine(engines, market):
     return engines()
 
 
-# End-to-end tests that are about concurrent writers (claims, locks, the
-# concurrency cap, crashes mid-write), where PostgreSQL's isolation differs
-# from SQLite's single writer: the PostgreSQL half runs these. Every other
-# test through a real engine goes through the same ORM code as the in-process
-# tests, which the PostgreSQL half runs; so it runs in the SQLite half only,
-# to keep make test within 15 minutes on a slow machine.
+# End-to-end tests about concurrent writers (claims, locks, the concurrency
+# cap, a crash mid-write), where PostgreSQL's isolation differs from SQLite's
+# single writer: the PostgreSQL half runs these. Every other test through a
+# real engine or a browser goes through the same ORM code as the in-process
+# tests, which the PostgreSQL half runs; it runs in the SQLite half only, to
+# keep make test within 15 minutes on a slow machine (18 with all of them).
 CONCURRENT_WRITERS = {
-    "test_concurrency_cap.py",
-    "test_scale_out.py",
-    "test_process_failures.py",
-    "test_operator_retry.py",
-    "test_limit_orders.py",
-    "test_sniper_orders.py",
+    "test_concurrency_cap.py::test_twenty_five_orders_never_have_more_than_ten_in_flight",
+    "test_concurrency_cap.py::test_pending_orders_are_admitted_in_the_order_they_arrived",
+    "test_scale_out.py::test_two_instances_share_orders_sockets_and_the_concurrency_cap",
+    "test_process_failures.py::test_a_worker_killed_while_settling_swaps_exactly_once",
+    "test_limit_orders.py::test_a_cancel_racing_a_trigger_has_exactly_one_winner",
+    "test_sniper_orders.py::test_sniper_orders_fill_in_arrival_order_after_a_launch",
 }
 
 
@@ -149,5 +149,5 @@ def pytest_collection_modifyitems(config, items):
         if item.get_closest_marker("django_db") is None and "django_db_setup" not in item.fixturenames:
             item.add_marker(no_database)
         elif {"engine", "engines", "page"} & set(item.fixturenames):
-            if item.path.name not in CONCURRENT_WRITERS:
+            if f"{item.path.name}::{item.originalname}" not in CONCURRENT_WRITERS:
                 item.add_marker(same_orm_code)
