@@ -67,16 +67,17 @@ def enqueue_at(job: str, due: dict) -> None:
 
 def waiting_on_a_timer(order_ids: list[str], jobs=("execute_orders", "advance_orders")) -> set[str]:
     """The orders among these with a timer not yet due: their work is not lost."""
+    members = [f"{job}:{order_id}" for order_id in order_ids for job in jobs]
+    if not members:
+        return set()
     pipeline = redis().pipeline(transaction=False)
-    for order_id in order_ids:
-        for job in jobs:
-            pipeline.zscore(TIMERS_KEY, f"{job}:{order_id}")
-    scores = iter(pipeline.execute()) if order_ids else iter(())
+    for member in members:
+        pipeline.zscore(TIMERS_KEY, member)
     now = time.time()
     return {
-        order_id
-        for order_id in order_ids
-        if any(score is not None and score > now for score in [next(scores) for _ in jobs])
+        member.partition(":")[2]
+        for member, due in zip(members, pipeline.execute(), strict=True)
+        if due is not None and due > now
     }
 
 
@@ -86,11 +87,11 @@ CLOCK_ALIVE_KEY = "orders:clock:alive"
 CLOCK_ALIVE_SECONDS = 10
 
 
-def clock_is_alive() -> None:
+def note_the_clock_alive() -> None:
     redis().set(CLOCK_ALIVE_KEY, 1, ex=CLOCK_ALIVE_SECONDS)
 
 
-def clock_alive() -> bool:
+def clock_heard_from() -> bool:
     return bool(redis().exists(CLOCK_ALIVE_KEY))
 
 

@@ -25,7 +25,7 @@ def test_health_is_503_naming_the_clock_when_none_is_heard_from(no_clock):
 
 @pytest.mark.django_db
 def test_a_clock_heard_from_within_its_interval_is_ok(no_clock):
-    dispatch.clock_is_alive()
+    dispatch.note_the_clock_alive()
 
     answer = Client().get("/api/health")
 

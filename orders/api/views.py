@@ -251,7 +251,7 @@ class HealthView(APIView):
             redis.ping()
             report["redis"] = "ok"
             report["workers"] = workers_alive(dispatch.queue())
-            if dispatch.clock_alive():
+            if dispatch.clock_heard_from():
                 report["clock"] = "ok"
             else:
                 report["clock"], healthy = f"down: not heard from for {dispatch.CLOCK_ALIVE_SECONDS} s", False

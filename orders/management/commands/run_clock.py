@@ -61,7 +61,7 @@ class Command(BaseCommand):
             try:
                 dispatch.release_due_timers()
                 if started >= next_sweep:
-                    dispatch.clock_is_alive()
+                    dispatch.note_the_clock_alive()
                     recovery.sweep()
                     triggers.orders_expire()
                     # Placements ask for admission themselves; this catches the
