@@ -90,24 +90,26 @@ class ThreadPoolASGIHandler(ASGIHandler):
         Content-Type's parameters as it builds the request, and lets an
         RFC 2231 one it cannot decode escape (a charset it does not know, or
         one that is no character): a 400 too, not a 500 page."""
+        api = scope.get("path", "").startswith("/api/")
         try:
             request, response = super().create_request(scope, body_file)
         except ValueError as error:
             unreadable = (
                 "its charset is not text" if isinstance(error, UnicodeError) else str(error).rstrip(".")
             )
-            request, response = (
-                None,
-                HttpResponseBadRequest(f"The Content-Type header cannot be read: {unreadable}."),
-            )
-        if response is not None and scope.get("path", "").startswith("/api/"):
+            message = f"The Content-Type header cannot be read: {unreadable}."
+            if api:
+                from orders.api.errors import error_body
+
+                return None, JsonResponse(error_body(message), status=400)
+            return None, HttpResponseBadRequest(message)
+        if response is not None and api:
             from orders.api.errors import MAX_BODY_BYTES, error_body
 
+            # Django refuses only these two, with bodies of its own.
             if response.status_code == 413:
                 message = f"The request body is larger than {MAX_BODY_BYTES} bytes."
-            elif response.content.startswith(b"The "):
-                message = response.content.decode()
-            else:  # Django's own 400: the query string is not UTF-8
+            else:
                 message = "The request cannot be read: its query string is not UTF-8."
             response = JsonResponse(error_body(message), status=response.status_code)
         return request, response

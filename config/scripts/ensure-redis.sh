@@ -8,18 +8,16 @@ set -euo pipefail
 url="${REDIS_URL:-redis://127.0.0.1:6379/0}"
 scheme="${url%%://*}"
 case "$scheme" in
-  unix|rediss)
-    # Not one this script could start: not this run's to stop.
-    [ -n "${REDIS_STARTED_FILE:-}" ] && rm -f "$REDIS_STARTED_FILE" ;;
-esac
-case "$scheme" in
+  # Neither is one this script could start, so neither is this run's to stop.
   unix)
+    [ -n "${REDIS_STARTED_FILE:-}" ] && rm -f "$REDIS_STARTED_FILE"
     # unix:///path/to/redis.sock?db=0, or unix://user@/path...: a socket, not a port.
     socket="${url#unix://}"; socket="${socket%%\?*}"
     [[ "$socket" == *@/* ]] && socket="/${socket#*@/}"
     if [ -S "$socket" ]; then echo "redis: using the server at $socket"; exit 0; fi
     echo "redis: no socket at $socket; start Redis there or set REDIS_URL" >&2; exit 1 ;;
   rediss)
+    [ -n "${REDIS_STARTED_FILE:-}" ] && rm -f "$REDIS_STARTED_FILE"
     # TLS: a plain PING would not be understood; the engine reports it at its start.
     echo "redis: using the TLS server at ${url#rediss://}"; exit 0 ;;
 esac
