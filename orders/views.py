@@ -9,7 +9,7 @@ API (`place_order`), so the form and the API cannot disagree.
 
 import json
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.http import JsonResponse
@@ -21,7 +21,7 @@ from orders import services
 from orders.api.auth import NOT_THE_OWNER, Placer
 from orders.api.errors import _flatten
 from orders.api.throttling import PlacementThrottle, too_many_orders
-from orders.api.validation import MAX_SLIPPAGE_BPS
+from orders.api.validation import DECIMAL_TEXT, MAX_SLIPPAGE_BPS
 from orders.api.views import BackPressure, order_with_history_or_404, place_order
 from orders.models import LIFECYCLE, TERMINAL_STATUSES, Order, OrderStatus, OrderType
 from orders.serializers import order_to_dict
@@ -94,6 +94,8 @@ def _order_request(form: dict) -> dict:
 def _slippage_bps(value: str, unit: str) -> int:
     """The form takes slippage in percent or in basis points; the API takes bps."""
     try:
+        if not DECIMAL_TEXT.fullmatch(value.strip()):
+            raise InvalidOperation
         number = Decimal(value.strip())
         bps = number * 100 if unit == "pct" else number
     except ArithmeticError:  # not a number, a signalling NaN, or an exponent past Decimal's range

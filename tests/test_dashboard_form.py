@@ -20,6 +20,7 @@ def post_order(slippage: str, unit: str):
         ("1e999999999", "bps"),  # integral: int() of it would run for minutes
         ("1e999999999", "pct"),  # past Decimal's range once multiplied
         ("sNaN", "pct"),
+        ("5_0", "bps"),
         ("NaN", "bps"),
         ("Infinity", "bps"),
         ("-1", "bps"),

@@ -23,6 +23,10 @@ BAD_BODIES = [
     ({"amount": None}, "amount"),
     ({"amount": "abc"}, "amount"),
     ({"amount": ""}, "amount"),
+    # Decimal() reads these as 15 and 1.5; no trader writes them so.
+    ({"amount": "1_5"}, "amount"),
+    ({"amount": "\uff11.\uff15"}, "amount"),
+    ({"amount": 1, "type": "limit", "limitPrice": "15_0"}, "limitPrice"),
     ({"amount": 1, "tokenIn": "DOGE"}, "tokenIn"),
     ({"amount": 1, "tokenOut": 42}, "tokenOut"),
     ({"amount": 1, "tokenIn": "USDC", "tokenOut": "USDC"}, "tokenOut"),

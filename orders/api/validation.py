@@ -1,6 +1,7 @@
 """Validating order requests. Each error names the field it concerns."""
 
 import copy
+import re
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
@@ -52,6 +53,10 @@ def _printable(name: str) -> str:
     (JSON allows "\\ud800") cannot be written as UTF-8, and gave a 500."""
     return name.encode("utf-8", "backslashreplace").decode("utf-8")
 
+# What a decimal string may look like. Decimal() itself also takes "1_5"
+# (15) and digits of other scripts ("１.５"), which no trader means.
+DECIMAL_TEXT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(inf|infinity|s?nan)", re.ASCII | re.I)
+
 
 class AmountField(serializers.Field):
     """A positive decimal number or decimal string, never a float's rounding."""
@@ -72,8 +77,11 @@ class AmountField(serializers.Field):
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, (int, float, Decimal, str)):
             self.fail("invalid")
+        text = data.strip() if isinstance(data, str) else str(data)
+        if isinstance(data, str) and not DECIMAL_TEXT.fullmatch(text):
+            self.fail("invalid")
         try:
-            value = Decimal(str(data).strip())
+            value = Decimal(text)
         except InvalidOperation:
             self.fail("invalid")
         if not value.is_finite():
