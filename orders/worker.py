@@ -21,7 +21,7 @@ import os
 import signal
 import sys
 
-from django.db import DatabaseError, connections
+from django.db import DatabaseError, close_old_connections, connections
 from rq import Queue, worker_registration
 from rq.utils import now
 from rq.worker import SimpleWorker
@@ -54,6 +54,14 @@ class OrderWorker(SimpleWorker):
         kwargs["with_scheduler"] = False
         warm_up()
         return super().work(*args, **kwargs)
+
+    def perform_job(self, job, queue):
+        # Django replaces a broken or old connection only where a request
+        # starts or ends, and a worker serves none: after a database restart
+        # (or a dropped connection) every later job of this worker failed on
+        # the dead connection, and the sweep queued its orders again, for ever.
+        close_old_connections()
+        return super().perform_job(job, queue)
 
     def subscribe(self):
         with signals_held():

@@ -135,6 +135,8 @@ CONCURRENT_WRITERS = {
     "test_process_failures.py::test_a_worker_killed_while_settling_swaps_exactly_once",
     "test_limit_orders.py::test_a_cancel_racing_a_trigger_has_exactly_one_winner",
     "test_sniper_orders.py::test_sniper_orders_fill_in_arrival_order_after_a_launch",
+    # Not about writers: PostgreSQL's connections, which SQLite has none of.
+    "test_database_restart.py::test_orders_placed_after_the_database_dropped_every_connection_are_executed",
 }
 
 

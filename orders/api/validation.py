@@ -53,6 +53,7 @@ def _printable(name: str) -> str:
     (JSON allows "\\ud800") cannot be written as UTF-8, and gave a 500."""
     return name.encode("utf-8", "backslashreplace").decode("utf-8")
 
+
 # What a decimal string may look like. Decimal() itself also takes "1_5"
 # (15) and digits of other scripts ("１.５"), which no trader means.
 DECIMAL_TEXT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(inf|infinity|s?nan)", re.ASCII | re.I)

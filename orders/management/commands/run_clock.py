@@ -15,6 +15,7 @@ import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.db import close_old_connections
 
 from config.sqlite.checkpoint import sqlite_checkpointer
 from orders import dispatch, recovery, services, triggers
@@ -59,6 +60,10 @@ class Command(BaseCommand):
         while self._running:
             started = time.monotonic()
             try:
+                # As a request would: a connection the database dropped (a
+                # restart) is replaced, where the clock would otherwise fail
+                # on it every tick, and sweep, expire and admit nothing.
+                close_old_connections()
                 dispatch.release_due_timers()
                 if started >= next_sweep:
                     dispatch.note_the_clock_alive()
