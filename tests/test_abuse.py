@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.cache import cache
+from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 from hypothesis import HealthCheck, given
@@ -55,6 +56,22 @@ def test_an_idempotency_key_is_forgotten_after_a_day():
     assert later.status_code == 202
     assert later.json()["orderId"] != first.json()["orderId"]
     assert Order.objects.count() == 2
+
+
+def test_a_sniper_order_sent_again_after_its_token_launched_is_the_order_it_placed(market, no_engine):
+    # Its answer was lost; by the time it is sent again the token trades,
+    # which would refuse a new sniper order. A client told so might place a
+    # market order instead, and buy twice.
+    body = {"type": "sniper", "amount": "1", "tokenOut": "NOVA", "maxPrice": "0.001"}
+    first = post(body, **{"Idempotency-Key": "snipe-1"})
+    call_command("launch_token", "NOVA", "--dex", "raydium", "--sol", "500", "--price", "2000", verbosity=0)
+
+    again = post(body, **{"Idempotency-Key": "snipe-1"})
+
+    assert first.status_code == again.status_code == 202, again.json()
+    assert again.json()["orderId"] == first.json()["orderId"]
+    assert Order.objects.count() == 1
+    assert post(body).status_code == 400  # a new one is still refused
 
 
 def test_a_client_over_its_rate_limit_gets_429_with_retry_after(settings):

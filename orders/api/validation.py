@@ -202,7 +202,14 @@ class OrderRequestSerializer(serializers.Serializer):
         if order_type == OrderType.LIMIT and "limitPrice" not in attrs:
             why = f"is required for limit orders: the worst price, in {get} per {pay}"
             raise serializers.ValidationError({"limitPrice": [why]})
-        if order_type == OrderType.LIMIT and not _may_ever_trade(attrs["tokenIn"], attrs["tokenOut"]):
+        # What the market is now decides whether an order may be placed, not
+        # whether a request sent again is the one that was.
+        market_now = not self.context.get("replay")
+        if (
+            market_now
+            and order_type == OrderType.LIMIT
+            and not _may_ever_trade(attrs["tokenIn"], attrs["tokenOut"])
+        ):
             # Else it would wait out its expiry for a price no pool quotes:
             # routes do not go through a third token.
             why = f"no pool trades {pay} for {get}: a limit order needs one whose price it can watch"
@@ -211,7 +218,7 @@ class OrderRequestSerializer(serializers.Serializer):
             if "maxPrice" not in attrs:
                 why = f"is required for sniper orders: the most to pay, in {pay} per {get}"
                 raise serializers.ValidationError({"maxPrice": [why]})
-            if token_trades(attrs["tokenOut"]):
+            if market_now and token_trades(attrs["tokenOut"]):
                 why = f"{get} already trades; place a market or limit order"
                 raise serializers.ValidationError({"tokenOut": [why]})
             if pay != QUOTE_TOKEN:

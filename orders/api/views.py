@@ -48,10 +48,13 @@ def place_order(data, *, idempotency_key: str | None = None, placer: Placer = NO
     """Validate and place one order, as `placer`'s; shared by the REST view,
     the WebSocket and the dashboard. Raises ValidationError,
     services.IdempotencyConflict or BackPressure."""
-    request = OrderRequestSerializer(data=data)
+    # A request sent again with its Idempotency-Key gets the order it placed,
+    # whatever the market has done since: a sniper's token launched, say.
+    replay = services.order_for_idempotency_key(idempotency_key) is not None
+    request = OrderRequestSerializer(data=data, context={"replay": replay})
     request.is_valid(raise_exception=True)
     valid = request.validated_data
-    if services.order_for_idempotency_key(idempotency_key) is None:
+    if not replay:
         check_backlog()
     order, _created = services.order_place(
         amount=valid["amount"],
