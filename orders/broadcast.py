@@ -25,8 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from channels import DEFAULT_CHANNEL_LAYER
 from channels.layers import channel_layers
-from django.db import transaction
 from redis.exceptions import RedisError
+from rq.timeouts import BaseTimeoutException
 
 from config.threads import leave_signals_to_the_main_thread
 
@@ -47,6 +47,8 @@ def publish(sends: list[tuple[str, dict]]) -> None:
         channel_layers[DEFAULT_CHANNEL_LAYER].group_send_many_sync(sends)
     except RedisError as exc:
         log.warning("broadcast to %s failed (%s)", ", ".join(group for group, _ in sends), exc)
+    except BaseTimeoutException:
+        raise  # rq's job timeout, raised once: swallowed, the job ran on with none
     except Exception:
         log.exception("broadcast to %s failed", ", ".join(group for group, _ in sends))
 
@@ -98,13 +100,14 @@ def events_message(events: list[dict]) -> dict:
     return {"type": "order.events", "events": events}
 
 
-def send_moves_on_commit(
+def moves_broadcast(
     moves, *, then: Sequence[Callable[[], None]] = (), after: Sequence[Callable[[], None]] = ()
-) -> None:
-    """Broadcast the status messages of these moves (`orders.services.Move`)
-    to each order's subscribers and to the all-orders feed once the current
-    transaction commits; a rolled-back write broadcasts nothing. An order
-    created by the write has no subscriber yet: only the feed hears of it.
+) -> Callable[[], None]:
+    """What broadcasts the status messages of these moves
+    (`orders.services.Move`) to each order's subscribers and to the
+    all-orders feed, for the caller to run once their transaction commits
+    (orders.services.batch). An order created by the write has no subscriber
+    yet: only the feed hears of it.
 
     `then` runs after the commit, on the committing thread, once the
     messages are out: what it sets going (a worker admitting a new order)
@@ -131,4 +134,4 @@ def send_moves_on_commit(
         if after:
             _hand_over(lambda: _call_each(after))
 
-    transaction.on_commit(broadcast)
+    return broadcast

@@ -22,7 +22,7 @@ from redis.exceptions import LockError, RedisError
 
 from config.compiled import CompiledQuery
 from orders import dispatch, lock_holder, metrics, triggers
-from orders.broadcast import send_moves_on_commit
+from orders.broadcast import moves_broadcast
 from orders.models import (
     IN_FLIGHT_STATUSES,
     LIFECYCLE,
@@ -179,10 +179,11 @@ class Batch:
         self.moves: list[Move] = []
         self._then: list = []
         self._after: list = []
+        self._committed: list = []
 
     def then(self, callback, *, wait: bool = True) -> None:
         """Call `callback` once the batch has committed and its statuses are
-        out on the channel layer (orders.broadcast.send_moves_on_commit): on
+        out on the channel layer (orders.broadcast.moves_broadcast): on
         the committing thread, which sends them; or, with `wait=False`, on
         the process's broadcast thread, which sends them then, and the
         committing thread goes on at once (for a request, which should not
@@ -201,12 +202,15 @@ class Batch:
     def _finish(self) -> None:
         events = [event for move in self.moves for event in move.events]
         if not events:
-            for callback in self._then + self._after:
-                transaction.on_commit(callback)
+            self._committed = self._then + self._after
             return
         metrics.moves_recorded(self.moves)
         insert_events(events)
-        send_moves_on_commit(self.moves, then=self._then, after=self._after)
+        self._committed = [moves_broadcast(self.moves, then=self._then, after=self._after)]
+
+    def _on_commit(self) -> None:
+        for callback in self._committed:
+            callback()
 
 
 @contextmanager
@@ -214,6 +218,11 @@ def batch():
     """One transaction for the moves claimed in it; they broadcast once it commits."""
     with transaction.atomic():
         moves = Batch()
+        # First in line once it commits, ahead of what the batch's own work
+        # sets for then (the trigger checks a swap's pool change starts, which
+        # may take a while): a process killed in between had written statuses
+        # that no socket ever heard of.
+        transaction.on_commit(moves._on_commit)
         yield moves
         moves._finish()
 

@@ -18,6 +18,7 @@ from decimal import ROUND_CEILING, Context, localcontext
 from django.db.models import Q
 from django.dispatch import receiver
 from django.utils import timezone
+from rq.timeouts import BaseTimeoutException
 
 from config.compiled import CompiledQuery
 from orders.models import WAITING_CONSTANT, Order, OrderStatus, OrderType
@@ -57,6 +58,8 @@ def check_pairs(pairs) -> int:
         try:
             if someone_waits_on.exists(token_a, token_b):
                 fired += orders_trigger(token_a=token_a, token_b=token_b)
+        except BaseTimeoutException:
+            raise  # rq's job timeout, raised once: swallowed, the job ran on with none
         except Exception:
             log.exception("trigger check for %s/%s failed; the clock will retry it", token_a, token_b)
     return fired

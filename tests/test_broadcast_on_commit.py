@@ -12,6 +12,7 @@ from django.db.models import F
 from orders import broadcast, jobs, services
 from orders.broadcast import ALL_ORDERS_GROUP
 from orders.models import Order, OrderStatus
+from routing.signals import announce_on_commit, pools_changed
 
 
 class Subscriber:
@@ -92,6 +93,29 @@ def test_a_stale_copy_of_an_order_cannot_move_it_twice(subscriber):
     assert list(Order.objects.get(pk=order.pk).events.values_list("status", flat=True)) == ["routing"]
     assert subscriber.next_event(timeout=5)["status"] == "routing"
     assert subscriber.next_event(timeout=0.3) is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_broadcasts_its_statuses_before_the_pools_it_moved_are_announced(subscriber):
+    # The announcement starts the trigger checks of every order waiting on
+    # the pair; a process killed during them had sent no status at all.
+    order = _order()
+    heard_by_then = []
+
+    def on_pools_changed(sender, pairs, **kwargs):
+        heard_by_then.append(subscriber.next_event(timeout=5))
+
+    pools_changed.connect(on_pools_changed)
+    try:
+        with services.batch() as moves:
+            announce_on_commit({("SOL", "USDC")})  # as a settlement's session.save() does, mid-batch
+            move = services.Move(order)
+            move.reach(OrderStatus.ROUTING)
+            moves.claim(move)
+    finally:
+        pools_changed.disconnect(on_pools_changed)
+
+    assert [event and event["status"] for event in heard_by_then] == ["routing"]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -225,3 +249,23 @@ def test_a_cancel_straight_after_the_placement_sends_the_feed_its_pending_first(
         ("sent", f"order.{order.pk}", ["cancelled"]),
         ("sent", ALL_ORDERS_GROUP, ["pending", "cancelled"]),
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rqs_job_timeout_is_not_swallowed_by_a_broadcast_or_a_trigger_check(monkeypatch):
+    # rq raises it once, in whatever the job is doing; caught and logged,
+    # the job would run on with no timeout at all.
+    from rq.timeouts import JobTimeoutException
+
+    from orders import triggers
+
+    def times_out(*args, **kwargs):
+        raise JobTimeoutException("the job's time is up")
+
+    monkeypatch.setattr(channel_layers[broadcast.DEFAULT_CHANNEL_LAYER], "group_send_many_sync", times_out)
+    with pytest.raises(JobTimeoutException):
+        broadcast.publish([(ALL_ORDERS_GROUP, broadcast.events_message([]))])
+
+    monkeypatch.setattr(triggers.someone_waits_on, "exists", times_out)
+    with pytest.raises(JobTimeoutException):
+        triggers.check_pairs([("SOL", "USDC")])
