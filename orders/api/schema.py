@@ -332,7 +332,9 @@ class QuoteResponseSerializer(serializers.Serializer):
 class HealthSerializer(serializers.Serializer):
     database = serializers.CharField(help_text='"ok", or "down: <reason>".')
     redis = serializers.CharField(help_text='"ok", or "down: <reason>".')
-    workers = serializers.IntegerField(help_text="rq workers listening on the orders queue.")
+    workers = serializers.IntegerField(
+        help_text="rq workers listening on the orders queue; with none, the answer is 503."
+    )
     clock = serializers.CharField(
         required=False,
         help_text='"ok", or "down: <reason>": the engine clock, which releases timers '
@@ -539,6 +541,18 @@ health = extend_schema(
                 "redis": "down: ConnectionError",
                 "workers": 0,
                 "error": "Not healthy: redis unavailable.",
+            },
+            response_only=True,
+            status_codes=["503"],
+        ),
+        OpenApiExample(
+            "No worker",
+            value={
+                "database": "ok",
+                "redis": "ok",
+                "workers": 0,
+                "clock": "ok",
+                "error": "Not healthy: workers (none registered) unavailable.",
             },
             response_only=True,
             status_codes=["503"],
