@@ -31,6 +31,15 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY", "dev-only-insecure-key-set-SECRET_KEY-in-production")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver")
+# `make run` listens on HOST: requests that reach it there name it, or, on
+# every address (0.0.0.0), whatever name the machine is reached by. Django
+# refused them all with a 400. (Production names its hosts itself.)
+_listen_on = os.environ.get("HOST", "").strip()
+if "ALLOWED_HOSTS" not in os.environ and _listen_on:
+    if _listen_on in ("0.0.0.0", "::", "[::]"):
+        ALLOWED_HOSTS = ["*"]
+    elif _listen_on not in ALLOWED_HOSTS:
+        ALLOWED_HOSTS.append(f"[{_listen_on}]" if ":" in _listen_on and "[" not in _listen_on else _listen_on)
 
 INSTALLED_APPS = [
     "daphne",
@@ -202,6 +211,10 @@ RATE_LIMIT_PER_MINUTE = env_int("RATE_LIMIT_PER_MINUTE", 6000, minimum=0)
 # Proxies in front of the web processes that append to X-Forwarded-For; the
 # rate limit trusts that many of its entries, from the right (orders/api/throttling.py).
 TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0, minimum=0)
+if TRUSTED_PROXIES:
+    # A proxy that terminates TLS says so in this header; with it trusted,
+    # an order's wsUrl is wss:// as the page that placed it is https://.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # An order in routing or building whose row has not moved for this long has
 # lost its worker; the sweeper resumes it (see orders/recovery.py).
 ORDER_STALL_SECONDS = env_int("ORDER_STALL_SECONDS", 15, minimum=1)
