@@ -52,6 +52,27 @@ def test_the_order_list_and_the_dashboard_read_each_order_with_its_steps(market,
     assert all([entry["status"] for entry in order["history"]] == ["pending"] for order in listed)
 
 
+def test_the_list_filtered_by_status_leaves_out_an_order_that_moved_on_while_it_was_read(
+    market, no_engine, client
+):
+    staying, moving = (
+        services.order_place(amount=Decimal("0.05"), token_in="SOL", token_out="USDC")[0] for _ in range(2)
+    )
+
+    def a_worker_moves_it_between_the_two_reads(execute, sql, params, many, context):
+        if sql.startswith("SELECT") and '"orders_orderevent"' in sql and not moved:
+            moved.append(None)  # the move's own statements come through here too
+            moved[0] = services.order_transition(order=moving, to="routing")
+        return execute(sql, params, many, context)
+
+    moved = []
+    with connection.execute_wrapper(a_worker_moves_it_between_the_two_reads):
+        listed = client.get("/api/orders?status=pending").json()["results"]
+
+    assert moved == [True]
+    assert [(order["orderId"], order["status"]) for order in listed] == [(str(staying.pk), "pending")]
+
+
 def test_an_unknown_order_is_a_404(db, client):
     response = client.get("/orders/00000000-0000-0000-0000-000000000000")
 

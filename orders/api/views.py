@@ -178,9 +178,12 @@ class OrderListView(APIView):
             orders = orders.filter(status=wanted)
         paginator = NewestFirst()
         page = paginator.paginate_queryset(orders, request, view=self)
-        return paginator.get_paginated_response(
-            [order_to_dict(order, events=events) for order, events in Order.with_histories(page)]
-        )
+        listed = Order.with_histories(page)
+        if wanted:
+            # Each order as its history was read, which an order that moved
+            # on since the page was read no longer matches.
+            listed = [(order, events) for order, events in listed if order.status == wanted]
+        return paginator.get_paginated_response([order_to_dict(order, events=events) for order, events in listed])
 
 
 class QuoteView(APIView):
