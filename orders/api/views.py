@@ -183,7 +183,8 @@ class OrderListView(APIView):
             # Each order as its history was read, which an order that moved
             # on since the page was read no longer matches.
             listed = [(order, events) for order, events in listed if order.status == wanted]
-        return paginator.get_paginated_response([order_to_dict(order, events=events) for order, events in listed])
+        results = [order_to_dict(order, events=events) for order, events in listed]
+        return paginator.get_paginated_response(results)
 
 
 class QuoteView(APIView):
