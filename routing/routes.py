@@ -298,6 +298,12 @@ def choose_route(
         return Route(token_in, token_out, amount_in, SPLIT, split_out, quotes, legs, reason)
 
     if best_quote is None:
+        if any(venue.simulate(amount_in, now) is not None for venue, _ in answered):
+            # A venue could take it, for nothing: its fee (rounded up) or
+            # the price leaves less than one base unit of tokenOut.
+            raise NoRoute(
+                f"the amount is too small: swapping it returns less than one base unit of {token_out.symbol}"
+            )
         raise NoRoute(
             f"no venue has enough liquidity to swap this much {token_in.symbol} for {token_out.symbol}"
         )

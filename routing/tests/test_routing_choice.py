@@ -109,6 +109,15 @@ def test_a_pair_without_pools_has_no_route(market):
         find_route(token_in=SOL, token_out=BONK, amount_in=10**9)
 
 
+def test_an_amount_too_small_to_return_anything_is_refused_as_too_small_not_too_large(market):
+    # One lamport: Raydium's fee, rounded up, takes all of it.
+    with pytest.raises(NoRoute, match="too small"):
+        find_route(token_in=SOL, token_out=USDC, amount_in=1)
+    Pool.objects.filter(dex="raydium").delete()  # a constant product fills any amount
+    with pytest.raises(NoRoute, match="enough liquidity"):
+        find_route(token_in=SOL, token_out=USDC, amount_in=20_000 * 10**9)
+
+
 def test_swapping_a_token_for_itself_is_an_invalid_pair(market):
     with pytest.raises(InvalidPair):
         find_route(token_in=SOL, token_out=SOL, amount_in=10**9)
