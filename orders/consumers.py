@@ -21,11 +21,12 @@ from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from rest_framework.exceptions import AuthenticationFailed, Throttled, ValidationError
 
 from orders import metrics, services
 from orders.api.auth import MayPlaceOrders, Placer, api_key_from_header
-from orders.api.errors import _flatten, error_body
+from orders.api.errors import _database_unavailable, _flatten, error_body
 from orders.api.parsers import loads_order
 from orders.api.throttling import client_address, count_placement, too_many_orders
 from orders.api.views import BackPressure, place_order
@@ -293,6 +294,14 @@ class OrderPlacementConsumer(OrderStreamConsumer):
             return
         except (BackPressure, services.IdempotencyConflict) as refused:
             await self.send_error(str(refused))
+            return
+        except (OperationalError, InterfaceError) as exc:
+            if not _database_unavailable(exc):
+                raise
+            # As the REST API's 503 says it: the socket stays open for the
+            # same order again, where a bare close left the client guessing.
+            log.warning("a placement socket: the database is not answering (%s)", exc)
+            await self.send_error(f"The database is not answering ({type(exc).__name__}); try again shortly.")
             return
         await self.send(_dumps({"type": "accepted", "orderId": str(order.id), "status": order.status}))
         await self.stream(order.id)

@@ -403,3 +403,33 @@ def test_an_order_admitted_before_its_placement_is_broadcast_reaches_the_feed_in
     ]
     assert admitted["events"][0] == placed and nothing_more
     assert ("retryOf" in placed) == (placed_as == "retry")
+
+
+def test_a_placement_socket_says_the_database_is_not_answering_and_stays_open(no_engine, monkeypatch):
+    # As the REST API answers 503; a bare close left the client unable to
+    # tell whether its order was placed.
+    from django.db import OperationalError
+
+    def locked(self, data):
+        raise OperationalError("database is locked")
+
+    async def scenario():
+        communicator = WebsocketCommunicator(URLRouter(websocket_urlpatterns), "/api/orders/execute")
+        connected, _ = await communicator.connect()
+        assert connected
+        await communicator.send_json_to({"amount": "0.1"})
+        refused = await communicator.receive_json_from(timeout=10)
+        monkeypatch.undo()
+        await communicator.send_json_to({"amount": "0.1"})
+        accepted = await communicator.receive_json_from(timeout=10)
+        await communicator.disconnect()
+        return refused, accepted
+
+    monkeypatch.setattr(consumers.OrderPlacementConsumer, "_place", locked)
+    refused, accepted = asyncio.run(scenario())
+
+    assert refused == {
+        "type": "error",
+        "error": "The database is not answering (OperationalError); try again shortly.",
+    }
+    assert accepted["type"] == "accepted"
