@@ -114,3 +114,37 @@ def test_a_waiting_orders_page_keeps_the_focus_on_cancel_as_its_distance_is_redr
 
     expect(page.locator("#distance")).to_be_visible()
     assert page.evaluate("document.activeElement && document.activeElement.id") == "cancel"
+
+
+def test_a_socket_the_server_drops_as_it_opens_is_asked_again_ever_more_slowly(engine, page):
+    # A server that accepts and then fails (its database down: the snapshot
+    # cannot be read) was asked again every half second, for as long as it failed.
+    placed = engine.place(
+        {"type": "limit", "amount": "1", "tokenIn": "SOL", "tokenOut": "USDC", "limitPrice": "10000"}
+    )
+    opened, failed = [], []
+
+    page.clock.install()
+    # Accepted, not passed on to the engine: the page sees each one open.
+    page.route_web_socket(re.compile(r"/ws/orders/"), lambda socket: opened.append(socket))
+    page.goto(f"{engine.url}/orders/{placed['orderId']}")
+    expect(page.locator("#order-status")).to_have_text("waiting")
+    page.clock.pause_at(page.evaluate("Date.now()") + 1)
+
+    def fake_ms_until_attempt(count: int) -> int:
+        waited = 0
+        while len(opened) < count:
+            for socket in opened[len(failed) :]:
+                socket.close(code=1011)
+                failed.append(socket)
+            page.clock.run_for(50)  # each call lets the page's socket events through
+            waited += 50
+            assert waited < 60_000, f"no attempt {count} within a minute"
+        return waited
+
+    fake_ms_until_attempt(1)
+    gaps = [fake_ms_until_attempt(attempt) for attempt in (2, 3, 4, 5)]
+
+    # 0.5, 1, 2 and 4 s, each within ±25 % (and a step of the clock).
+    assert gaps[-1] >= 2_900, gaps
+    assert gaps == sorted(gaps), gaps

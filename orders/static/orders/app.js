@@ -79,12 +79,18 @@
   // Opens `path`, calls handlers.open on every (re)connect and handlers.message
   // per frame. Reconnects after 0.5 s, doubling to 15 s, with jitter; stops
   // when handlers.closed(code) returns true (the server is done with us).
+  // The back-off starts over once a socket has served: a frame came, or it
+  // stayed open STAYED_OPEN_MS. Not at the open itself: a server that
+  // accepts and then fails (its database down) was asked again twice a
+  // second, for as long as it failed.
+  var STAYED_OPEN_MS = 5000;
   function liveSocket(path, handlers) {
-    var delay = 500, socket = null, stopped = false, retry = null;
+    var delay = 500, socket = null, stopped = false, retry = null, openedAt = null;
     function connect() {
       socket = new WebSocket(wsUrl(path));
+      openedAt = null;
       socket.onopen = function () {
-        delay = 500;
+        openedAt = Date.now();
         // "live" only once what the page shows has caught up (the dashboard
         // resyncs on open): before that, a row may still show old news. If
         // catching up fails, say so and try again while the socket is open.
@@ -102,6 +108,7 @@
         catchUp(1000);
       };
       socket.onmessage = function (event) {
+        delay = 500;
         var message;
         try { message = JSON.parse(event.data); } catch (e) { return; }
         var messages = message.type === "batch" ? message.events || [] : [message];
@@ -113,6 +120,7 @@
         if (stopped || event.target !== socket) return;
         if (handlers.closed && handlers.closed(event.code)) { setConn("idle", "done"); return; }
         setConn("retrying", "reconnecting");
+        if (openedAt !== null && Date.now() - openedAt >= STAYED_OPEN_MS) delay = 500;
         var wait = delay * (0.75 + Math.random() * 0.5);
         delay = Math.min(delay * 2, 15000);
         retry = setTimeout(connect, wait);
