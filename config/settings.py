@@ -73,6 +73,11 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+# In the session, not a cookie: the admin shows a newly issued API key once,
+# in a message, and a cookie's is signed, not hidden, so the key went through
+# every proxy and log that keeps headers.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+
 ROOT_URLCONF = "config.urls"
 ASGI_APPLICATION = "config.asgi.application"
 WSGI_APPLICATION = "config.wsgi.application"

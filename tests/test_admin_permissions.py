@@ -99,3 +99,19 @@ def test_api_keys_are_revoked_not_deleted(db):
     assert form is None or "delete_selected" not in dict(form.fields["action"].choices)
     assert operator.get(f"/admin/orders/apikey/{key.pk}/delete/").status_code == 403
     assert ApiKey.objects.filter(pk=key.pk).exists()
+
+
+def test_a_new_api_key_is_shown_once_and_never_put_in_a_cookie(db):
+    operator = Client()
+    operator.force_login(User.objects.create_superuser("operator", password="x"))
+
+    added = operator.post("/admin/orders/apikey/add/", {"name": "a desk"})
+    shown = operator.get(added["Location"]).content.decode()
+
+    (key,) = ApiKey.objects.all()
+    raw_key = shown.split("The API key for a desk is ")[1].split(".")[0]
+    assert raw_key.startswith(key.prefix)
+    assert ApiKey.find(raw_key) == key
+    for response in (added, operator.get("/admin/")):
+        assert all(raw_key not in cookie.value for cookie in response.cookies.values())
+        assert "messages" not in response.cookies
