@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django_rq.urls import get_admin_urlpatterns, get_api_urlpatterns
 
@@ -13,5 +14,7 @@ urlpatterns = [
     path("admin/rq/", include((get_api_urlpatterns() + rq_pages, "django_rq"))),
     path("admin/", admin.site.urls),
     path("metrics", metrics, name="metrics"),
+    # Traders' own: the admin's login takes staff only.
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("", include("orders.urls")),
 ]

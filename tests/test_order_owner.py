@@ -4,6 +4,7 @@ who may place orders."""
 
 import asyncio
 import json
+import re
 
 import pytest
 import websockets
@@ -134,3 +135,18 @@ def test_an_idempotency_key_gives_back_its_order_to_the_client_that_placed_it_on
         )
         assert refused.status_code == 409 and refused.json()["error"].endswith("used by another client")
     assert Order.objects.count() == 1
+
+
+def test_a_trader_who_is_not_staff_logs_in_through_the_dashboards_link(settings):
+    # The link led to the admin's login, which takes staff accounts only.
+    settings.API_KEYS_REQUIRED = True
+    User.objects.create_user("trader", password="a trader's password")
+    client = Client()
+    page = client.get("/").content.decode()
+    link = re.search(r'<a href="([^"]+)">log in</a>', page)[1].replace("&amp;", "&")
+
+    assert client.get(link).status_code == 200
+    answer = client.post(link, {"username": "trader", "password": "a trader's password", "next": "/"})
+
+    assert (answer.status_code, answer["Location"]) == (302, "/")
+    assert "Placing orders needs an account" not in client.get("/").content.decode()
