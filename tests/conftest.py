@@ -9,24 +9,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from orders.models import Order
-from tests.engine import Engine, wait_until
+from tests.engine import FAST_MARKET, Engine, wait_until
 from tests.halves import sqlite_half_only
-
-# Latencies for end-to-end tests: the same shape as production, shorter.
-FAST_MARKET = {
-    "MOCK_QUOTE_LATENCY_MS": "20",
-    "MOCK_SWAP_LATENCY_MS": "100-200",
-    "MOCK_FAILURE_RATE": "0",
-    "ORDER_CONCURRENCY": "10",
-    # No other traders: tests reason about exact pool state.
-    "MARKET_DRIFT_SECONDS": "0",
-    "ORDER_STALL_SECONDS": "5",
-    # Two web processes, not one per core and one more: an order's POST and its
-    # socket still land on different processes about half of the time, and an
-    # engine starts about a second sooner on 2 cores; these engines start two
-    # dozen times a run. test_scale_out's second engine runs the default.
-    "WEB_PROCESSES": "2",
-}
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -73,9 +57,12 @@ def engines(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture
-def no_engine(engines):
-    """No engine runs: orders placed by the test stay as the test left them."""
+def no_engine(engines, test_redis):
+    """No engine runs: orders placed by the test stay as the test left them,
+    and no job, timer or wake-up an earlier test left in Redis is waiting
+    for the next engine's workers."""
     engines.stop_all()
+    test_redis.flushdb()
 
 
 @pytest.fixture(autouse=True)
@@ -94,10 +81,13 @@ def no_engine_behind_the_tests_back(request):
 
 
 @pytest.fixture
-def market(transactional_db, engines):
+def market(transactional_db, request):
     """The seeded mock market. Transactional tests empty every table after
     each test, pools included, so each test seeds its own."""
     call_command("seed_market", verbosity=0)
+    # Looked up, not asked for: a test that wants the market and no engine
+    # must not count as one that wants an engine (no_engine_behind_the_tests_back).
+    engines = request.getfixturevalue("engines")
     yield
     if engines.running():
         settle_in_flight_orders()

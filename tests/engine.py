@@ -26,6 +26,23 @@ ROOT = Path(__file__).resolve().parent.parent
 LOG_DIR = ROOT / ".run" / "test-logs"
 
 
+# Latencies for end-to-end tests: the same shape as production, shorter.
+FAST_MARKET = {
+    "MOCK_QUOTE_LATENCY_MS": "20",
+    "MOCK_SWAP_LATENCY_MS": "100-200",
+    "MOCK_FAILURE_RATE": "0",
+    "ORDER_CONCURRENCY": "10",
+    # No other traders: tests reason about exact pool state.
+    "MARKET_DRIFT_SECONDS": "0",
+    "ORDER_STALL_SECONDS": "5",
+    # Two web processes, not one per core and one more: an order's POST and its
+    # socket still land on different processes about half of the time, and an
+    # engine starts about a second sooner on 2 cores; these engines start two
+    # dozen times a run. test_scale_out's second engine runs the default.
+    "WEB_PROCESSES": "2",
+}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

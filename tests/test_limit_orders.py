@@ -61,10 +61,20 @@ def test_a_limit_order_waits_then_fills_on_the_first_crossing_never_below_its_li
 
 
 def test_a_limit_order_away_from_the_market_keeps_waiting(engine):
-    limit = best_price(engine, "1") * 2
-    placed = engine.place({"type": "limit", "amount": "1", "limitPrice": str(limit)})
+    price = best_price(engine, "1")
+    placed = engine.place({"type": "limit", "amount": "1", "limitPrice": str(price * 2)})
+    # Crossed by the push: once it has fired, the check that followed the
+    # push has looked at the far order too.
+    near = engine.place(
+        {
+            "type": "limit",
+            "amount": "1",
+            "limitPrice": str((price * Decimal("1.005")).quantize(Decimal("0.0001"))),
+        }
+    )
 
-    push_sol_price_up(engine, usdc="1000")
+    push_sol_price_up(engine)
+    assert engine.wait_terminal(near["orderId"])["status"] == "confirmed"
 
     assert engine.order(placed["orderId"])["status"] == "waiting"
     assert engine.order(placed["orderId"])["triggeredAt"] is None

@@ -53,15 +53,20 @@ def test_open_websockets_are_counted_across_processes(engine):
     async def scenario():
         name = "websocket_connections"
         before = total(await asyncio.to_thread(scrape, engine), name)
+
+        async def counted(expected: float) -> float:
+            # Counted once each socket's connect has run, which may be after
+            # the handshake's answer: asked until it is, for at most 5 s.
+            for _ in range(50):
+                seen = total(await asyncio.to_thread(scrape, engine), name)
+                if seen == expected:
+                    break
+                await asyncio.sleep(0.1)
+            return seen
+
         async with websockets.connect(engine.ws + "/ws/orders"), websockets.connect(engine.ws + "/ws/orders"):
-            await asyncio.sleep(0.2)
-            during = total(await asyncio.to_thread(scrape, engine), name)
-        for _ in range(50):
-            after = total(await asyncio.to_thread(scrape, engine), name)
-            if after == before:
-                break
-            await asyncio.sleep(0.1)
-        return before, during, after
+            during = await counted(before + 2)
+        return before, during, await counted(before)
 
     before, during, after = asyncio.run(scenario())
     assert during == before + 2

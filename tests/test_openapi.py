@@ -8,7 +8,6 @@ import urllib.request
 import jsonschema
 import pytest
 from django.core.management import call_command
-from django.urls import NoReverseMatch, reverse
 
 from orders.management.commands.export_postman import DEFAULT_OUTPUT, openapi_schema, render
 
@@ -32,13 +31,7 @@ def test_the_schema_validates_without_warnings(tmp_path):
 
 
 def test_every_contract_route_is_described(schema):
-    routes = list(CONTRACT_ROUTES)
-    try:
-        reverse("order-cancel", kwargs={"order_id": "5f0c2a8e-9a51-4b9e-8f57-3c1f0e0d4b7a"})
-        routes.append(("post", "/api/orders/{orderId}/cancel"))
-    except NoReverseMatch:
-        pass  # the cancel endpoint is not built yet
-    for method, path in routes:
+    for method, path in [*CONTRACT_ROUTES, ("post", "/api/orders/{orderId}/cancel")]:
         assert method in schema["paths"].get(path, {}), f"{method.upper()} {path} is not in the schema"
 
 

@@ -8,15 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import websockets
 
-from tests.engine import LOG_DIR, Engine
+from tests.engine import FAST_MARKET, LOG_DIR, Engine
 from tests.test_concurrency_cap import in_flight_interval, peak_overlap
 
-SCALE_OUT = {
-    "MOCK_QUOTE_LATENCY_MS": "20",
-    "MOCK_SWAP_LATENCY_MS": "300-500",
-    "MOCK_FAILURE_RATE": "0",
-    "ORDER_CONCURRENCY": "4",
-}
+SCALE_OUT = {"MOCK_SWAP_LATENCY_MS": "300-500", "ORDER_CONCURRENCY": "4"}
 
 
 async def watch(url: str) -> tuple[list[dict], int]:
@@ -41,7 +36,11 @@ def test_two_instances_share_orders_sockets_and_the_concurrency_cap(engines, mar
     # Through the fixture, so that any engine an earlier test left running
     # stops first: its clock would admit by its own ORDER_CONCURRENCY.
     first = engines("scale-a", **SCALE_OUT)
-    second = Engine("scale-b", SCALE_OUT)
+    # The same market and sweep as the first (no drift to move prices
+    # between a quote and its swap), with the default number of web processes.
+    second_env = {**FAST_MARKET, **SCALE_OUT}
+    del second_env["WEB_PROCESSES"]
+    second = Engine("scale-b", second_env)
     try:
         second.start()
         assert first.port != second.port
