@@ -91,16 +91,11 @@ class DexFilter(admin.SimpleListFilter):
 ID_PREFIX = re.compile(r"[0-9a-f]{4,31}")
 
 
-def _dashed(prefix: str) -> str:
-    """A hex prefix of an id as the id's text has it: PostgreSQL matches
-    against the dashed form; Django drops the dashes where ids are stored
-    without them (SQLite)."""
-    groups, start = [], 0
-    for end in (8, 12, 16, 20, 32):
-        if start < len(prefix):
-            groups.append(prefix[start:end])
-        start = end
-    return "-".join(groups)
+def _ids_starting_with(prefix: str) -> tuple[uuid.UUID, uuid.UUID]:
+    """The first and last id that start with this hex prefix: a range the
+    primary key's index serves, where LIKE on the id's text (PostgreSQL
+    casts the column) reads the whole table."""
+    return uuid.UUID(prefix.ljust(32, "0")), uuid.UUID(prefix.ljust(32, "f"))
 
 
 def by_value(amount: str):
@@ -125,7 +120,11 @@ class OrderAdmin(admin.ModelAdmin):
     # Dates as ranges: a date hierarchy reads the distinct days (months, years)
     # of the whole list on every page, a scan no index serves.
     list_filter = ["status", "type", DexFilter, PairFilter, ("created_at", admin.DateFieldListFilter)]
+    # What get_search_results matches: an id, its first characters, or a
+    # whole transaction hash.
     search_fields = ["tx_hash"]
+    # Filtered, a page counts what matches only, not the whole table too.
+    show_full_result_count = False
     search_help_text = "Search by order id (or its first 8 characters, as listed) or transaction hash."
     ordering = ["-created_at"]
     list_per_page = 50
@@ -186,16 +185,21 @@ class OrderAdmin(admin.ModelAdmin):
         # Order ids are UUIDs: match one exactly (with or without dashes), since
         # a substring search on a UUID column means nothing on most databases.
         term = search_term.strip()
+        if not term:
+            return queryset, False
         try:
             return queryset.filter(pk=uuid.UUID(term)), False
         except ValueError:
             pass
-        found, may_have_duplicates = super().get_search_results(request, queryset, term)
+        # A whole transaction hash, as an explorer takes one (base58: case
+        # matters); a substring match would read every row's hash.
+        found = queryset.filter(tx_hash=term)
         # The list shows an id's first 8 characters: an operator pastes those.
         prefix = term.replace("-", "").lower()
         if ID_PREFIX.fullmatch(prefix):
-            found = found | queryset.filter(id__startswith=_dashed(prefix))
-        return found, may_have_duplicates
+            first, last = _ids_starting_with(prefix)
+            found = found | queryset.filter(id__gte=first, id__lte=last)
+        return found, False
 
     @admin.display(description="dashboard")
     def page(self, order):

@@ -5,6 +5,8 @@ import uuid
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from orders.models import Order
 
@@ -40,3 +42,14 @@ def test_a_whole_id_or_a_transaction_hash(admin_client, orders):
     assert listed(admin_client, str(orders[1].id)) == ["5f0c9999"]
     assert listed(admin_client, "h0") == ["5f0c1a2b"]
     assert listed(admin_client, "nothing-like-it") == []
+
+
+def test_an_id_prefix_is_looked_up_as_a_range_of_the_primary_key(admin_client, orders):
+    # LIKE on the id's text reads every row (PostgreSQL casts the column).
+    with CaptureQueriesContext(connection) as captured:
+        assert listed(admin_client, "5f0c1a2b") == ["5f0c1a2b"]
+
+    searches = [
+        query["sql"] for query in captured if '"orders_order"' in query["sql"] and "WHERE" in query["sql"]
+    ]
+    assert searches and not any("LIKE" in sql for sql in searches), searches
