@@ -215,6 +215,9 @@ ADMISSION_GATHER_MS = env_float("ADMISSION_GATHER_MS", 3.0, low=0, high=100)
 MAX_ORDER_AMOUNT = env_int("MAX_ORDER_AMOUNT", 1_000_000_000, minimum=1)
 MAX_PENDING_ORDERS = env_int("MAX_PENDING_ORDERS", 10_000, minimum=1)
 RATE_LIMIT_PER_MINUTE = env_int("RATE_LIMIT_PER_MINUTE", 6000, minimum=0)
+# Quotes per client address per minute: each holds a web thread for the
+# DEXes' quote latency, so one client asking without pause would hold them all.
+QUOTE_RATE_LIMIT_PER_MINUTE = env_int("QUOTE_RATE_LIMIT_PER_MINUTE", 1200, minimum=0)
 # Proxies in front of the web processes that append to X-Forwarded-For; the
 # rate limit trusts that many of its entries, from the right (orders/api/throttling.py).
 TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0, minimum=0)

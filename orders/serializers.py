@@ -3,6 +3,7 @@
 from decimal import Context, Decimal
 
 from orders.models import Order, OrderEvent
+from routing.tokens import TOKENS
 
 # Decimal's default context keeps 28 digits, and normalize() and quantize()
 # round to it; a price may have 34 (15 before the point, 18 after).
@@ -35,6 +36,26 @@ def status_message(event: OrderEvent) -> dict:
     }
 
 
+def route_legs(order: Order) -> list[dict] | None:
+    """The route's legs in units of each token, as every other amount is
+    (and as /api/quote's split has them); they are stored in base units,
+    exactly as the router built them."""
+    if not order.route:
+        return None
+    units = {"amountIn": TOKENS.get(order.token_in), "amountOut": TOKENS.get(order.token_out)}
+    return [
+        {
+            **leg,
+            **{
+                name: decimal_str(token.from_base_units(int(leg[name])))
+                for name, token in units.items()
+                if token is not None and name in leg
+            },
+        }
+        for leg in order.route.get("legs", ())
+    ]
+
+
 def order_fields(order: Order) -> dict:
     """What an order says about its trade: the fields status messages carry."""
     return {
@@ -44,7 +65,7 @@ def order_fields(order: Order) -> dict:
         "slippageBps": order.slippage_bps,
         "dex": order.dex or None,
         "quotes": order.quotes,
-        "route": order.route.get("legs") if order.route else None,
+        "route": route_legs(order),
         "expectedAmountOut": decimal_str(order.expected_amount_out),
         "minAmountOut": decimal_str(order.min_amount_out),
         "amountOut": decimal_str(order.amount_out),

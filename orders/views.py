@@ -327,20 +327,10 @@ def _timeline(data: dict) -> list[dict]:
 
 def _detail_context(request, order: Order, events: list, **extra) -> dict:
     data = order_to_dict(order, events=events)
-    token_in, token_out = TOKENS.get(order.token_in), TOKENS.get(order.token_out)
-    legs = []
-    for leg in data["route"] or []:
-        # Route legs are stored in base units, exactly as the router built them.
-        legs.append(
-            {
-                "dex": leg["dex"],
-                "shareBps": leg["shareBps"],
-                "amountIn": token_in.from_base_units(int(leg["amountIn"])) if token_in else leg["amountIn"],
-                "amountOut": token_out.from_base_units(int(leg["amountOut"]))
-                if token_out
-                else leg["amountOut"],
-            }
-        )
+    legs = [
+        {**leg, "amountIn": Decimal(leg["amountIn"]), "amountOut": Decimal(leg["amountOut"])}
+        for leg in data["route"] or []
+    ]
     quotes = sorted(data["quotes"] or [], key=lambda quote: quote["dex"])
     best = max((Decimal(quote["amountOut"]) for quote in quotes), default=None)
     for quote in quotes:

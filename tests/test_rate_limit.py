@@ -148,3 +148,19 @@ def test_a_wrong_method_is_a_405_and_spends_nothing_of_the_budget(settings, cloc
 
     settings.API_KEYS_REQUIRED = False
     assert statuses(2) == [202, 429]
+
+
+def test_quotes_have_a_budget_of_their_own(settings, clock, market):
+    # Each quote holds a web thread for the DEXes' latency: without a limit,
+    # one client asking without pause held every thread of the engine.
+    settings.QUOTE_RATE_LIMIT_PER_MINUTE = 2
+    settings.MOCK_QUOTE_LATENCY_MS = (0, 0)
+    quoter = Client(REMOTE_ADDR="10.0.0.1")
+
+    answers = [quoter.get("/api/quote", {"amount": "1"}) for _ in range(3)]
+
+    assert [answer.status_code for answer in answers] == [200, 200, 429]
+    wait = answers[-1]["Retry-After"]
+    assert answers[-1].json()["error"] == f"Too many quotes; try again in {wait} seconds."
+    assert statuses(1) == [202], "placements are counted apart"
+    assert Client(REMOTE_ADDR="10.0.0.2").get("/api/quote", {"amount": "1"}).status_code == 200

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from orders.api.parsers import UnreadableCharset
-from orders.api.throttling import too_many_orders
+from orders.api.throttling import too_many_orders, too_many_quotes
 
 MAX_BODY_BYTES = 64 * 1024
 # What a client needs of an error response besides its body.
@@ -72,7 +72,8 @@ def exception_handler(exc, context):
             "Placing orders needs an API key: send 'Authorization: Bearer <key>', or log in to the dashboard."
         )
     elif isinstance(exc, exceptions.Throttled):
-        response.data = error_body(too_many_orders(exc.wait))
+        quoting = context["request"].path.startswith("/api/quote")
+        response.data = error_body((too_many_quotes if quoting else too_many_orders)(exc.wait))
     else:
         response.data = error_body(str(getattr(exc, "detail", exc)))
     return response

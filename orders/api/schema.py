@@ -55,12 +55,13 @@ def _error(description: str, *examples: tuple[str, dict]) -> OpenApiResponse:
     )
 
 
+NEGATIVE_AMOUNT = (
+    "Negative amount",
+    {"error": "Invalid amount: must be greater than 0", "fields": {"amount": ["must be greater than 0"]}},
+)
 BAD_INPUT = _error(
     "The input is invalid; `fields` names each field and why.",
-    (
-        "Negative amount",
-        {"error": "Invalid amount: must be greater than 0", "fields": {"amount": ["must be greater than 0"]}},
-    ),
+    NEGATIVE_AMOUNT,
     (
         "Unsupported order type",
         {
@@ -114,6 +115,21 @@ TOO_LARGE = _error(
 NOT_JSON = _error(
     "The request body is not JSON.",
     ("Form body", {"error": "The request body must be JSON (Content-Type: application/json)."}),
+)
+BAD_QUOTE = _error("The input is invalid; `fields` names each field and why.", NEGATIVE_AMOUNT)
+BAD_LIST_FILTER = _error(
+    "The filter is invalid; `fields` names it and why.",
+    (
+        "Unknown status",
+        {
+            "error": f"Invalid status: must be one of {', '.join(OrderStatus.values)}",
+            "fields": {"status": [f"must be one of {', '.join(OrderStatus.values)}"]},
+        },
+    ),
+)
+QUOTES_THROTTLED = _error(
+    "More than QUOTE_RATE_LIMIT_PER_MINUTE quotes from this client in a minute.",
+    ("Rate limited", {"error": "Too many quotes; try again in 12 seconds."}),
 )
 THROTTLED = _error(
     "More than RATE_LIMIT_PER_MINUTE placements from this client in a minute.",
@@ -192,8 +208,8 @@ class QuoteSerializer(serializers.Serializer):
 
 class RouteLegSerializer(serializers.Serializer):
     dex = serializers.CharField()
-    amountIn = serializers.CharField(help_text="Base units of tokenIn, as a string.")
-    amountOut = serializers.CharField(help_text="Base units of tokenOut, as a string.")
+    amountIn = serializers.CharField(help_text="Decimal string, units of tokenIn.")
+    amountOut = serializers.CharField(help_text="Decimal string, units of tokenOut.")
     shareBps = serializers.IntegerField()
     poolId = serializers.IntegerField(allow_null=True, required=False)
 
@@ -264,18 +280,18 @@ CONFIRMED_ORDER = {
     "amount": "1.5",
     "slippageBps": 50,
     "status": "confirmed",
-    "dex": "raydium",
+    "dex": "meteora",
     "quotes": [
-        {"dex": "raydium", "amountOut": "224.831", "feeBps": 25, "priceImpactBps": 3},
-        {"dex": "meteora", "amountOut": "224.512", "feeBps": 20, "priceImpactBps": 5},
+        {"dex": "raydium", "amountOut": "224.431903", "feeBps": 25, "priceImpactBps": 0},
+        {"dex": "meteora", "amountOut": "225.690875", "feeBps": 10, "priceImpactBps": 0},
     ],
     "route": [
-        {"dex": "raydium", "amountIn": "1500000000", "amountOut": "224831000", "shareBps": 10000, "poolId": 1}
+        {"dex": "meteora", "amountIn": "1.5", "amountOut": "225.690875", "shareBps": 10000, "poolId": 2}
     ],
-    "expectedAmountOut": "224.831",
-    "minAmountOut": "223.706845",
-    "amountOut": "224.79",
-    "executedPrice": "149.86",
+    "expectedAmountOut": "225.690875",
+    "minAmountOut": "224.56242",
+    "amountOut": "225.690875",
+    "executedPrice": "150.460583",
     "txHash": TX_HASH_EXAMPLE,
     "attempt": 1,
     "error": None,
@@ -455,7 +471,7 @@ order_list = extend_schema(
     ],
     responses={
         200: OrderPageSerializer,
-        400: BAD_INPUT,
+        400: BAD_LIST_FILTER,
         401: BAD_KEY,
         404: _error("The cursor is not valid.", ("Bad cursor", {"error": "Invalid cursor"})),
         405: NOT_ALLOWED,
@@ -483,13 +499,17 @@ quote = extend_schema(
     ],
     responses={
         200: QuoteResponseSerializer,
-        400: BAD_INPUT,
+        400: BAD_QUOTE,
         401: BAD_KEY,
         405: NOT_ALLOWED,
         422: _error(
             "No route for this pair or amount.",
-            ("No route", {"error": "no pool trades SOL for BONK", "errorCode": "no_route"}),
+            (
+                "No route",
+                {"error": "no pool trades USDT/BONK on Raydium or Meteora", "errorCode": "no_route"},
+            ),
         ),
+        429: QUOTES_THROTTLED,
         503: _error(
             "A DEX did not answer; ask again after `Retry-After` seconds.",
             ("DEX down", {"error": "raydium is unavailable", "errorCode": "dex_unavailable"}),
@@ -504,10 +524,10 @@ quote = extend_schema(
                 "amount": "1.5",
                 "quotes": CONFIRMED_ORDER["quotes"],
                 "best": {
-                    "dex": "raydium",
-                    "amountOut": "224.831",
+                    "dex": "meteora",
+                    "amountOut": "225.690875",
                     "split": [
-                        {"dex": "raydium", "amountIn": "1.5", "amountOut": "224.831", "shareBps": 10000}
+                        {"dex": "meteora", "amountIn": "1.5", "amountOut": "225.690875", "shareBps": 10000}
                     ],
                 },
             },

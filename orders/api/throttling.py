@@ -1,6 +1,7 @@
 """RATE_LIMIT_PER_MINUTE placements per client address, over REST, the
 placement socket and the dashboard's form alike, counted in Redis so that every server process
-shares one budget.
+shares one budget; QUOTE_RATE_LIMIT_PER_MINUTE quotes per client address, a
+budget of its own (a quote holds a web thread for the DEXes' latency).
 
 DRF's SimpleRateThrottle keeps every request's time in a list in the cache,
 and reads, filters and writes the whole list back on each request: two round
@@ -29,6 +30,7 @@ from config.per_process import per_process
 
 WINDOW_SECONDS = 60
 KEY_PREFIX = "orders:placements"
+QUOTE_KEY_PREFIX = "orders:quotes"
 # A POST waits at most this long for a Redis that hangs; then the limit lets it through.
 REDIS_TIMEOUT_SECONDS = 1.0
 
@@ -94,13 +96,16 @@ def client_address(peer: str, forwarded_for: str | None) -> str:
 def count_placement(client: str) -> float | None:
     """Count one placement against the client's budget: None if it fits,
     else the seconds until one would (and it is not counted)."""
-    limit = settings.RATE_LIMIT_PER_MINUTE
+    return _count(KEY_PREFIX, client, settings.RATE_LIMIT_PER_MINUTE)
+
+
+def _count(budget: str, client: str, limit: int) -> float | None:
     if not limit:
         return None
     window, elapsed = divmod(_now(), WINDOW_SECONDS)
     # The client in braces: a Redis Cluster keeps both of its counters on one node.
     client = f"{{{client}}}"
-    keys = [f"{KEY_PREFIX}:{client}:{int(window)}", f"{KEY_PREFIX}:{client}:{int(window) - 1}"]
+    keys = [f"{budget}:{client}:{int(window)}", f"{budget}:{client}:{int(window) - 1}"]
     weight = 1 - elapsed / WINDOW_SECONDS
     try:
         allowed, this, last = _script()(keys=keys, args=[limit, weight, 2 * WINDOW_SECONDS])
@@ -122,6 +127,10 @@ def too_many_orders(wait: float) -> str:
     return f"Too many orders; try again in {whole_seconds(wait)} seconds."
 
 
+def too_many_quotes(wait: float) -> str:
+    return f"Too many quotes; try again in {whole_seconds(wait)} seconds."
+
+
 class PlacementThrottle(BaseThrottle):
     def __init__(self):
         self.wait_seconds: float | None = None
@@ -137,3 +146,12 @@ class PlacementThrottle(BaseThrottle):
 
     def wait(self) -> float | None:
         return None if self.wait_seconds is None else whole_seconds(self.wait_seconds)
+
+
+class QuoteThrottle(PlacementThrottle):
+    def allow_request(self, request, view) -> bool:
+        if request.method != "GET":
+            return True
+        limit = settings.QUOTE_RATE_LIMIT_PER_MINUTE
+        self.wait_seconds = _count(QUOTE_KEY_PREFIX, self.get_ident(request), limit)
+        return self.wait_seconds is None

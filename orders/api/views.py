@@ -20,7 +20,7 @@ from orders.api import schema
 from orders.api.auth import NOBODY_IN_PARTICULAR, NOT_THE_OWNER, Placer
 from orders.api.errors import error_body, service_unavailable
 from orders.api.parsers import DecimalJSONParser
-from orders.api.throttling import PlacementThrottle
+from orders.api.throttling import PlacementThrottle, QuoteThrottle
 from orders.api.validation import OrderRequestSerializer
 from orders.models import Order, OrderStatus
 from orders.serializers import decimal_str, order_to_dict
@@ -188,6 +188,8 @@ class OrderListView(APIView):
 
 
 class QuoteView(APIView):
+    throttle_classes = [QuoteThrottle]
+
     @schema.quote
     def get(self, request):
         serializer = OrderRequestSerializer(
