@@ -147,6 +147,21 @@ def test_statuses_of_an_order_older_than_the_table_read_the_order_list_once(engi
     expect(page.locator(f'tr[data-order-id="{old}"]')).to_have_count(0)
 
 
+def test_the_table_drawn_anew_keeps_the_keyboard_on_the_same_cancel_button(engine, page):
+    waiting = engine.place({"type": "limit", "amount": "1", "limitPrice": "10000"})["orderId"]
+    page.goto(engine.url)
+    expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+    cancel = page.locator(f'tr[data-order-id="{waiting}"] button.cancel')
+    cancel.focus()
+    page.evaluate("document.querySelector('#order-rows tr').__drawn = true")
+
+    # An order older than the table starts: the list is read, and drawn anew.
+    send_to_the_feed([feed_status(str(uuid.uuid4()), "routing", datetime.now(UTC))])
+    page.wait_for_function("() => !document.querySelector('#order-rows tr').__drawn")
+
+    expect(cancel).to_be_focused()
+
+
 def test_a_backlog_of_older_orders_starting_reads_the_order_list_seldom(engine, page):
     """Orders placed before the page opened start one after another (a
     backlog draining): none is among the newest, and each used to read the

@@ -313,12 +313,29 @@
     return Array.from(orders.values()).sort(function (a, b) { return a.createdAt < b.createdAt ? 1 : -1; });
   }
 
+  // Rows are drawn anew as orders change; the keyboard's place among them is
+  // kept (the same control of the same order), where it fell back to the
+  // top of the page with every redraw of the table.
+  function keepingFocus(draw) {
+    var active = document.activeElement;
+    var row = active && active.closest ? active.closest("tr[data-order-id]") : null;
+    if (!row || !rows.contains(row)) { draw(); return; }
+    var id = row.getAttribute("data-order-id");
+    var index = Array.prototype.indexOf.call(row.querySelectorAll("a, button"), active);
+    draw();
+    var again = rows.querySelector('tr[data-order-id="' + id + '"]');
+    var same = again && (index < 0 ? again : again.querySelectorAll("a, button")[index]);
+    if (same && same !== document.activeElement) same.focus();
+  }
+
   function renderAll() {
-    var list = sortedOrders();
-    list.slice(MAX_ROWS).forEach(function (order) { drop(order.orderId); });
-    var fragment = document.createDocumentFragment();
-    list.slice(0, MAX_ROWS).forEach(function (order) { fragment.appendChild(renderRow(order)); });
-    rows.replaceChildren(fragment);
+    keepingFocus(function () {
+      var list = sortedOrders();
+      list.slice(MAX_ROWS).forEach(function (order) { drop(order.orderId); });
+      var fragment = document.createDocumentFragment();
+      list.slice(0, MAX_ROWS).forEach(function (order) { fragment.appendChild(renderRow(order)); });
+      rows.replaceChildren(fragment);
+    });
     updateCount();
   }
 
@@ -331,7 +348,7 @@
     var row = renderRow(order);
     var existing = rows.querySelector('tr[data-order-id="' + order.orderId + '"]');
     if (existing) {
-      existing.replaceWith(row);
+      keepingFocus(function () { existing.replaceWith(row); });
     } else {
       // Newest first, by when the order was made: the feed can bring an
       // order's first status after a younger order's (each web process
