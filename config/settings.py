@@ -233,7 +233,8 @@ DEFAULT_ORDER_EXPIRY_SECONDS = env_int("DEFAULT_ORDER_EXPIRY_SECONDS", 3600, min
 ORDER_MAX_ATTEMPTS = env_int("ORDER_MAX_ATTEMPTS", 3, minimum=1)
 # Back-off before the second attempt; it doubles for each one after.
 ORDER_RETRY_BACKOFF_SECONDS = env_float("ORDER_RETRY_BACKOFF_SECONDS", 0.5, low=0, high=60)
-# How often the engine clock releases timers, admits orders and sweeps.
+# At most how often the engine clock releases due timers (quotes, settlements,
+# retries); it sweeps and asks for admission every 2 s, whatever the tick.
 CLOCK_TICK_SECONDS = env_float("CLOCK_TICK_SECONDS", 0.05, low=0.01, high=5)
 
 MOCK_QUOTE_LATENCY_MS = env_ms_range("MOCK_QUOTE_LATENCY_MS", "200")
@@ -286,7 +287,8 @@ REST_FRAMEWORK = {
 # drf-spectacular-sidecar's static files, so it works offline (no CDN).
 SPECTACULAR_SETTINGS = {
     "TITLE": "Order execution engine",
-    "DESCRIPTION": "Market orders for Solana token swaps, routed to the better of Raydium and Meteora. "
+    "DESCRIPTION": "Market, limit and sniper orders for Solana token swaps, routed to the better of "
+    "Raydium and Meteora. "
     'Errors are JSON: {"error": str, "fields": {field: [str]}}. '
     "Order updates stream over WebSocket at /ws/orders/{orderId}.",
     "VERSION": "1.0.0",

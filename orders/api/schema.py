@@ -367,7 +367,8 @@ class HealthSerializer(serializers.Serializer):
 execute_order = extend_schema(
     operation_id="orders_execute",
     summary="Place an order",
-    description="Stores the order as `pending` and queues it. Watch it on `wsUrl`, or poll "
+    description="Stores a market order as `pending` and queues it; a limit or sniper order is stored "
+    "`waiting`, armed for its trigger, and the answer says so. Watch it on `wsUrl`, or poll "
     "`GET /api/orders/{orderId}`. The same path speaks WebSocket: send the order as the first message.",
     tags=["orders"],
     request=OrderRequestSchema,
