@@ -15,12 +15,12 @@ from pprint import pformat  # noqa: E402
 from autobahn.websocket import protocol as websocket_protocol  # noqa: E402
 from channels.layers import get_channel_layer  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import OriginValidator  # noqa: E402
 from daphne import http_protocol  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.urls import get_resolver  # noqa: E402
 
 from config.http import ThreadPoolASGIHandler  # noqa: E402
+from config.origins import BrowserOriginValidator  # noqa: E402
 from orders.routing import websocket_urlpatterns  # noqa: E402
 
 
@@ -55,15 +55,6 @@ def _leave_request_bodies_to_django() -> None:
 
 
 _leave_request_bodies_to_django()
-
-
-class BrowserOriginValidator(OriginValidator):
-    """AllowedHostsOriginValidator, except that a client sending no Origin
-    header is let in: only browsers send one, and only browsers can be tricked
-    into connecting from another site. Programs (websocat, Python) send none."""
-
-    def valid_origin(self, parsed_origin):
-        return parsed_origin is None or self.validate_origin(parsed_origin)
 
 
 http = ThreadPoolASGIHandler(settings.WEB_THREADS)

@@ -16,5 +16,6 @@ urlpatterns = [
     path("metrics", metrics, name="metrics"),
     # Traders' own: the admin's login takes staff only.
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("orders.urls")),
 ]

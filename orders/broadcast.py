@@ -102,36 +102,42 @@ def events_message(events: list[dict]) -> dict:
 
 def moves_broadcast(
     moves, *, then: Sequence[Callable[[], None]] = (), after: Sequence[Callable[[], None]] = ()
-) -> Callable[[], None]:
+) -> tuple[Callable[[], None], Callable[[], None]]:
     """What broadcasts the status messages of these moves
     (`orders.services.Move`) to each order's subscribers and to the
-    all-orders feed, for the caller to run once their transaction commits
-    (orders.services.batch). An order created by the write has no subscriber
-    yet: only the feed hears of it.
+    all-orders feed once their transaction commits: (`send`, `follow`), for
+    the caller (orders.services.batch) to run first and last of what the
+    commit sets going. An order created by the write has no subscriber yet:
+    only the feed hears of it.
 
-    `then` runs after the commit, on the committing thread, once the
-    messages are out: what it sets going (a worker admitting a new order)
-    cannot broadcast before them, so the feed keeps each order's statuses in
-    order even when another process writes the next one. `after` is for
-    the same, without holding up the committing thread (a request's): with
-    it, the messages and then `after` go out on the broadcast thread, so
-    `after` must need no database."""
+    `then` runs in `follow`, on the committing thread, so once the messages
+    are out: what it sets going (a worker admitting a new order) cannot
+    broadcast before them, so the feed keeps each order's statuses in order
+    even when another process writes the next one; and whatever it raises
+    (Redis down) fails the caller without keeping what came between from
+    running. `after` is for the same, without holding up the committing
+    thread (a request's): with it, the messages and then `after` go out on
+    the broadcast thread, so `after` must need no database."""
     sends = [(order_group(move.order.id), events_message(move.messages)) for move in moves if not move.new]
     feed = [message for move in moves for message in (*move.feed_first, *move.messages)]
     sends.append((ALL_ORDERS_GROUP, events_message(feed)))
 
-    def publish_then_after() -> None:
-        publish(sends)
-        _call_each(after)
+    if after and not then:
 
-    def broadcast() -> None:
-        if after and not then:
-            _hand_over(publish_then_after)
-            return
-        publish(sends)
+        def publish_then_after() -> None:
+            publish(sends)
+            _call_each(after)
+
+        return (lambda: _hand_over(publish_then_after)), nothing
+
+    def follow() -> None:
         for callback in then:
             callback()
         if after:
             _hand_over(lambda: _call_each(after))
 
-    return broadcast
+    return (lambda: publish(sends)), follow
+
+
+def nothing() -> None:
+    pass

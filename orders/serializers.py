@@ -3,7 +3,7 @@
 from decimal import Context, Decimal
 
 from orders.models import Order, OrderEvent
-from routing.tokens import TOKENS
+from routing.tokens import TOKENS, Token
 
 # Decimal's default context keeps 28 digits, and normalize() and quantize()
 # round to it; a price may have 34 (15 before the point, 18 after).
@@ -36,28 +36,31 @@ def status_message(event: OrderEvent) -> dict:
     }
 
 
+def leg_amounts(token_in: Token, token_out: Token, amount_in: int, amount_out: int) -> dict:
+    """A route leg's amounts, from the base units the router works in to
+    units of each token, as every amount on the wire is."""
+    return {
+        "amountIn": decimal_str(token_in.from_base_units(amount_in)),
+        "amountOut": decimal_str(token_out.from_base_units(amount_out)),
+    }
+
+
 def route_legs(order: Order) -> list[dict] | None:
-    """The route's legs in units of each token, as every other amount is
-    (and as /api/quote's split has them); they are stored in base units,
-    exactly as the router built them."""
+    """The route's legs, stored in base units exactly as the router built them."""
     if not order.route:
         return None
-    units = {"amountIn": TOKENS.get(order.token_in), "amountOut": TOKENS.get(order.token_out)}
+    token_in, token_out = TOKENS.get(order.token_in), TOKENS.get(order.token_out)
     return [
-        {
-            **leg,
-            **{
-                name: decimal_str(token.from_base_units(int(leg[name])))
-                for name, token in units.items()
-                if token is not None and name in leg
-            },
-        }
+        {**leg, **leg_amounts(token_in, token_out, int(leg["amountIn"]), int(leg["amountOut"]))}
+        if token_in and token_out and "amountIn" in leg and "amountOut" in leg
+        else leg
         for leg in order.route.get("legs", ())
     ]
 
 
-def order_fields(order: Order) -> dict:
-    """What an order says about its trade: the fields status messages carry."""
+def order_fields(order: Order, *, route: bool = True) -> dict:
+    """What an order says about its trade: the fields status messages carry
+    (`route`: with its legs, which only `building` carries)."""
     return {
         "tokenIn": order.token_in,
         "tokenOut": order.token_out,
@@ -65,7 +68,7 @@ def order_fields(order: Order) -> dict:
         "slippageBps": order.slippage_bps,
         "dex": order.dex or None,
         "quotes": order.quotes,
-        "route": route_legs(order),
+        "route": route_legs(order) if route else None,
         "expectedAmountOut": decimal_str(order.expected_amount_out),
         "minAmountOut": decimal_str(order.min_amount_out),
         "amountOut": decimal_str(order.amount_out),

@@ -22,7 +22,7 @@ from redis.exceptions import LockError, RedisError
 
 from config.compiled import CompiledQuery
 from orders import dispatch, lock_holder, metrics, triggers
-from orders.broadcast import moves_broadcast
+from orders.broadcast import moves_broadcast, nothing
 from orders.models import (
     IN_FLIGHT_STATUSES,
     LIFECYCLE,
@@ -108,8 +108,9 @@ class Move:
 
     def _event(self, extra: dict | None = None) -> OrderEvent:
         order = self.order
-        wire = {"orderType": order.type, **order_fields(order)}
-        data = {key: wire[key] for key in STATUS_FIELDS.get(order.status, ())}
+        carried = STATUS_FIELDS.get(order.status, ())
+        wire = {"orderType": order.type, **order_fields(order, route="route" in carried)}
+        data = {key: wire[key] for key in carried}
         data.update(extra or {})
         return OrderEvent(
             order=order, status=order.status, attempt=order.attempt, at=order.updated_at, data=data
@@ -179,7 +180,7 @@ class Batch:
         self.moves: list[Move] = []
         self._then: list = []
         self._after: list = []
-        self._committed: list = []
+        self._send = nothing
 
     def then(self, callback, *, wait: bool = True) -> None:
         """Call `callback` once the batch has committed and its statuses are
@@ -202,15 +203,16 @@ class Batch:
     def _finish(self) -> None:
         events = [event for move in self.moves for event in move.events]
         if not events:
-            self._committed = self._then + self._after
+            for callback in self._then + self._after:
+                transaction.on_commit(callback)
             return
         metrics.moves_recorded(self.moves)
         insert_events(events)
-        self._committed = [moves_broadcast(self.moves, then=self._then, after=self._after)]
+        self._send, follow = moves_broadcast(self.moves, then=self._then, after=self._after)
+        transaction.on_commit(follow)
 
-    def _on_commit(self) -> None:
-        for callback in self._committed:
-            callback()
+    def _sent_first(self) -> None:
+        self._send()
 
 
 @contextmanager
@@ -218,11 +220,12 @@ def batch():
     """One transaction for the moves claimed in it; they broadcast once it commits."""
     with transaction.atomic():
         moves = Batch()
-        # First in line once it commits, ahead of what the batch's own work
-        # sets for then (the trigger checks a swap's pool change starts, which
-        # may take a while): a process killed in between had written statuses
-        # that no socket ever heard of.
-        transaction.on_commit(moves._on_commit)
+        # Its statuses first in line once it commits, ahead of what the
+        # batch's own work sets for then (the trigger checks a swap's pool
+        # change starts, which may take a while): a process killed in
+        # between had written statuses that no socket ever heard of. What
+        # they set going comes last (Batch._finish).
+        transaction.on_commit(moves._sent_first)
         yield moves
         moves._finish()
 
@@ -270,6 +273,7 @@ def order_place(
     fingerprint: str = "",
     api_key=None,
     placed_by=None,
+    replay_of: Order | None = None,
 ) -> tuple[Order, bool]:
     """Store a new order. A market order is pending and asks for admission
     once it commits; a limit or sniper order is armed at once (`waiting`)
@@ -278,6 +282,8 @@ def order_place(
     `api_key`, `placed_by`: who placed it, when anyone did.
     Returns the order and whether it was created: with an Idempotency-Key
     seen before (and the same request) the earlier order comes back.
+    `replay_of`: that earlier order, when the caller looked the key up
+    already (and validated the request as a replay, against it).
     """
     # Made before the transaction: every writer queues for SQLite's write lock.
     order = Order(
@@ -294,7 +300,7 @@ def order_place(
         api_key=api_key,
         placed_by=placed_by,
     )
-    existing = order_for_idempotency_key(idempotency_key)
+    existing = replay_of or order_for_idempotency_key(idempotency_key)
     if existing:
         return _replay(existing, order), False
     try:

@@ -8,6 +8,7 @@ API (`place_order`), so the form and the API cannot disagree.
 """
 
 import json
+import re
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
@@ -61,11 +62,14 @@ def _form_defaults() -> dict:
     }
 
 
+WHOLE_SECONDS = re.compile(r"\s*[+-]?\d+\s*", re.ASCII)
+
+
 def _expiry_seconds(value: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise ValidationError({"expiresInSeconds": ["must be a whole number of seconds"]}) from None
+    # int() alone also reads "3_600" and digits of other scripts.
+    if not WHOLE_SECONDS.fullmatch(value):
+        raise ValidationError({"expiresInSeconds": ["must be a whole number of seconds"]})
+    return int(value)
 
 
 def _order_request(form: dict) -> dict:

@@ -119,6 +119,36 @@ def test_a_batch_broadcasts_its_statuses_before_the_pools_it_moved_are_announced
 
 
 @pytest.mark.django_db(transaction=True)
+def test_what_a_batch_sets_going_fails_last_and_keeps_nothing_else_from_running(subscriber):
+    # Scheduling a job's timers fails (Redis went away): the job fails, but
+    # the pools it moved are still announced and its statuses still out.
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    order = _order()
+    announced = []
+
+    def on_pools_changed(sender, pairs, **kwargs):
+        announced.append(pairs)
+
+    def schedule_timers():
+        raise RedisConnectionError("Redis went away")
+
+    pools_changed.connect(on_pools_changed)
+    try:
+        with pytest.raises(RedisConnectionError), services.batch() as moves:
+            move = services.Move(order)
+            move.reach(OrderStatus.ROUTING)
+            moves.claim(move)
+            announce_on_commit({("SOL", "USDC")})
+            moves.then(schedule_timers)
+    finally:
+        pools_changed.disconnect(on_pools_changed)
+
+    assert announced == [frozenset({("SOL", "USDC")})]
+    assert subscriber.next_event(timeout=5)["status"] == "routing"
+
+
+@pytest.mark.django_db(transaction=True)
 def test_statuses_never_move_backwards_or_leave_a_terminal_state():
     order = _order()
     services.order_transition(order=order, to=OrderStatus.ROUTING)

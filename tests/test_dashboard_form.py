@@ -43,3 +43,13 @@ def test_a_slippage_in_percent_is_placed_in_basis_points(market):
 
     assert response.status_code == 302
     assert Order.objects.get().slippage_bps == 125
+
+
+@pytest.mark.parametrize("expires_in", ["3_600", "\uff13\uff16\uff10\uff10", "an hour"])
+def test_an_expiry_that_is_not_plain_whole_seconds_gets_the_form_back_naming_it(expires_in, market):
+    form = {"type": "limit", "amount": "1", "tokenIn": "SOL", "tokenOut": "USDC", "limitPrice": "200"}
+    response = Client().post("/", {**form, "slippage": "50", "slippageUnit": "bps", "expiresIn": expires_in})
+
+    assert response.status_code == 400
+    assert "expiresInSeconds" in response.context["errors"]
+    assert not Order.objects.exists()

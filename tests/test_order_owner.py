@@ -150,3 +150,9 @@ def test_a_trader_who_is_not_staff_logs_in_through_the_dashboards_link(settings)
 
     assert (answer.status_code, answer["Location"]) == (302, "/")
     assert "Placing orders needs an account" not in client.get("/").content.decode()
+
+    # On a shared machine: out again, from the page's own button.
+    page = client.get("/").content.decode()
+    logout = re.search(r'<form class="logout" method="post" action="([^"]+)">', page)[1]
+    assert client.post(logout).status_code == 302
+    assert "Placing orders needs an account" in client.get("/").content.decode()

@@ -157,7 +157,8 @@ def test_quotes_have_a_budget_of_their_own(settings, clock, market):
     settings.MOCK_QUOTE_LATENCY_MS = (0, 0)
     quoter = Client(REMOTE_ADDR="10.0.0.1")
 
-    answers = [quoter.get("/api/quote", {"amount": "1"}) for _ in range(3)]
+    answers = [quoter.get("/api/quote", {"amount": "1"}), quoter.head("/api/quote", {"amount": "1"})]
+    answers.append(quoter.get("/api/quote", {"amount": "1"}))
 
     assert [answer.status_code for answer in answers] == [200, 200, 429]
     wait = answers[-1]["Retry-After"]

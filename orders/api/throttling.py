@@ -150,7 +150,7 @@ class PlacementThrottle(BaseThrottle):
 
 class QuoteThrottle(PlacementThrottle):
     def allow_request(self, request, view) -> bool:
-        if request.method != "GET":
+        if request.method not in ("GET", "HEAD"):  # HEAD runs the quote too
             return True
         limit = settings.QUOTE_RATE_LIMIT_PER_MINUTE
         self.wait_seconds = _count(QUOTE_KEY_PREFIX, self.get_ident(request), limit)

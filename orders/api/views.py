@@ -23,7 +23,7 @@ from orders.api.parsers import DecimalJSONParser
 from orders.api.throttling import PlacementThrottle, QuoteThrottle
 from orders.api.validation import OrderRequestSerializer
 from orders.models import Order, OrderStatus
-from orders.serializers import decimal_str, order_to_dict
+from orders.serializers import decimal_str, leg_amounts, order_to_dict
 from orders.worker import workers_alive
 from routing.errors import RoutingError
 from routing.router import find_route
@@ -50,11 +50,11 @@ def place_order(data, *, idempotency_key: str | None = None, placer: Placer = NO
     services.IdempotencyConflict or BackPressure."""
     # A request sent again with its Idempotency-Key gets the order it placed,
     # whatever the market has done since: a sniper's token launched, say.
-    replay = services.order_for_idempotency_key(idempotency_key) is not None
-    request = OrderRequestSerializer(data=data, context={"replay": replay})
+    earlier = services.order_for_idempotency_key(idempotency_key)
+    request = OrderRequestSerializer(data=data, context={"replay": earlier is not None})
     request.is_valid(raise_exception=True)
     valid = request.validated_data
-    if not replay:
+    if earlier is None:
         check_backlog()
     order, _created = services.order_place(
         amount=valid["amount"],
@@ -67,6 +67,7 @@ def place_order(data, *, idempotency_key: str | None = None, placer: Placer = NO
         expires_in_seconds=valid.get("expiresInSeconds"),
         idempotency_key=idempotency_key,
         fingerprint=fingerprint(valid) if idempotency_key else "",
+        replay_of=earlier,
         **placer.owner_fields(),
     )
     return order
@@ -234,8 +235,7 @@ class QuoteView(APIView):
                     "split": [
                         {
                             "dex": leg.dex,
-                            "amountIn": decimal_str(token_in.from_base_units(leg.amount_in)),
-                            "amountOut": decimal_str(out(leg.amount_out)),
+                            **leg_amounts(token_in, token_out, leg.amount_in, leg.amount_out),
                             "shareBps": leg.share_bps,
                         }
                         for leg in route.legs
