@@ -104,10 +104,26 @@ def test_a_waiting_orders_page_keeps_the_focus_on_cancel_as_its_distance_is_redr
     placed = engine.place(
         {"type": "limit", "amount": "1", "tokenIn": "SOL", "tokenOut": "USDC", "limitPrice": "10000"}
     )
+    # The socket's snapshot is held back until the keyboard is on Cancel:
+    # on a busy machine it comes after, and redrew the page whole.
+    sockets, held = [], []
+
+    def through_the_engine(socket):
+        socket.connect_to_server().on_message(lambda message: held.append(message))
+        sockets.append(socket)
+
+    page.route_web_socket(re.compile(r"/ws/orders/"), through_the_engine)
     page.clock.install()
     page.goto(f"{engine.url}/orders/{placed['orderId']}")
     expect(page.locator("#order-status")).to_have_text("waiting")
     page.focus("#cancel")
+    for _ in range(200):  # each call lets the socket's events through
+        if held:
+            break
+        page.evaluate("0")
+    with page.expect_response(lambda response: "fragment=1" in response.url):
+        sockets[0].send(held[0])
+    assert page.evaluate("document.activeElement && document.activeElement.id") == "cancel"
 
     with page.expect_response(lambda response: "fragment=1" in response.url):
         page.clock.run_for(10_500)  # the 10 s redraw of the distance to the trigger

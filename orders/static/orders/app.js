@@ -809,14 +809,15 @@
 
   function startDetail(body) {
     var orderId = body.getAttribute("data-order-id");
-    var loading = false, again = false, cancelError = null, waitTimer = null;
+    var loading = false, again = null, cancelError = null, waitTimer = null;
     // Why a cancel was refused is about the status the order had then: kept
     // until a page drawn after the refusal shows the order moved on.
     var draws = 0, refusedFrom = 0, refusedAt = null;
     // Each status message redraws the page body from the server's template, so
     // the live page and the no-JS page are drawn by the same code.
     function redraw(distanceOnly) {
-      if (loading) { again = true; return; }
+      // One more after this one, whole if any asked for it whole.
+      if (loading) { again = again === "whole" || !distanceOnly ? "whole" : "distance"; return; }
       loading = true;
       var draw = ++draws;
       fetch("/orders/" + orderId + "?fragment=1").then(function (response) {
@@ -827,7 +828,7 @@
         body.innerHTML = html; forgetAStaleRefusal(draw); showCancelError();
       }).catch(function () { /* the next message redraws */ }).then(function () {
         loading = false;
-        if (again) { again = false; redraw(); }
+        if (again) { var inPlace = again === "distance"; again = null; redraw(inPlace); }
         watchTrigger();
       });
     }
@@ -854,7 +855,8 @@
       if (refusal) refusal.remove();  // this page's own, drawn after each redraw
       var holder = document.createElement("div");
       holder.appendChild(fragment);
-      return holder.innerHTML;
+      // Trimmed: the page as first served wraps the same body in whitespace.
+      return holder.innerHTML.trim();
     }
     function forgetAStaleRefusal(draw) {
       if (!cancelError || draw < refusedFrom) return;
@@ -890,7 +892,10 @@
     watchTrigger();
     if (body.getAttribute("data-terminal") === "1") { setConn("idle", "final"); return; }
     liveSocket("/ws/orders/" + orderId, {
-      message: function (message) { if (message.type !== "error" && message.status) redraw(); },
+      // In place when nothing but the distance changed: the snapshot each
+      // (re)connect brings redrew the page whole, and took the keyboard's
+      // focus off Cancel.
+      message: function (message) { if (message.type !== "error" && message.status) redraw(true); },
       closed: function (code) { return code === 1000 || code === 4404; },
     });
   }
