@@ -147,10 +147,10 @@ def pytest_collection_modifyitems(config, items):
 
 
 def _engine_runs(item) -> int:
-    """After pytest-django's order (transactional tests last), which this
-    sort keeps: among the transactional tests, those with no engine first,
-    then those on the default engine, then those that start engines of
-    their own. In file order, an in-process test between two engine tests
+    """After pytest-django's order: the tests that commit nothing first (those
+    with no database among them), then, of the transactional tests, those
+    with no engine, those on the default engine, and those that start
+    engines of their own. In file order, an in-process test between two engine tests
     stopped the engine (no_engine_behind_the_tests_back) and the next
     started it again: about 17 starts of the default engine, 3-4 s each."""
     marker = item.get_closest_marker("django_db")

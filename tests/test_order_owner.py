@@ -146,6 +146,8 @@ def test_a_trader_who_is_not_staff_logs_in_through_the_dashboards_link(settings)
     link = re.search(r'<a href="([^"]+)">log in</a>', page)[1].replace("&amp;", "&")
 
     assert client.get(link).status_code == 200
+    empty = client.post(link, {"username": "", "password": "", "next": "/"}).content.decode()
+    assert 'id="error-username"' in empty and "This field is required." in empty
     answer = client.post(link, {"username": "trader", "password": "a trader's password", "next": "/"})
 
     assert (answer.status_code, answer["Location"]) == (302, "/")

@@ -1,6 +1,7 @@
 """One order's page: route, execution and timeline, updated live."""
 
 import re
+import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -117,17 +118,17 @@ def test_a_waiting_orders_page_keeps_the_focus_on_cancel_as_its_distance_is_redr
     page.goto(f"{engine.url}/orders/{placed['orderId']}")
     expect(page.locator("#order-status")).to_have_text("waiting")
     page.focus("#cancel")
-    for _ in range(200):  # each call lets the socket's events through
-        if held:
-            break
-        page.evaluate("0")
-    with page.expect_response(lambda response: "fragment=1" in response.url):
-        sockets[0].send(held[0])
+    deadline = time.monotonic() + 20
+    while not held:  # each call lets the socket's events through
+        assert time.monotonic() < deadline, "no snapshot within 20 s"
+        page.wait_for_timeout(20)  # the driver's clock, not the page's
+    sockets[0].send(held[0])
+    expect(page.locator("#order-body")).to_have_attribute("data-drawn", "1")
     assert page.evaluate("document.activeElement && document.activeElement.id") == "cancel"
 
-    with page.expect_response(lambda response: "fragment=1" in response.url):
-        page.clock.run_for(10_500)  # the 10 s redraw of the distance to the trigger
+    page.clock.run_for(10_500)  # the 10 s redraw of the distance to the trigger
 
+    expect(page.locator("#order-body")).to_have_attribute("data-drawn", "2")
     expect(page.locator("#distance")).to_be_visible()
     assert page.evaluate("document.activeElement && document.activeElement.id") == "cancel"
 

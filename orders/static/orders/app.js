@@ -324,7 +324,8 @@
     var index = Array.prototype.indexOf.call(row.querySelectorAll("a, button"), active);
     draw();
     var again = rows.querySelector('tr[data-order-id="' + id + '"]');
-    var same = again && (index < 0 ? again : again.querySelectorAll("a, button")[index]);
+    // The control gone (a Cancel once the order has started): the row's link.
+    var same = again && (index < 0 ? again : again.querySelectorAll("a, button")[index] || again.querySelector("a"));
     if (same && same !== document.activeElement) same.focus();
   }
 
@@ -815,6 +816,7 @@
     var draws = 0, refusedFrom = 0, refusedAt = null;
     // Each status message redraws the page body from the server's template, so
     // the live page and the no-JS page are drawn by the same code.
+    var failedDraws = 0;
     function redraw(distanceOnly) {
       // One more after this one, whole if any asked for it whole.
       if (loading) { again = again === "whole" || !distanceOnly ? "whole" : "distance"; return; }
@@ -823,12 +825,23 @@
       fetch("/orders/" + orderId + "?fragment=1").then(function (response) {
         return response.ok ? response.text() : null;
       }).then(function (html) {
-        if (html === null) return;
-        if (distanceOnly && redrawDistance(html)) return;
-        body.innerHTML = html; forgetAStaleRefusal(draw); showCancelError();
-      }).catch(function () { /* the next message redraws */ }).then(function () {
+        if (html === null) throw new Error("not drawn");
+        failedDraws = 0;
+        if (!(distanceOnly && redrawDistance(html))) {
+          body.innerHTML = html; forgetAStaleRefusal(draw); showCancelError();
+        }
+        body.setAttribute("data-drawn", draw);  // for a test to know the draw is done
+      }).catch(function () {
+        // Asked again, a few times: after the final status no message
+        // comes to redraw, and the page showed "submitted" for good.
+        if (++failedDraws <= 5 && !again) again = distanceOnly ? "distance" : "whole";
+      }).then(function () {
         loading = false;
-        if (again) { var inPlace = again === "distance"; again = null; redraw(inPlace); }
+        if (again) {
+          var inPlace = again === "distance"; again = null;
+          if (failedDraws) setTimeout(function () { redraw(inPlace); }, 1000 * failedDraws);
+          else redraw(inPlace);
+        }
         watchTrigger();
       });
     }
