@@ -101,6 +101,37 @@ def test_a_refused_cancel_stays_said_only_until_the_order_moves_on(engine, page,
     expect(refusal).to_be_hidden()
 
 
+def test_a_final_status_whose_page_fails_to_draw_is_drawn_again(engine, page, console):
+    # After the final status no message comes to redraw the page: one draw
+    # that failed (a 503, a lost connection) left it on "submitted" for good.
+    order = Order.objects.create(
+        token_in="SOL",
+        token_out="USDC",
+        amount=Decimal("1"),
+        status=OrderStatus.SUBMITTED,
+        dex="raydium",
+        tx_hash="5" * 87,
+        settles_at=timezone.now() + timedelta(hours=1),
+    )
+    page.goto(f"{engine.url}/orders/{order.id}")
+    expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+    refused = []
+
+    def refuse_the_first_draw(route):
+        if refused:
+            route.continue_()
+            return
+        refused.append(route.request.url)
+        route.fulfill(status=503, json={"error": "The database is not answering; try again shortly."})
+
+    console.allow_http(503)
+    page.route(re.compile(r"fragment=1"), refuse_the_first_draw)
+    services.order_fail(order=order, error="test: no route", code="no_route")
+
+    expect(page.locator("#order-status")).to_have_text("failed")
+    assert len(refused) == 1
+
+
 def test_a_waiting_orders_page_keeps_the_focus_on_cancel_as_its_distance_is_redrawn(engine, page):
     placed = engine.place(
         {"type": "limit", "amount": "1", "tokenIn": "SOL", "tokenOut": "USDC", "limitPrice": "10000"}
