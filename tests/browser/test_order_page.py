@@ -17,6 +17,26 @@ pytestmark = sqlite_half_only(
 )
 
 
+def parked_in_submitted() -> Order:
+    """An order in `submitted` with its settlement an hour away: the engine
+    leaves it alone, and a test moves it on through the service layer."""
+    return Order.objects.create(
+        token_in="SOL",
+        token_out="USDC",
+        amount=Decimal("1"),
+        status=OrderStatus.SUBMITTED,
+        dex="raydium",
+        quotes=[
+            {"dex": "raydium", "amountOut": "149.6", "feeBps": 25, "priceImpactBps": 0},
+            {"dex": "meteora", "amountOut": "149.1", "feeBps": 10, "priceImpactBps": 0},
+        ],
+        expected_amount_out=Decimal("149.6"),
+        min_amount_out=Decimal("148.852"),
+        tx_hash="5" * 87,
+        settles_at=timezone.now() + timedelta(hours=1),
+    )
+
+
 def test_the_order_page_shows_both_quotes_the_route_and_the_timeline(engine, page):
     placed = engine.place({"amount": "2", "tokenIn": "SOL", "tokenOut": "USDC", "slippageBps": 75})
     final = engine.wait_terminal(placed["orderId"])
@@ -40,24 +60,8 @@ def test_the_order_page_shows_both_quotes_the_route_and_the_timeline(engine, pag
 
 
 def test_the_order_page_follows_the_order_live(engine, page):
-    # An order parked in `submitted` with its settlement an hour away: the
-    # engine leaves it alone, and the test settles it through the service
-    # layer, whose broadcast must reach the open page.
-    order = Order.objects.create(
-        token_in="SOL",
-        token_out="USDC",
-        amount=Decimal("1"),
-        status=OrderStatus.SUBMITTED,
-        dex="raydium",
-        quotes=[
-            {"dex": "raydium", "amountOut": "149.6", "feeBps": 25, "priceImpactBps": 0},
-            {"dex": "meteora", "amountOut": "149.1", "feeBps": 10, "priceImpactBps": 0},
-        ],
-        expected_amount_out=Decimal("149.6"),
-        min_amount_out=Decimal("148.852"),
-        tx_hash="5" * 87,
-        settles_at=timezone.now() + timedelta(hours=1),
-    )
+    # The service layer's broadcast must reach the open page.
+    order = parked_in_submitted()
     page.goto(f"{engine.url}/orders/{order.id}")
     expect(page.locator("#order-status")).to_have_text("submitted")
     expect(page.locator("#conn")).to_have_attribute("data-state", "live")
@@ -104,15 +108,7 @@ def test_a_refused_cancel_stays_said_only_until_the_order_moves_on(engine, page,
 def test_a_final_status_whose_page_fails_to_draw_is_drawn_again(engine, page, console):
     # After the final status no message comes to redraw the page: one draw
     # that failed (a 503, a lost connection) left it on "submitted" for good.
-    order = Order.objects.create(
-        token_in="SOL",
-        token_out="USDC",
-        amount=Decimal("1"),
-        status=OrderStatus.SUBMITTED,
-        dex="raydium",
-        tx_hash="5" * 87,
-        settles_at=timezone.now() + timedelta(hours=1),
-    )
+    order = parked_in_submitted()
     page.goto(f"{engine.url}/orders/{order.id}")
     expect(page.locator("#conn")).to_have_attribute("data-state", "live")
     refused = []
