@@ -26,7 +26,7 @@ from rest_framework.exceptions import AuthenticationFailed, Throttled, Validatio
 
 from orders import metrics, services
 from orders.api.auth import MayPlaceOrders, Placer, api_key_from_header
-from orders.api.errors import _database_unavailable, _flatten, error_body
+from orders.api.errors import _database_unavailable, _flatten, database_not_answering, error_body
 from orders.api.parsers import loads_order
 from orders.api.throttling import client_address, count_placement, too_many_orders
 from orders.api.views import BackPressure, place_order
@@ -301,7 +301,7 @@ class OrderPlacementConsumer(OrderStreamConsumer):
             # As the REST API's 503 says it: the socket stays open for the
             # same order again, where a bare close left the client guessing.
             log.warning("a placement socket: the database is not answering (%s)", exc)
-            await self.send_error(f"The database is not answering ({type(exc).__name__}); try again shortly.")
+            await self.send_error(database_not_answering(exc))
             return
         await self.send(_dumps({"type": "accepted", "orderId": str(order.id), "status": order.status}))
         await self.stream(order.id)

@@ -49,12 +49,10 @@ def route_legs(order: Order) -> list[dict] | None:
     """The route's legs, stored in base units exactly as the router built them."""
     if not order.route:
         return None
-    token_in, token_out = TOKENS.get(order.token_in), TOKENS.get(order.token_out)
+    token_in, token_out = TOKENS[order.token_in], TOKENS[order.token_out]
     return [
         {**leg, **leg_amounts(token_in, token_out, int(leg["amountIn"]), int(leg["amountOut"]))}
-        if token_in and token_out and "amountIn" in leg and "amountOut" in leg
-        else leg
-        for leg in order.route.get("legs", ())
+        for leg in order.route["legs"]
     ]
 
 

@@ -211,9 +211,6 @@ class Batch:
         self._send, follow = moves_broadcast(self.moves, then=self._then, after=self._after)
         transaction.on_commit(follow)
 
-    def _sent_first(self) -> None:
-        self._send()
-
 
 @contextmanager
 def batch():
@@ -225,7 +222,7 @@ def batch():
         # change starts, which may take a while): a process killed in
         # between had written statuses that no socket ever heard of. What
         # they set going comes last (Batch._finish).
-        transaction.on_commit(moves._sent_first)
+        transaction.on_commit(lambda: moves._send())  # what _finish sets, read once committed
         yield moves
         moves._finish()
 

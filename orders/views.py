@@ -10,7 +10,7 @@ API (`place_order`), so the form and the API cannot disagree.
 import json
 import re
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.conf import settings
 from django.http import JsonResponse
@@ -97,13 +97,14 @@ def _order_request(form: dict) -> dict:
 
 def _slippage_bps(value: str, unit: str) -> int:
     """The form takes slippage in percent or in basis points; the API takes bps."""
+    not_a_number = ValidationError({"slippageBps": ["must be a number, like 0.5 (%) or 50 (bps)"]})
+    if not DECIMAL_TEXT.fullmatch(value.strip()):
+        raise not_a_number
     try:
-        if not DECIMAL_TEXT.fullmatch(value.strip()):
-            raise InvalidOperation
         number = Decimal(value.strip())
         bps = number * 100 if unit == "pct" else number
-    except ArithmeticError:  # not a number, a signalling NaN, or an exponent past Decimal's range
-        raise ValidationError({"slippageBps": ["must be a number, like 0.5 (%) or 50 (bps)"]}) from None
+    except ArithmeticError:  # a signalling NaN, or an exponent past Decimal's range
+        raise not_a_number from None
     # Range first: int() of a huge integral value (1e999999999) would take minutes.
     if not bps.is_finite() or not 0 <= bps <= MAX_SLIPPAGE_BPS:
         raise ValidationError({"slippageBps": [f"must be from 0 to {MAX_SLIPPAGE_BPS} bps (100%)"]})
@@ -331,10 +332,6 @@ def _timeline(data: dict) -> list[dict]:
 
 def _detail_context(request, order: Order, events: list, **extra) -> dict:
     data = order_to_dict(order, events=events)
-    legs = [
-        {**leg, "amountIn": Decimal(leg["amountIn"]), "amountOut": Decimal(leg["amountOut"])}
-        for leg in data["route"] or []
-    ]
     quotes = sorted(data["quotes"] or [], key=lambda quote: quote["dex"])
     best = max((Decimal(quote["amountOut"]) for quote in quotes), default=None)
     for quote in quotes:
@@ -346,7 +343,7 @@ def _detail_context(request, order: Order, events: list, **extra) -> dict:
     return {
         "order": data,
         "quotes": quotes,
-        "legs": legs,
+        "legs": data["route"] or [],
         "timeline": timeline,
         "total_ms": total,
         "progress": _progress(data),

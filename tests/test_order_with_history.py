@@ -18,6 +18,10 @@ def every_field(instance) -> dict:
     return {name: (type(v).__name__, v, getattr(v, "tzinfo", None)) for name, v in values.items()}
 
 
+# As the router stores it: in base units.
+LEG = {"dex": "meteora", "amountIn": "1250000001", "amountOut": "187400000", "shareBps": 10000}
+
+
 @pytest.fixture
 def traded_order(db):
     now = timezone.now()
@@ -31,7 +35,7 @@ def traded_order(db):
         status="confirmed",
         dex="meteora",
         quotes=[{"dex": "raydium", "amountOut": "187.1"}, {"dex": "meteora", "amountOut": "187.4"}],
-        route={"legs": [{"dex": "meteora", "share": "1"}]},
+        route={"legs": [LEG]},
         expected_amount_out=Decimal("187.4"),
         min_amount_out=Decimal("186.463"),
         amount_out=Decimal("187.39"),

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from orders.api.parsers import UnreadableCharset
-from orders.api.throttling import too_many_orders, too_many_quotes
+from orders.api.throttling import PlacementThrottle
 
 MAX_BODY_BYTES = 64 * 1024
 # What a client needs of an error response besides its body.
@@ -47,9 +47,7 @@ def exception_handler(exc, context):
     if _database_unavailable(exc):
         request = context["request"]
         log.warning("%s %s: the database is not answering (%s)", request.method, request.path, exc)
-        return service_unavailable(
-            f"The database is not answering ({type(exc).__name__}); try again shortly."
-        )
+        return service_unavailable(database_not_answering(exc))
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
@@ -72,8 +70,9 @@ def exception_handler(exc, context):
             "Placing orders needs an API key: send 'Authorization: Bearer <key>', or log in to the dashboard."
         )
     elif isinstance(exc, exceptions.Throttled):
-        quoting = context["request"].path.startswith("/api/quote")
-        response.data = error_body((too_many_quotes if quoting else too_many_orders)(exc.wait))
+        # Each budget says what it counts: orders, or quotes.
+        throttles = getattr(context.get("view"), "throttle_classes", None) or [PlacementThrottle]
+        response.data = error_body(throttles[0].refusal(exc.wait))
     else:
         response.data = error_body(str(getattr(exc, "detail", exc)))
     return response
@@ -82,6 +81,10 @@ def exception_handler(exc, context):
 # What SQLite says when it cannot be reached or its write lock stays taken;
 # its other OperationalErrors (no such table, a syntax error) are faults.
 SQLITE_UNAVAILABLE = ("database is locked", "unable to open database", "disk i/o error")
+
+
+def database_not_answering(exc) -> str:
+    return f"The database is not answering ({type(exc).__name__}); try again shortly."
 
 
 def _database_unavailable(exc) -> bool:

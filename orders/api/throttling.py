@@ -132,6 +132,11 @@ def too_many_quotes(wait: float) -> str:
 
 
 class PlacementThrottle(BaseThrottle):
+    # A wrong method places nothing: a 405, not counted.
+    methods = ("POST",)
+    budget, limit_setting = KEY_PREFIX, "RATE_LIMIT_PER_MINUTE"
+    refusal = staticmethod(too_many_orders)
+
     def __init__(self):
         self.wait_seconds: float | None = None
 
@@ -139,9 +144,10 @@ class PlacementThrottle(BaseThrottle):
         return client_address(request.META.get("REMOTE_ADDR", ""), request.META.get("HTTP_X_FORWARDED_FOR"))
 
     def allow_request(self, request, view) -> bool:
-        if request.method != "POST":
-            return True  # a wrong method places nothing: a 405, not counted
-        self.wait_seconds = count_placement(self.get_ident(request))
+        if request.method not in self.methods:
+            return True
+        limit = getattr(settings, self.limit_setting)
+        self.wait_seconds = _count(self.budget, self.get_ident(request), limit)
         return self.wait_seconds is None
 
     def wait(self) -> float | None:
@@ -149,9 +155,6 @@ class PlacementThrottle(BaseThrottle):
 
 
 class QuoteThrottle(PlacementThrottle):
-    def allow_request(self, request, view) -> bool:
-        if request.method not in ("GET", "HEAD"):  # HEAD runs the quote too
-            return True
-        limit = settings.QUOTE_RATE_LIMIT_PER_MINUTE
-        self.wait_seconds = _count(QUOTE_KEY_PREFIX, self.get_ident(request), limit)
-        return self.wait_seconds is None
+    methods = ("GET", "HEAD")  # HEAD runs the quote too
+    budget, limit_setting = QUOTE_KEY_PREFIX, "QUOTE_RATE_LIMIT_PER_MINUTE"
+    refusal = staticmethod(too_many_quotes)
